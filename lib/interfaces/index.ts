@@ -1,0 +1,3 @@
+export * from './lock-options.interface.js';
+export * from './lock-store.interface.js';
+export * from './lock-module-options.interface.js';

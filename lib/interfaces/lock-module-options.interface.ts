@@ -1,0 +1,76 @@
+import type { LoggerService, ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { LockStore } from './lock-store.interface.js';
+
+/** Options of `LockModule.forRoot()`; all are optional. */
+export interface LockModuleOptions {
+  /**
+   * Where Redis is: a URL, ioredis `RedisOptions`, or an existing ioredis `Redis` / `Cluster` instance.
+   * A client the module creates is closed on app shutdown; a client you pass in is never closed by it.
+   * @default 'redis://127.0.0.1:6379'
+   */
+  redis?: string | RedisOptions | Redis | Cluster;
+  /**
+   * The backend: `'redis'`, `'memory'` (in-process, for your unit tests) or a custom {@link LockStore}.
+   * @default 'redis'
+   */
+  store?: 'redis' | 'memory' | LockStore;
+  /**
+   * Namespace of every Redis key and channel the library writes.
+   * @default 'lock:'
+   */
+  prefix?: string;
+  /**
+   * Lease of a lock in ms.
+   * @default 30000
+   */
+  ttl?: number;
+  /**
+   * How long `acquire` waits for a busy lock, in ms.
+   * @default 10000
+   */
+  waitTimeout?: number;
+  /**
+   * Extend held locks automatically (watchdog at about ttl/3) until they are released.
+   * @default true
+   */
+  autoExtend?: boolean;
+  /**
+   * Longest time one Redis command may take before it counts as unanswered, in ms.
+   * @default 2000
+   */
+  commandTimeout?: number;
+  /**
+   * `false` silences the library; a `LoggerService` replaces Nest's `Logger`.
+   * @default Nest's Logger
+   */
+  logger?: false | LoggerService;
+  /**
+   * Register the module globally, so that `LockService` can be injected everywhere.
+   * @default true
+   */
+  isGlobal?: boolean;
+}
+
+/** A class that creates the module options, for `forRootAsync({ useClass })`. */
+export interface LockOptionsFactory {
+  /** Returns the module options. */
+  createLockOptions(): Promise<LockModuleOptions> | LockModuleOptions;
+}
+
+/** Options of `LockModule.forRootAsync()`. */
+export interface LockModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** A factory returning the options; its arguments are the `inject` providers. */
+  useFactory?: (...args: never[]) => Promise<LockModuleOptions> | LockModuleOptions;
+  /** Providers injected into `useFactory`. */
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  /** A class the module instantiates to create the options. */
+  useClass?: Type<LockOptionsFactory>;
+  /** An existing provider (from `imports`) that creates the options. */
+  useExisting?: Type<LockOptionsFactory>;
+  /**
+   * Register the module globally.
+   * @default true
+   */
+  isGlobal?: boolean;
+}

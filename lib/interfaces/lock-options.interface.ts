@@ -1,0 +1,23 @@
+/** Options of one acquisition; each falls back to the module's option of the same name. */
+export interface LockOptions {
+  /**
+   * Lease in ms: how long the lock lives in the store without an extension. A positive integer, at least 10.
+   * @default the module's `ttl` (30000)
+   */
+  ttl?: number;
+  /**
+   * How long `acquire` waits for a busy lock, in ms; `0` tries once.
+   * @default the module's `waitTimeout` (10000)
+   */
+  waitTimeout?: number;
+  /**
+   * Keep extending the lease (at about ttl/3) while the lock is held.
+   * @default the module's `autoExtend` (true)
+   */
+  autoExtend?: boolean;
+  /** Cancels the wait: `acquire` rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A lock key, or several keys taken together (all or nothing). */
+export type LockKey = string | readonly string[];

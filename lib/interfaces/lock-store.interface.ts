@@ -1,0 +1,71 @@
+import { LOCK_STORE_TOKEN } from '../lock.constants.js';
+
+/** Outcome of one acquisition attempt. */
+export type LockStoreAcquireResult =
+  | {
+      /** The lock is now held with the given token. */
+      acquired: true;
+      /** Fencing token: strictly greater than every one issued before for any of the keys. */
+      fencingToken: number;
+    }
+  | {
+      /** Another holder has (one of) the keys. */
+      acquired: false;
+      /** ms until the blocking holder's lease ends, if known; a waiter re-checks no later than this. */
+      retryAfter?: number;
+    };
+
+/**
+ * A subscription to release notifications for some keys, opened before a waiter retries so that a
+ * release between a failed attempt and the wait is never missed.
+ */
+export interface LockReleaseWatch {
+  /** Resolves once the subscription is live. */
+  readonly ready: Promise<void>;
+  /**
+   * Resolves when one of the keys was released since the last call (or since the watch opened), after
+   * `timeout` ms at the latest, or when `signal` aborts.
+   * @param timeout longest wait in ms
+   * @param signal ends the wait early
+   */
+  next(timeout: number, signal?: AbortSignal): Promise<void>;
+  /** Ends the subscription. */
+  close(): void;
+}
+
+/**
+ * The backend of the locks. `RedisLockStore` and `MemoryLockStore` implement it, and a custom one can be
+ * passed as the module's `store` option. Keys reach the store as the caller named them; namespacing is the
+ * store's business. Every method is atomic across all the keys it is given.
+ */
+export interface LockStore {
+  /**
+   * Takes every key for `token` if none is held (all or nothing) and issues a fencing token.
+   * @param keys the keys, in the caller's order
+   * @param token unique id of this acquisition
+   * @param ttl lease in ms
+   */
+  acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult>;
+  /**
+   * Resets the lease of every key to `ttl` if all are still held by `token`; never re-creates a key.
+   * @returns false if any key is gone or held by another token
+   */
+  extend(keys: readonly string[], token: string, ttl: number): Promise<boolean>;
+  /**
+   * Deletes the keys that `token` still holds, and notifies waiters.
+   * @returns true if every key was still held by `token`
+   */
+  release(keys: readonly string[], token: string): Promise<boolean>;
+  /** Whether any of the keys is held by anyone. */
+  isLocked(keys: readonly string[]): Promise<boolean>;
+  /**
+   * Opens a release subscription on the keys. A store without it makes waiters re-check when the holder's
+   * lease ends (`retryAfter`).
+   */
+  watch?(keys: readonly string[]): LockReleaseWatch;
+  /** Frees what the store owns (connections, timers). Called on app shutdown for stores the module created. */
+  close?(): Promise<void>;
+}
+
+/** Injection token of the module's {@link LockStore}: `@Inject(LockStore) store: LockStore`. */
+export const LockStore = LOCK_STORE_TOKEN;

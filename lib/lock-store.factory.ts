@@ -1,0 +1,43 @@
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { LockStore } from './interfaces/index.js';
+import type { ResolvedLockModuleOptions } from './lock-options.validator.js';
+import { MemoryLockStore, RedisLockStore } from './stores/index.js';
+
+/**
+ * Creates the store the module options ask for. A Redis client is created only from a URL or options;
+ * a client passed in is used as it is and never closed by the store.
+ * @param options the resolved module options
+ */
+export function createLockStore(options: ResolvedLockModuleOptions): LockStore {
+  if (typeof options.store === 'object') {
+    return options.store;
+  }
+  if (options.store === 'memory') {
+    return new MemoryLockStore();
+  }
+  const given = options.redis;
+  const isClient = isRedisClient(given);
+  return new RedisLockStore({
+    client: isClient ? given : createClient(given),
+    ownsClient: !isClient,
+    prefix: options.prefix,
+    commandTimeout: options.commandTimeout,
+    logger: options.logger,
+  });
+}
+
+function createClient(redis: string | RedisOptions): Redis {
+  // Commands wait for a connection in the store instead of ioredis' offline queue, so a dead server fails fast.
+  return typeof redis === 'string'
+    ? new Redis(redis, { maxRetriesPerRequest: 1 })
+    : new Redis({ maxRetriesPerRequest: 1, ...redis });
+}
+
+function isRedisClient(value: unknown): value is Redis | Cluster {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Redis).evalsha === 'function' &&
+    typeof (value as Redis).duplicate === 'function'
+  );
+}

@@ -1,0 +1,32 @@
+/** Injection token of the resolved {@link LockModuleOptions}. */
+export const LOCK_MODULE_OPTIONS = 'lock:module-options';
+
+/** Injection token of the {@link LockStore} the module uses (see `stores/lock-store.interface.ts`). */
+export const LOCK_STORE_TOKEN = 'lock:store';
+
+/** Metadata key under which `@Locked` records its definition on the decorated method. */
+export const LOCKED_METADATA = 'lock:locked';
+
+/** Default Redis connection. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Default namespace of every Redis key and channel the library writes. */
+export const DEFAULT_PREFIX = 'lock:';
+
+/** Default lease of a lock, in ms. */
+export const DEFAULT_TTL = 30_000;
+
+/** Default time `acquire` waits for a busy lock, in ms. */
+export const DEFAULT_WAIT_TIMEOUT = 10_000;
+
+/** Default time one store command may take before it counts as unanswered, in ms. */
+export const DEFAULT_COMMAND_TIMEOUT = 2_000;
+
+/** Shortest lease accepted, in ms: anything shorter expires before a round trip to Redis returns. */
+export const MIN_TTL = 10;
+
+/** Longest key accepted, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+/** How long a key's fencing counter outlives its last acquisition, in ms (see README "Fencing tokens"). */
+export const FENCE_RETENTION = 7 * 24 * 60 * 60 * 1000;

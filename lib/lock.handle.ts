@@ -1,0 +1,188 @@
+import { performance } from 'node:perf_hooks';
+import { LockLostError } from './errors/index.js';
+import type { LockStore } from './interfaces/index.js';
+import type { LockLogger } from './lock.logger.js';
+import { assertLockOptions } from './lock-options.validator.js';
+
+/** What a {@link Lock} needs from the service that created it. */
+export interface LockHandleContext {
+  readonly store: LockStore;
+  readonly logger: LockLogger;
+  /** Called once, when the lock is released or lost. */
+  settled(lock: Lock): void;
+}
+
+/** How a {@link Lock} came to be. */
+export interface LockGrant {
+  readonly keys: readonly string[];
+  readonly token: string;
+  readonly fencingToken: number;
+  readonly ttl: number;
+  readonly autoExtend: boolean;
+  /** `performance.now()` when the successful attempt started: the lease is counted from there. */
+  readonly startedAt: number;
+}
+
+const TTL_OPTION: ReadonlySet<string> = new Set(['ttl']);
+
+/**
+ * A held lock. Created by `LockService`; release it when the work is done (`using()` does it for you).
+ *
+ * While it is held with `autoExtend`, a watchdog extends the lease at about ttl/3. If an extension finds the
+ * lock gone, or the store stays unreachable until the lease's local expiry, or (without `autoExtend`) the lease
+ * simply runs out, `signal` aborts with a {@link LockLostError} reason. Nothing is thrown from a timer.
+ */
+export class Lock {
+  /** The keys, as the caller named them. */
+  readonly keys: readonly string[];
+  /** Unique id of this acquisition; the store only lets this token extend or release the lock. */
+  readonly token: string;
+  /**
+   * Strictly greater than the fencing token of every earlier acquisition of any of these keys. Pass it with
+   * each write to a resource that rejects writes with a lower token than it has seen.
+   */
+  readonly fencingToken: number;
+
+  private state: 'held' | 'released' | 'lost' = 'held';
+  private ttl: number;
+  private deadline = 0;
+  private epochDeadline = 0;
+  private expiryTimer?: NodeJS.Timeout;
+  private watchdogTimer?: NodeJS.Timeout;
+  private readonly controller = new AbortController();
+  private readonly autoExtend: boolean;
+
+  /**
+   * @internal use `LockService.acquire()`
+   * @param grant what the store granted
+   * @param context the creating service
+   */
+  constructor(
+    grant: LockGrant,
+    private readonly context: LockHandleContext,
+  ) {
+    this.keys = Object.freeze([...grant.keys]);
+    this.token = grant.token;
+    this.fencingToken = grant.fencingToken;
+    this.ttl = grant.ttl;
+    this.autoExtend = grant.autoExtend;
+    this.renew(grant.startedAt);
+  }
+
+  /** Local estimate of when the lease ends, in epoch ms (counted from the start of the successful attempt). */
+  get expiresAt(): number {
+    return this.epochDeadline;
+  }
+
+  /** True until the lock is released, lost or its lease has run out. */
+  get isHeld(): boolean {
+    return this.state === 'held' && performance.now() < this.deadline;
+  }
+
+  /** Aborts (with a {@link LockLostError} reason) when the lock is lost. Pass it to the work the lock protects. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /**
+   * Resets the lease to `ttl` ms from now. Never re-creates a lock that is gone.
+   * @param ttl new lease in ms @default the lock's current ttl
+   * @throws LockLostError if the lock is no longer held (and aborts `signal`)
+   * @throws LockStoreUnavailableError if the store did not answer
+   */
+  async extend(ttl: number = this.ttl): Promise<void> {
+    assertLockOptions({ ttl }, TTL_OPTION, 'extend()');
+    if (this.state !== 'held') {
+      throw this.notHeld();
+    }
+    const startedAt = performance.now();
+    const extended = await this.context.store.extend(this.keys, this.token, ttl);
+    if (this.state !== 'held') {
+      throw this.notHeld();
+    }
+    if (!extended) {
+      throw this.lose('it expired or was taken by another holder before it could be extended');
+    }
+    this.ttl = ttl;
+    this.renew(startedAt);
+  }
+
+  /**
+   * Releases the lock if this holder still has it. Safe to call more than once.
+   * @returns true if this call released it; false if it was already released, expired or taken by someone else
+   * @throws LockStoreUnavailableError if the store did not answer (the lease then ends by itself)
+   */
+  async release(): Promise<boolean> {
+    if (this.state === 'released') {
+      return false;
+    }
+    this.settle('released');
+    return this.context.store.release(this.keys, this.token);
+  }
+
+  private renew(startedAt: number): void {
+    this.deadline = startedAt + this.ttl;
+    this.epochDeadline = Date.now() - (performance.now() - startedAt) + this.ttl;
+    this.stopTimers();
+    this.expiryTimer = unrefTimer(() => this.expire(), this.deadline - performance.now());
+    if (this.autoExtend) {
+      this.scheduleExtension(this.ttl / 3);
+    }
+  }
+
+  private scheduleExtension(delay: number): void {
+    this.watchdogTimer = unrefTimer(() => void this.watchdogTick(), delay);
+  }
+
+  private async watchdogTick(): Promise<void> {
+    try {
+      await this.extend();
+    } catch {
+      // A lost lock was reported by extend(); an unreachable store gets retried until the lease runs out.
+      if (this.state === 'held') {
+        this.scheduleExtension(this.ttl / 6);
+      }
+    }
+  }
+
+  private expire(): void {
+    this.lose(
+      this.autoExtend
+        ? `the store could not be reached to extend it before its lease of ${this.ttl} ms ran out`
+        : `its lease of ${this.ttl} ms ran out (autoExtend is off)`,
+    );
+  }
+
+  private lose(detail: string): LockLostError {
+    const error = new LockLostError(this.keys, detail);
+    if (this.state === 'held') {
+      this.settle('lost');
+      this.context.logger.warn(error.message);
+      this.controller.abort(error);
+    }
+    return error;
+  }
+
+  private notHeld(): LockLostError {
+    const reason: unknown = this.controller.signal.reason;
+    return reason instanceof LockLostError ? reason : new LockLostError(this.keys, 'it was already released');
+  }
+
+  private settle(state: 'released' | 'lost'): void {
+    const wasHeld = this.state === 'held';
+    this.state = state;
+    this.stopTimers();
+    if (wasHeld) {
+      this.context.settled(this);
+    }
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.watchdogTimer);
+  }
+}
+
+function unrefTimer(callback: () => void, delay: number): NodeJS.Timeout {
+  return setTimeout(callback, Math.max(0, delay)).unref();
+}

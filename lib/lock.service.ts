@@ -1,0 +1,198 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
+import { LockError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
+import { LockStore, type LockKey, type LockOptions, type LockReleaseWatch } from './interfaces/index.js';
+import { Lock } from './lock.handle.js';
+import { createLockLogger, type LockLogger } from './lock.logger.js';
+import {
+  normalizeLockKeys,
+  resolveLockOptions,
+  type ResolvedLockModuleOptions,
+  type ResolvedLockOptions,
+} from './lock-options.validator.js';
+
+/** Pause between attempts while the store is unreachable (there is no release to wait for). */
+const UNAVAILABLE_RETRY_DELAY = 100;
+
+/**
+ * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
+ */
+@Injectable()
+export class LockService implements OnApplicationShutdown {
+  private readonly logger: LockLogger;
+  private readonly held = new Set<Lock>();
+  private readonly shutdown = new AbortController();
+  private readonly defaults: ResolvedLockOptions;
+
+  constructor(
+    @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
+    @Inject(LockStore) private readonly store: LockStore,
+  ) {
+    this.logger = createLockLogger(LockService.name, options.logger);
+    this.defaults = { ttl: options.ttl, waitTimeout: options.waitTimeout, autoExtend: options.autoExtend };
+  }
+
+  /**
+   * Takes the lock, waiting up to `waitTimeout` ms while it is busy.
+   * @param key a key, or several keys taken together (all or nothing)
+   * @param options per-call `ttl`, `waitTimeout`, `autoExtend`, `signal`
+   * @throws LockNotAcquiredError if it stayed busy for the whole wait
+   * @throws LockStoreUnavailableError if the store could not be reached until the wait ended
+   * @throws InvalidLockOptionsError for a bad key or option, before anything reaches the store
+   */
+  async acquire(key: LockKey, options?: LockOptions): Promise<Lock> {
+    const keys = normalizeLockKeys(key);
+    const resolved = resolveLockOptions(options, this.defaults);
+    return this.take(keys, resolved, resolved.waitTimeout);
+  }
+
+  /**
+   * Makes one attempt to take the lock, without waiting.
+   * @param key a key, or several keys taken together
+   * @param options per-call `ttl`, `autoExtend`
+   * @returns the lock, or `null` if it is busy
+   * @throws LockStoreUnavailableError if the store could not be reached
+   */
+  async tryAcquire(key: LockKey, options?: LockOptions): Promise<Lock | null> {
+    const keys = normalizeLockKeys(key);
+    const resolved = resolveLockOptions(options, this.defaults);
+    try {
+      return await this.take(keys, resolved, 0);
+    } catch (error) {
+      if (error instanceof LockNotAcquiredError) {
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Takes the lock, runs `fn` with the watchdog on, and releases the lock afterwards, whatever happens.
+   * If both `fn` and the release fail, `fn`'s error is the one thrown.
+   * @param key a key, or several keys taken together
+   * @param fn the work; it gets the lock (watch `lock.signal`, pass `lock.fencingToken` to your writes)
+   * @param options per-call options; `autoExtend` defaults to true here
+   * @returns what `fn` returns
+   */
+  async using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options?: LockOptions): Promise<T> {
+    if (typeof fn !== 'function') {
+      throw new LockError(`using() needs a function as its second argument, got ${typeof fn}.`);
+    }
+    const lock = await this.acquire(key, { ...options, autoExtend: options?.autoExtend ?? true });
+    let result: T;
+    try {
+      result = await fn(lock);
+    } catch (error) {
+      await lock.release().catch((releaseError: unknown) => {
+        this.logger.warn(`Release after a failed using() also failed: ${String(releaseError)}`);
+      });
+      throw error;
+    }
+    await lock.release();
+    return result;
+  }
+
+  /**
+   * Whether anyone holds the lock (any of the keys) right now.
+   * @param key a key, or several keys
+   */
+  async isLocked(key: LockKey): Promise<boolean> {
+    return this.store.isLocked(normalizeLockKeys(key));
+  }
+
+  /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
+  async onApplicationShutdown(): Promise<void> {
+    this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
+    const held = [...this.held];
+    await Promise.allSettled(held.map((lock) => lock.release()));
+    if (held.length > 0) {
+      this.logger.log(`Released ${held.length} lock(s) on shutdown.`);
+    }
+    if (this.options.ownsStore) {
+      await this.store.close?.();
+    }
+  }
+
+  private async take(keys: string[], options: ResolvedLockOptions, waitTimeout: number): Promise<Lock> {
+    const signal = options.signal ? AbortSignal.any([options.signal, this.shutdown.signal]) : this.shutdown.signal;
+    signal.throwIfAborted();
+    const token = randomBytes(16).toString('base64url');
+    const started = performance.now();
+    const deadline = started + waitTimeout;
+    let watch: LockReleaseWatch | undefined;
+    try {
+      for (;;) {
+        const attemptStarted = performance.now();
+        const outcome = await this.attempt(keys, token, options.ttl, deadline);
+        if (outcome.acquired) {
+          return this.grant(keys, token, outcome.fencingToken, options, attemptStarted, signal);
+        }
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) {
+          throw outcome.unavailable ?? new LockNotAcquiredError(keys, performance.now() - started);
+        }
+        if (outcome.unavailable) {
+          await pause(Math.min(remaining, UNAVAILABLE_RETRY_DELAY), signal);
+        } else if (!watch && this.store.watch) {
+          // Subscribe first, then retry: a release between the failed attempt and the wait cannot be missed.
+          watch = this.store.watch(keys);
+          await Promise.race([watch.ready, pause(remaining, signal)]);
+        } else {
+          // A lock can also end by expiry, which sends no message: re-check when the holder's lease ends.
+          const recheck = outcome.retryAfter === undefined ? remaining : Math.min(remaining, outcome.retryAfter + 1);
+          await (watch ? watch.next(recheck, signal) : pause(recheck, signal));
+        }
+        signal.throwIfAborted();
+      }
+    } finally {
+      watch?.close();
+    }
+  }
+
+  private async attempt(
+    keys: string[],
+    token: string,
+    ttl: number,
+    deadline: number,
+  ): Promise<
+    | { acquired: true; fencingToken: number; unavailable?: undefined }
+    | { acquired: false; retryAfter?: number; unavailable?: LockStoreUnavailableError }
+  > {
+    try {
+      return await this.store.acquire(keys, token, ttl);
+    } catch (error) {
+      if (error instanceof LockStoreUnavailableError && deadline > performance.now()) {
+        return { acquired: false, unavailable: error };
+      }
+      throw error;
+    }
+  }
+
+  private async grant(
+    keys: string[],
+    token: string,
+    fencingToken: number,
+    options: ResolvedLockOptions,
+    startedAt: number,
+    signal: AbortSignal,
+  ): Promise<Lock> {
+    const lock = new Lock(
+      { keys, token, fencingToken, ttl: options.ttl, autoExtend: options.autoExtend, startedAt },
+      { store: this.store, logger: this.logger, settled: (settled) => this.held.delete(settled) },
+    );
+    this.held.add(lock);
+    if (signal.aborted) {
+      // Cancelled while the winning attempt was in flight: give the lock straight back.
+      await lock.release().catch(() => undefined);
+      signal.throwIfAborted();
+    }
+    return lock;
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal }).catch(() => undefined);
+}

@@ -1,0 +1,2 @@
+export * from './redis-lock.store.js';
+export * from './memory-lock.store.js';

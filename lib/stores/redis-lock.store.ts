@@ -1,0 +1,235 @@
+import type { LoggerService } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, FENCE_RETENTION } from '../lock.constants.js';
+import { LockError, LockStoreUnavailableError } from '../errors/index.js';
+import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../interfaces/index.js';
+import { createLockLogger, type LockLogger } from '../lock.logger.js';
+import { ACQUIRE_SCRIPT, EXTEND_SCRIPT, RELEASE_SCRIPT, type LockScript } from './redis-lock.scripts.js';
+import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
+
+/** Options of {@link RedisLockStore}. */
+export interface RedisLockStoreOptions {
+  /** An ioredis `Redis` or `Cluster` client. A `keyPrefix` set on it is honoured. */
+  client: Redis | Cluster;
+  /**
+   * Close `client` when the store closes. Leave it off for a client you share with the rest of your app.
+   * @default false
+   */
+  ownsClient?: boolean;
+  /**
+   * Namespace of every key and channel the store writes.
+   * @default 'lock:'
+   */
+  prefix?: string;
+  /**
+   * Longest wait for one command, in ms; after it the command counts as unanswered.
+   * @default 2000
+   */
+  commandTimeout?: number;
+  /**
+   * `false` silences the store, a `LoggerService` replaces Nest's `Logger`.
+   * @default Nest's Logger
+   */
+  logger?: false | LoggerService;
+}
+
+/** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/**
+ * The Redis backend. Each lock key `k` lives at `<prefix>{k}` with its fencing counter at `<prefix>{k}:fence`,
+ * so both share one Cluster hash slot. Every operation is one Lua script, run by SHA.
+ */
+export class RedisLockStore implements LockStore {
+  private readonly client: Redis | Cluster;
+  private readonly prefix: string;
+  private readonly commandTimeout: number;
+  private readonly ownsClient: boolean;
+  private readonly logger: LockLogger;
+  private readonly subscriber: RedisReleaseSubscriber;
+  private ready?: Promise<void>;
+
+  /** @param options where Redis is and how to talk to it */
+  constructor(options: RedisLockStoreOptions) {
+    this.client = options.client;
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT;
+    this.ownsClient = options.ownsClient ?? false;
+    this.logger = createLockLogger(RedisLockStore.name, options.logger);
+    this.subscriber = new RedisReleaseSubscriber(() => this.client.duplicate(), this.logger);
+    if (this.ownsClient) {
+      this.reportOutages();
+    }
+  }
+
+  async acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
+    const redisKeys = [...keys.map((key) => this.lockKey(key)), ...keys.map((key) => this.fenceKey(key))];
+    const reply = await this.run(ACQUIRE_SCRIPT, redisKeys, [token, ttl, Math.max(FENCE_RETENTION, ttl)], 'acquire', keys, () =>
+      // The script may still run after we gave up on it: free whatever it took, by token.
+      this.release(keys, token).catch(() => undefined),
+    );
+    const [acquired, value] = asArray(reply);
+    if (toNumber(acquired) === 1) {
+      return { acquired: true, fencingToken: toNumber(value) };
+    }
+    const pttl = toNumber(value);
+    return { acquired: false, retryAfter: pttl >= 0 ? pttl : undefined };
+  }
+
+  async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
+    const reply = await this.run(EXTEND_SCRIPT, keys.map((key) => this.lockKey(key)), [token, ttl], 'extend', keys);
+    return toNumber(reply) === 1;
+  }
+
+  async release(keys: readonly string[], token: string): Promise<boolean> {
+    const reply = await this.run(RELEASE_SCRIPT, keys.map((key) => this.lockKey(key)), [token], 'release', keys);
+    return toNumber(reply) === keys.length;
+  }
+
+  async isLocked(keys: readonly string[]): Promise<boolean> {
+    const counts = await this.guard('check', keys, () =>
+      Promise.all(keys.map((key) => this.client.exists(this.lockKey(key)))),
+    );
+    return counts.some((count) => toNumber(count) > 0);
+  }
+
+  watch(keys: readonly string[]): LockReleaseWatch {
+    const keyPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    return this.subscriber.watch(keys.map((key) => keyPrefix + this.lockKey(key)));
+  }
+
+  async close(): Promise<void> {
+    await this.subscriber.close();
+    if (this.ownsClient) {
+      await closeClient(this.client);
+    }
+  }
+
+  /** Logs an outage once, and the recovery, instead of ioredis printing every failed reconnect. */
+  private reportOutages(): void {
+    let down = false;
+    this.client.on('error', (error: Error) => {
+      if (!down) {
+        down = true;
+        this.logger.warn(`Redis connection failed (${error.message}); lock operations fail until it is back.`);
+      }
+    });
+    this.client.on('ready', () => {
+      if (down) {
+        down = false;
+        this.logger.log('Redis connection is back.');
+      }
+    });
+  }
+
+  private lockKey(key: string): string {
+    return `${this.prefix}{${key}}`;
+  }
+
+  private fenceKey(key: string): string {
+    return `${this.lockKey(key)}:fence`;
+  }
+
+  private run(
+    script: LockScript,
+    redisKeys: readonly string[],
+    args: ReadonlyArray<string | number>,
+    operation: string,
+    keys: readonly string[],
+    onTimeout?: () => void,
+  ): Promise<unknown> {
+    return this.guard(
+      operation,
+      keys,
+      async () => {
+        try {
+          return await this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args);
+        } catch (error) {
+          if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) {
+            throw error;
+          }
+          return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
+        }
+      },
+      onTimeout,
+    );
+  }
+
+  /**
+   * Runs one exchange with Redis within `commandTimeout`, without queueing it on a connection that is down,
+   * and turns connection trouble into {@link LockStoreUnavailableError}.
+   */
+  private async guard<T>(
+    operation: string,
+    keys: readonly string[],
+    exchange: () => Promise<T>,
+    onTimeout?: () => void,
+  ): Promise<T> {
+    const what = `${operation} lock ${keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys)}`;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onTimeout?.();
+        reject(new LockStoreUnavailableError(what, new Error(`no answer within ${this.commandTimeout} ms`)));
+      }, this.commandTimeout);
+    });
+    try {
+      return await Promise.race([this.whenReady().then(exchange), timeout]);
+    } catch (error) {
+      throw classify(error, what);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private whenReady(): Promise<void> {
+    const status = this.client.status;
+    if (status === 'ready' || status === 'wait') {
+      return Promise.resolve();
+    }
+    if (status === 'end') {
+      return Promise.reject(new Error('the connection was closed'));
+    }
+    // Waiting here instead of sending keeps commands out of ioredis' offline queue, where they would run
+    // long after their caller gave up.
+    this.ready ??= new Promise((resolve) =>
+      this.client.once('ready', () => {
+        this.ready = undefined;
+        resolve();
+      }),
+    );
+    return this.ready;
+  }
+}
+
+function classify(error: unknown, what: string): unknown {
+  if (error instanceof LockError) {
+    return error;
+  }
+  if (error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message)) {
+    return new LockError(`Could not ${what}: Redis refused it (${error.message}). Check the Redis user's permissions (see README, "ACL").`, 500, error);
+  }
+  return new LockStoreUnavailableError(what, error);
+}
+
+async function closeClient(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'ready') {
+    await client.quit().catch(() => client.disconnect());
+  } else {
+    client.disconnect();
+  }
+}
+
+function asArray(reply: unknown): unknown[] {
+  return Array.isArray(reply) ? reply : [reply];
+}
+
+function toNumber(value: unknown): number {
+  if (typeof value === 'number') {
+    return value;
+  }
+  if (typeof value === 'bigint' || typeof value === 'string') {
+    return Number(value);
+  }
+  return Buffer.isBuffer(value) ? Number(value.toString('utf8')) : Number.NaN;
+}
