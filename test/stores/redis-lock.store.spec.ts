@@ -1,0 +1,109 @@
+import type { Redis } from 'ioredis';
+import { LockStoreUnavailableError, RedisLockStore } from '../../lib';
+import { describeLockStoreConformance } from '../support/lock-store.conformance';
+import { DEAD_REDIS_URL, deleteKeysUnder, keysUnder, redisClient, uniquePrefix } from '../support/redis';
+
+describeLockStoreConformance('RedisLockStore', async () => {
+  const client = redisClient();
+  const prefix = uniquePrefix('conformance');
+  const store = new RedisLockStore({ client, prefix, logger: false });
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await deleteKeysUnder(client, prefix);
+      await client.quit();
+    },
+  };
+});
+
+describe('RedisLockStore', () => {
+  let client: Redis;
+  let prefix: string;
+
+  beforeEach(() => {
+    client = redisClient();
+    prefix = uniquePrefix('redis-store');
+  });
+
+  afterEach(async () => {
+    await deleteKeysUnder(client, prefix);
+    await client.quit();
+  });
+
+  it('keeps a lock key and its fencing counter in one hash slot under the prefix', async () => {
+    const store = new RedisLockStore({ client, prefix, logger: false });
+    await store.acquire(['order:1'], 'token-1', 1000);
+    const keys = (await keysUnder(client, prefix)).sort();
+    expect(keys).toEqual([`${prefix}{order:1}`, `${prefix}{order:1}:fence`]);
+    expect(await client.get(`${prefix}{order:1}`)).toBe('token-1');
+    expect(await client.pttl(`${prefix}{order:1}`)).toBeGreaterThan(900);
+  });
+
+  it('honours a keyPrefix set on the client', async () => {
+    const prefixed = redisClient({ keyPrefix: `${prefix}app:` });
+    const store = new RedisLockStore({ client: prefixed, prefix: 'lock:', logger: false });
+    await store.acquire(['k'], 't1', 1000);
+    expect(await client.get(`${prefix}app:lock:{k}`)).toBe('t1');
+    const watch = store.watch(['k']);
+    await watch.ready;
+    await store.release(['k'], 't1');
+    const started = Date.now();
+    await watch.next(3000);
+    expect(Date.now() - started).toBeLessThan(1000);
+    watch.close();
+    await store.close();
+    await prefixed.quit();
+  });
+
+  it('keeps fencing tokens growing after the counter is lost (Redis restarted empty)', async () => {
+    const store = new RedisLockStore({ client, prefix, logger: false });
+    const first = await store.acquire(['f'], 't1', 1000);
+    await store.release(['f'], 't1');
+    await client.del(`${prefix}{f}:fence`);
+    const second = await store.acquire(['f'], 't2', 1000);
+    if (!first.acquired || !second.acquired) throw new Error('expected to acquire');
+    expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+  });
+
+  it('runs its scripts again after Redis forgot them (SCRIPT FLUSH)', async () => {
+    const store = new RedisLockStore({ client, prefix, logger: false });
+    await client.script('FLUSH');
+    await expect(store.acquire(['s'], 't1', 1000)).resolves.toMatchObject({ acquired: true });
+    await client.script('FLUSH');
+    await expect(store.release(['s'], 't1')).resolves.toBe(true);
+  });
+
+  it('reports an unreachable server as LockStoreUnavailableError, not as busy', async () => {
+    const unreachable = new RedisLockStore({
+      client: redisClientFor(DEAD_REDIS_URL),
+      ownsClient: true,
+      prefix,
+      commandTimeout: 200,
+      logger: false,
+    });
+    await expect(unreachable.acquire(['x'], 't', 1000)).rejects.toBeInstanceOf(LockStoreUnavailableError);
+    await expect(unreachable.isLocked(['x'])).rejects.toThrow(/unreachable/);
+    await unreachable.close();
+  });
+
+  it('never closes a client it was given, and closes one it owns', async () => {
+    const given = redisClient();
+    const store = new RedisLockStore({ client: given, prefix, logger: false });
+    await store.acquire(['c'], 't', 1000);
+    await store.close();
+    expect(given.status).toBe('ready');
+    const owned = redisClient();
+    await owned.ping();
+    await new RedisLockStore({ client: owned, ownsClient: true, prefix, logger: false }).close();
+    await new Promise((resolve) => (owned.status === 'end' ? resolve(undefined) : owned.once('end', resolve)));
+    await given.quit();
+  });
+});
+
+function redisClientFor(url: string): Redis {
+  const { Redis: RedisClass } = jest.requireActual<typeof import('ioredis')>('ioredis');
+  const client = new RedisClass(url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on('error', () => undefined);
+  return client;
+}

@@ -1,0 +1,137 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LockStore } from '../../lib';
+
+/**
+ * The behaviour every LockStore must have. Called by each store's spec with a factory for a fresh store.
+ * @param create returns a store with an empty namespace, and a function that frees it
+ */
+export function describeLockStoreConformance(
+  name: string,
+  create: () => Promise<{ store: LockStore; dispose: () => Promise<void> }>,
+): void {
+  describe(`${name} conformance`, () => {
+    let store: LockStore;
+    let dispose: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, dispose } = await create());
+    });
+
+    afterEach(async () => {
+      await dispose();
+    });
+
+    it('grants a free key and refuses it to a second token while held', async () => {
+      await expect(store.acquire(['a'], 't1', 1000)).resolves.toMatchObject({ acquired: true });
+      const second = await store.acquire(['a'], 't2', 1000);
+      expect(second.acquired).toBe(false);
+      expect(await store.isLocked(['a'])).toBe(true);
+    });
+
+    it('reports how long the blocking lease still runs', async () => {
+      await store.acquire(['a'], 't1', 1000);
+      const second = await store.acquire(['a'], 't2', 1000);
+      expect(second.acquired).toBe(false);
+      const retryAfter = second.acquired ? 0 : (second.retryAfter ?? -1);
+      expect(retryAfter).toBeGreaterThan(800);
+      expect(retryAfter).toBeLessThanOrEqual(1000);
+    });
+
+    it('frees a key when its lease runs out', async () => {
+      await store.acquire(['a'], 't1', 50);
+      await sleep(80);
+      expect(await store.isLocked(['a'])).toBe(false);
+      await expect(store.acquire(['a'], 't2', 1000)).resolves.toMatchObject({ acquired: true });
+    });
+
+    it('issues strictly increasing fencing tokens across holders, releases and expiry', async () => {
+      const tokens: number[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const result = await store.acquire(['a'], `t${i}`, 30);
+        if (!result.acquired) throw new Error('expected to acquire');
+        tokens.push(result.fencingToken);
+        if (i % 2 === 0) {
+          await store.release(['a'], `t${i}`);
+        } else {
+          await sleep(50);
+        }
+      }
+      expect(tokens).toEqual([...tokens].sort((x, y) => x - y));
+      expect(new Set(tokens).size).toBe(tokens.length);
+      expect(tokens.every(Number.isSafeInteger)).toBe(true);
+    });
+
+    it('releases only for the owning token', async () => {
+      await store.acquire(['a'], 't1', 1000);
+      expect(await store.release(['a'], 't2')).toBe(false);
+      expect(await store.isLocked(['a'])).toBe(true);
+      expect(await store.release(['a'], 't1')).toBe(true);
+      expect(await store.isLocked(['a'])).toBe(false);
+      expect(await store.release(['a'], 't1')).toBe(false);
+    });
+
+    it('extends only for the owning token and never re-creates an expired key', async () => {
+      await store.acquire(['a'], 't1', 60);
+      expect(await store.extend(['a'], 't2', 1000)).toBe(false);
+      expect(await store.extend(['a'], 't1', 150)).toBe(true);
+      await sleep(100);
+      expect(await store.isLocked(['a'])).toBe(true);
+      await sleep(100);
+      expect(await store.extend(['a'], 't1', 1000)).toBe(false);
+      expect(await store.isLocked(['a'])).toBe(false);
+    });
+
+    it('takes several keys all or nothing', async () => {
+      await store.acquire(['b'], 'other', 1000);
+      expect((await store.acquire(['a', 'b', 'c'], 't1', 1000)).acquired).toBe(false);
+      expect(await store.isLocked(['a'])).toBe(false);
+      expect(await store.isLocked(['c'])).toBe(false);
+      await store.release(['b'], 'other');
+      const all = await store.acquire(['a', 'b', 'c'], 't1', 1000);
+      expect(all.acquired).toBe(true);
+      expect((await store.acquire(['c'], 't2', 1000)).acquired).toBe(false);
+      expect(await store.release(['a', 'b', 'c'], 't1')).toBe(true);
+      expect(await store.isLocked(['a', 'b', 'c'])).toBe(false);
+    });
+
+    it('gives a multi-key lock a fencing token above each key’s earlier ones', async () => {
+      const a = await store.acquire(['a'], 't1', 1000);
+      await store.release(['a'], 't1');
+      const ab = await store.acquire(['a', 'b'], 't2', 1000);
+      await store.release(['a', 'b'], 't2');
+      const b = await store.acquire(['b'], 't3', 1000);
+      if (!a.acquired || !ab.acquired || !b.acquired) throw new Error('expected to acquire');
+      expect(ab.fencingToken).toBeGreaterThan(a.fencingToken);
+      expect(b.fencingToken).toBeGreaterThan(ab.fencingToken);
+    });
+
+    it('extends a multi-key lock only while it holds every key', async () => {
+      await store.acquire(['a', 'b'], 't1', 1000);
+      expect(await store.extend(['a', 'b'], 't1', 1000)).toBe(true);
+      expect(await store.release(['b'], 't1')).toBe(true);
+      expect(await store.extend(['a', 'b'], 't1', 1000)).toBe(false);
+    });
+
+    it('wakes a watcher when a watched key is released, including a release before the wait began', async () => {
+      if (!store.watch) return;
+      await store.acquire(['a'], 't1', 5000);
+      const watch = store.watch(['a']);
+      await watch.ready;
+      await store.release(['a'], 't1');
+      const started = Date.now();
+      await watch.next(3000);
+      expect(Date.now() - started).toBeLessThan(1000);
+      watch.close();
+    });
+
+    it('ends a watch wait at its timeout when nothing is released', async () => {
+      if (!store.watch) return;
+      const watch = store.watch(['a']);
+      await watch.ready;
+      const started = Date.now();
+      await watch.next(100);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+      watch.close();
+    });
+  });
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** The Redis the tests use: `REDIS_URL`, or the local one. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A prefix no other test shares, so test files can run against one Redis without seeing each other. */
+export function uniquePrefix(name: string): string {
+  return `test:${name}:${randomBytes(4).toString('hex')}:`;
+}
+
+/** A client of the test Redis; close it with `client.quit()`. */
+export function redisClient(options: RedisOptions = {}): Redis {
+  return new Redis(REDIS_URL, { maxRetriesPerRequest: 1, ...options });
+}
+
+/** Every key under `prefix`, found with SCAN. */
+export async function keysUnder(client: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+/** Deletes every key under `prefix`. */
+export async function deleteKeysUnder(client: Redis, prefix: string): Promise<void> {
+  const keys = await keysUnder(client, prefix);
+  if (keys.length > 0) {
+    await client.del(...keys);
+  }
+}
+
+/** A port nothing listens on, for "Redis unreachable" cases. */
+export const DEAD_REDIS_URL = 'redis://127.0.0.1:1';
