@@ -27,10 +27,9 @@ export function createLockStore(options: ResolvedLockModuleOptions): LockStore {
 }
 
 function createClient(redis: string | RedisOptions): Redis {
-  // Commands wait for a connection in the store instead of ioredis' offline queue, so a dead server fails fast.
-  return typeof redis === 'string'
-    ? new Redis(redis, { maxRetriesPerRequest: 1 })
-    : new Redis({ maxRetriesPerRequest: 1, ...redis });
+  // Connect on first use, so an app that never locks (or fails to boot) opens no socket.
+  const defaults: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 };
+  return typeof redis === 'string' ? new Redis(redis, defaults) : new Redis({ ...defaults, ...redis });
 }
 
 function isRedisClient(value: unknown): value is Redis | Cluster {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { LockError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
 import { LockStore, type LockKey, type LockOptions, type LockReleaseWatch } from './interfaces/index.js';
@@ -32,6 +32,8 @@ export class LockService implements OnApplicationShutdown {
     @Inject(LockStore) private readonly store: LockStore,
   ) {
     this.logger = createLockLogger(LockService.name, options.logger);
+    // Every waiting caller listens to it; hundreds of waiters are normal, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
     this.defaults = { ttl: options.ttl, waitTimeout: options.waitTimeout, autoExtend: options.autoExtend };
   }
 
@@ -139,7 +141,7 @@ export class LockService implements OnApplicationShutdown {
         } else if (!watch && this.store.watch) {
           // Subscribe first, then retry: a release between the failed attempt and the wait cannot be missed.
           watch = this.store.watch(keys);
-          await Promise.race([watch.ready, pause(remaining, signal)]);
+          await settleWithin(watch.ready, remaining, signal);
         } else {
           // A lock can also end by expiry, which sends no message: re-check when the holder's lease ends.
           const recheck = outcome.retryAfter === undefined ? remaining : Math.min(remaining, outcome.retryAfter + 1);
@@ -193,6 +195,22 @@ export class LockService implements OnApplicationShutdown {
   }
 }
 
+/** Resolves when `promise` settles, `ms` pass or `signal` aborts, whichever is first, leaving no timer or listener behind. */
+function settleWithin(promise: Promise<unknown>, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    promise.then(done, done);
+  });
+}
+
+const NEVER = new Promise<never>(() => undefined);
+
 function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return sleep(ms, undefined, { signal }).catch(() => undefined);
+  return settleWithin(NEVER, ms, signal);
 }
