@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create(AppModule);
+  app.enableShutdownHooks();
+  const port = Number(process.env.PORT ?? 3000);
+  await app.listen(port, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  Logger.log(`Sample listening on ${url}. Try two at once:`, 'Sample');
+  Logger.log(`  curl -X POST '${url}/reports/42?seconds=3' & curl -X POST '${url}/reports/42?seconds=1'`, 'Sample');
+  Logger.log('  The second waits 2 s for the lock, then answers 409 Conflict.', 'Sample');
+}
+
+void bootstrap();
