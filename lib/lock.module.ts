@@ -1,4 +1,5 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { InvalidLockOptionsError } from './errors/index.js';
 import {
@@ -7,6 +8,7 @@ import {
   type LockModuleOptions,
   type LockOptionsFactory,
 } from './interfaces/index.js';
+import { LockExplorer } from './lock.explorer.js';
 import { LockService } from './lock.service.js';
 import { createLockStore } from './lock-store.factory.js';
 import { resolveLockModuleOptions, type ResolvedLockModuleOptions } from './lock-options.validator.js';
@@ -63,8 +65,8 @@ export class LockModule {
     return {
       module: LockModule,
       global: isGlobal ?? true,
-      imports,
-      providers: [...optionProviders, STORE_PROVIDER, LockService],
+      imports: [DiscoveryModule, ...imports],
+      providers: [...optionProviders, STORE_PROVIDER, LockService, LockExplorer],
       exports: [LockService, LockStore, LOCK_MODULE_OPTIONS],
     };
   }

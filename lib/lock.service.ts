@@ -1,9 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { finalize, isObservable, type Observable } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
-import { LockError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
+import { InvalidLockOptionsError, LockError, LockLostError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
 import { LockStore, type LockKey, type LockOptions, type LockReleaseWatch } from './interfaces/index.js';
 import { Lock } from './lock.handle.js';
 import { createLockLogger, type LockLogger } from './lock.logger.js';
@@ -13,6 +15,22 @@ import {
   type ResolvedLockModuleOptions,
   type ResolvedLockOptions,
 } from './lock-options.validator.js';
+
+/** One lock held by a call chain, with how many nested holders are inside it. */
+interface Hold {
+  readonly lock: Lock;
+  count: number;
+}
+
+/** @internal A lock entered by a call chain: run work inside it, then leave it once. */
+export interface LockEntry {
+  /** The lock the caller asked for (for re-entry, the one the chain holds). */
+  readonly lock: Lock;
+  /** Runs `fn` with the lock visible to `current()` and re-entrant for nested calls. */
+  run<T>(fn: () => T): T;
+  /** Leaves the lock; the outermost holder's exit releases it. */
+  exit(): Promise<void>;
+}
 
 /** Pause between attempts while the store is unreachable (there is no release to wait for). */
 const UNAVAILABLE_RETRY_DELAY = 100;
@@ -26,6 +44,7 @@ export class LockService implements OnApplicationShutdown {
   private readonly held = new Set<Lock>();
   private readonly shutdown = new AbortController();
   private readonly defaults: ResolvedLockOptions;
+  private readonly chain = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
 
   constructor(
     @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
@@ -80,21 +99,111 @@ export class LockService implements OnApplicationShutdown {
    * @returns what `fn` returns
    */
   async using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options?: LockOptions): Promise<T> {
+    const keys = normalizeLockKeys(key);
     if (typeof fn !== 'function') {
-      throw new LockError(`using() needs a function as its second argument, got ${typeof fn}.`);
+      throw new InvalidLockOptionsError(`using() needs a function as its second argument, got ${typeof fn}.`);
     }
-    const lock = await this.acquire(key, { ...options, autoExtend: options?.autoExtend ?? true });
+    const resolved = resolveLockOptions(options, { ...this.defaults, autoExtend: true });
+    return this.runExclusive(keys, resolved, fn);
+  }
+
+  /**
+   * The lock held by the current call chain (inside `using()` or a `@Locked` method), so the work can pass
+   * `signal` to its own I/O and `fencingToken` to its writes.
+   * @param key the key to look up; without it, the innermost lock
+   * @returns the lock, or `undefined` outside a lock (or if the chain does not hold `key`)
+   */
+  current(key?: string): Lock | undefined {
+    const chain = this.chain.getStore();
+    if (key !== undefined) {
+      return chain?.get(key)?.lock;
+    }
+    return chain ? [...chain.values()].pop()?.lock : undefined;
+  }
+
+  /**
+   * @internal Runs `fn` inside the lock of `keys` for the current call chain: re-entrant, released after `fn`
+   * settles (by the outermost holder). If `fn` and the release both fail, `fn`'s error wins.
+   */
+  async runExclusive<T>(keys: string[], options: ResolvedLockOptions, fn: (lock: Lock) => T | Promise<T>): Promise<T> {
+    const entry = await this.enter(keys, options);
     let result: T;
     try {
-      result = await fn(lock);
+      result = await entry.run(() => fn(entry.lock));
     } catch (error) {
-      await lock.release().catch((releaseError: unknown) => {
-        this.logger.warn(`Release after a failed using() also failed: ${String(releaseError)}`);
-      });
+      await this.exitQuietly(entry);
       throw error;
     }
-    await lock.release();
+    if (isObservable(result)) {
+      // The work goes on for as long as the stream does: hold the lock until it ends.
+      return this.holdUntilFinalized(result, entry) as T;
+    }
+    await entry.exit();
     return result;
+  }
+
+  /** @internal Mirrors `source`, leaving the lock when it completes, errors or is unsubscribed. */
+  holdUntilFinalized<V>(source: Observable<V>, entry: LockEntry): Observable<V> {
+    return source.pipe(finalize(() => void this.exitQuietly(entry)));
+  }
+
+  /** @internal Options of a `@Locked` call: the decoration's, then the module's; `skip` does not wait by default. */
+  resolveLocked(spec: { options: LockOptions; onBusy: 'throw' | 'skip' }): ResolvedLockOptions {
+    const waitTimeout = spec.options.waitTimeout ?? (spec.onBusy === 'skip' ? 0 : this.defaults.waitTimeout);
+    return resolveLockOptions({ ...spec.options, waitTimeout }, { ...this.defaults, autoExtend: true });
+  }
+
+  /** @internal Logs a debug line in this service's context. */
+  debug(message: string): void {
+    this.logger.debug(message);
+  }
+
+  private exitQuietly(entry: LockEntry): Promise<void> {
+    return entry.exit().catch((releaseError: unknown) => {
+      this.logger.warn(`Could not release a lock after its work ended: ${String(releaseError)}`);
+    });
+  }
+
+  /**
+   * @internal Takes the keys the current call chain does not hold yet (waiting as `options` say) and returns
+   * how to run inside the lock and how to leave it. Keys the chain holds are re-entered (hold count).
+   */
+  async enter(keys: string[], options: ResolvedLockOptions): Promise<LockEntry> {
+    const chain = this.chain.getStore();
+    const reentered = new Set<Hold>();
+    for (const key of keys) {
+      const hold = chain?.get(key);
+      if (hold && !hold.lock.isHeld) {
+        throw hold.lock.signal.reason instanceof LockLostError
+          ? hold.lock.signal.reason
+          : new LockLostError(hold.lock.keys, 'it is no longer held by this call chain');
+      }
+      if (hold) {
+        reentered.add(hold);
+      }
+    }
+    const missing = keys.filter((key) => !chain?.has(key));
+    const context = new Map(chain);
+    const holds = [...reentered];
+    if (missing.length > 0) {
+      const fresh: Hold = { lock: await this.take(missing, options, options.waitTimeout), count: 0 };
+      missing.forEach((key) => context.set(key, fresh));
+      holds.push(fresh);
+    }
+    holds.forEach((hold) => (hold.count += 1));
+    let exited = false;
+    return {
+      lock: (context.get(missing[0] ?? keys[0]) as Hold).lock,
+      run: (fn) => this.chain.run(context, fn),
+      exit: async () => {
+        if (exited) {
+          return;
+        }
+        exited = true;
+        const released = holds.filter((hold) => (hold.count -= 1) === 0).map((hold) => hold.lock.release());
+        await Promise.all(released);
+      },
+    };
   }
 
   /**

@@ -1,1 +1,1 @@
-export {};
+export * from './locked.decorator.js';

@@ -1,0 +1,142 @@
+import { Observable } from 'rxjs';
+import { LOCKED_METADATA } from '../lock.constants.js';
+import { InvalidLockOptionsError } from '../errors/index.js';
+import type { LockOptions } from '../interfaces/index.js';
+import { assertLockOptions, describe } from '../lock-options.validator.js';
+import { compileLockedKey } from '../locked-key.compiler.js';
+import { createLockedMethod, type LockedMethodSpec } from '../locked-method.runner.js';
+import { copyMethodMetadata } from '../utils/copy-method-metadata.util.js';
+
+/** A function of the method's arguments (called with the instance as `this`) that returns the key(s). */
+export type LockedKeyFunction<A extends unknown[]> = (...args: A) => string | readonly string[];
+
+/**
+ * The key of a `@Locked` method: a static string (`'nightly-report'`), a template reading the arguments
+ * (`'order:{0}'`, `'user:{1.user.id}'`), a function of the arguments, or an array of these (all keys taken
+ * together, all or nothing).
+ */
+export type LockedKey<A extends unknown[] = unknown[]> =
+  | string
+  | LockedKeyFunction<A>
+  | ReadonlyArray<string | LockedKeyFunction<A>>;
+
+/** Options of `@Locked`; `ttl`, `waitTimeout` and `autoExtend` fall back to the module's. */
+export interface LockedOptions extends Omit<LockOptions, 'signal' | 'autoExtend'> {
+  /**
+   * Keep extending the lease while the method runs.
+   * @default true
+   */
+  autoExtend?: boolean;
+  /**
+   * What to do when the lock stays busy: `'throw'` a `LockNotAcquiredError` (HTTP 409), or `'skip'` the call,
+   * which then resolves to `undefined` (an Observable completes empty). With `'skip'`, `waitTimeout` defaults to 0.
+   * @default 'throw'
+   */
+  onBusy?: 'throw' | 'skip';
+}
+
+/** `@Locked({ key, ...options })`. */
+export interface LockedDefinition<A extends unknown[] = unknown[]> extends LockedOptions {
+  /** The key; see {@link LockedKey}. */
+  key: LockedKey<A>;
+}
+
+/** What a `@Locked` method may return: the call always becomes asynchronous. */
+export type LockedResult = PromiseLike<unknown> | Observable<unknown> | void;
+
+/**
+ * The decorator `@Locked` returns. It only fits methods whose leading parameters match the key function's
+ * and whose result is a Promise, an Observable or nothing.
+ */
+export type LockedMethodDecorator<A extends unknown[]> = <P extends [...A, ...unknown[]], R extends LockedResult>(
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: TypedPropertyDescriptor<(...args: P) => R>,
+) => void;
+
+const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'onBusy']);
+const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, 'key']);
+
+/**
+ * Runs the method under a distributed lock: taken before the method runs (with the arguments it really
+ * receives, after pipes), held while it runs (watchdog on) and, for an Observable result, until the stream
+ * ends; released afterwards. Works on controllers, providers, microservice handlers and cron jobs, keeps all
+ * other decorators' metadata, and is re-entrant within one call chain.
+ *
+ * ```ts
+ * @Locked((id: string) => `order:${id}`, { ttl: 10_000, waitTimeout: 2_000 })
+ * async confirm(id: string) {}
+ *
+ * @Cron('0 * * * * *')
+ * @Locked('nightly-report', { onBusy: 'skip' })
+ * async report() {}
+ * ```
+ * @param key the key; see {@link LockedKey}
+ * @param options `ttl`, `waitTimeout`, `autoExtend`, `onBusy`
+ * @throws InvalidLockOptionsError when the class is decorated, for a malformed key or option
+ */
+export function Locked<A extends unknown[] = []>(key: LockedKey<A>, options?: LockedOptions): LockedMethodDecorator<A>;
+/**
+ * `@Locked({ key, ...options })`: the same as `@Locked(key, options)`.
+ * @param definition the key and the options
+ */
+export function Locked<A extends unknown[] = []>(definition: LockedDefinition<A>): LockedMethodDecorator<A>;
+export function Locked<A extends unknown[]>(
+  keyOrDefinition: LockedKey<A> | LockedDefinition<A>,
+  options?: LockedOptions,
+): LockedMethodDecorator<A> {
+  return (target, propertyKey, descriptor) => {
+    const className = typeof target === 'function' ? target.name : target.constructor.name;
+    const where = `${className}.${String(propertyKey)}`;
+    const { key, ...given } = splitDefinition(keyOrDefinition, options, where);
+    const original = descriptor.value;
+    if (typeof original !== 'function') {
+      throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only.`);
+    }
+    const spec: LockedMethodSpec = {
+      where,
+      className,
+      keys: compileLockedKey(key, where),
+      options: { ttl: given.ttl, waitTimeout: given.waitTimeout, autoExtend: given.autoExtend },
+      onBusy: given.onBusy ?? 'throw',
+      observable: declaresObservable(target, propertyKey),
+    };
+    const wrapped = createLockedMethod(original as (this: unknown, ...args: unknown[]) => unknown, spec);
+    copyMethodMetadata(original, wrapped);
+    Object.defineProperty(wrapped, 'name', { value: original.name });
+    Reflect.defineMetadata(LOCKED_METADATA, spec, wrapped);
+    descriptor.value = wrapped as unknown as typeof original;
+  };
+}
+
+function splitDefinition<A extends unknown[]>(
+  keyOrDefinition: LockedKey<A> | LockedDefinition<A>,
+  options: LockedOptions | undefined,
+  where: string,
+): LockedDefinition<A> {
+  const isDefinition =
+    typeof keyOrDefinition === 'object' && keyOrDefinition !== null && !Array.isArray(keyOrDefinition);
+  if (isDefinition) {
+    if (options !== undefined) {
+      throw new InvalidLockOptionsError(`@Locked on ${where}: pass either ({ key, ...options }) or (key, options), not both.`);
+    }
+    assertLockOptions(keyOrDefinition, DEFINITION_NAMES, `@Locked on ${where}`);
+    checkOnBusy(keyOrDefinition as LockedDefinition<A>, where);
+    return keyOrDefinition as LockedDefinition<A>;
+  }
+  assertLockOptions(options, LOCKED_OPTION_NAMES, `@Locked on ${where}`);
+  checkOnBusy(options, where);
+  return { ...options, key: keyOrDefinition as LockedKey<A> };
+}
+
+function checkOnBusy(options: LockedOptions | undefined, where: string): void {
+  const onBusy = options?.onBusy;
+  if (onBusy !== undefined && onBusy !== 'throw' && onBusy !== 'skip') {
+    throw new InvalidLockOptionsError(`@Locked on ${where}: onBusy must be 'throw' or 'skip', got ${describe(onBusy)}.`);
+  }
+}
+
+function declaresObservable(target: object, propertyKey: string | symbol): boolean {
+  const returnType: unknown = Reflect.getMetadata('design:returntype', target, propertyKey);
+  return typeof returnType === 'function' && (returnType === Observable || returnType.prototype instanceof Observable);
+}
