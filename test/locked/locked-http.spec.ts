@@ -3,7 +3,6 @@ import {
   BadRequestException,
   Catch,
   Controller,
-  ExceptionFilter,
   Get,
   Injectable,
   Param,
@@ -24,7 +23,7 @@ const seenByFilter: string[] = [];
 
 @Catch(LockNotAcquiredError)
 class LockBusyFilter extends BaseExceptionFilter {
-  catch(exception: LockNotAcquiredError, host: ArgumentsHost): void {
+  override catch(exception: LockNotAcquiredError, host: ArgumentsHost): void {
     seenByFilter.push(exception.name);
     super.catch(exception, host);
   }

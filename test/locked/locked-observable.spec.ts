@@ -12,7 +12,7 @@ class Feed {
   constructor(private readonly locks: LockService) {}
 
   @Locked('feed:{0}')
-  ticks(name: string, count: number): Observable<{ tick: number; fencing: number | undefined }> {
+  ticks(_name: string, count: number): Observable<{ tick: number; fencing: number | undefined }> {
     return interval(40).pipe(
       take(count),
       map((tick) => ({ tick, fencing: this.locks.current()?.fencingToken })),

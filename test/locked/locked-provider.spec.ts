@@ -22,17 +22,17 @@ class Orders {
   }
 
   @Locked('user:{1.user.id}', { waitTimeout: 0 })
-  async byUser(_tag: string, dto: Dto): Promise<string | undefined> {
+  async byUser(_tag: string, _dto: Dto): Promise<string | undefined> {
     return this.locks.current()?.keys[0];
   }
 
   @Locked((id: string, region: string) => `order:${region}:${id}`)
-  async byFunction(id: string, region: string): Promise<string | undefined> {
+  async byFunction(_id: string, _region: string): Promise<string | undefined> {
     return this.locks.current()?.keys[0];
   }
 
   @Locked(['stock:{0}', (_sku: string, warehouse: string) => `warehouse:${warehouse}`])
-  async multi(sku: string, warehouse: string): Promise<readonly string[] | undefined> {
+  async multi(_sku: string, _warehouse: string): Promise<readonly string[] | undefined> {
     return this.locks.current()?.keys;
   }
 
