@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { InvalidLockOptionsError, LockError, LockLostError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
-import { LockStore, type LockKey, type LockOptions, type LockReleaseWatch } from './interfaces/index.js';
+import { LockStore, type LockKey, type LockOptions } from './interfaces/index.js';
 import { Lock } from './lock.handle.js';
 import { createLockLogger, type LockLogger } from './lock.logger.js';
 import {
@@ -45,6 +45,7 @@ export class LockService implements OnApplicationShutdown {
   private readonly shutdown = new AbortController();
   private readonly defaults: ResolvedLockOptions;
   private readonly chain = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
+  private readonly localQueues = new Map<string, Array<() => void>>();
 
   constructor(
     @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
@@ -233,47 +234,96 @@ export class LockService implements OnApplicationShutdown {
     const token = randomBytes(16).toString('base64url');
     const started = performance.now();
     const deadline = started + waitTimeout;
-    let watch: LockReleaseWatch | undefined;
+    const turn = keys.length === 1 && waitTimeout > 0 ? await this.localTurn(keys[0], started, deadline, signal) : undefined;
+    // Listening before the first attempt is free when the channel is subscribed already (a contended key).
+    let watch = this.store.watch?.(keys, token, true);
+    let queued = false;
     try {
       for (;;) {
         const attemptStarted = performance.now();
-        const outcome = await this.attempt(keys, token, options.ttl, deadline);
+        const wait = Math.max(0, Math.floor(deadline - attemptStarted));
+        const outcome = await this.attempt(keys, token, options.ttl, wait, deadline);
         if (outcome.acquired) {
-          return this.grant(keys, token, outcome.fencingToken, options, attemptStarted, signal);
+          return await this.grant(keys, token, outcome.fencingToken, options, attemptStarted, signal);
         }
+        queued ||= wait > 0 && !outcome.unavailable;
         const remaining = deadline - performance.now();
-        if (remaining <= 0) {
+        if (remaining <= 0 || signal.aborted) {
+          signal.throwIfAborted();
           throw outcome.unavailable ?? new LockNotAcquiredError(keys, performance.now() - started);
         }
         if (outcome.unavailable) {
           await pause(Math.min(remaining, UNAVAILABLE_RETRY_DELAY), signal);
         } else if (!watch && this.store.watch) {
           // Subscribe first, then retry: a release between the failed attempt and the wait cannot be missed.
-          watch = this.store.watch(keys);
-          await settleWithin(watch.ready, remaining, signal);
+          watch = this.store.watch(keys, token);
+          await settleWithin(watch?.ready ?? NEVER, remaining, signal);
         } else {
           // A lock can also end by expiry, which sends no message: re-check when the holder's lease ends.
           const recheck = outcome.retryAfter === undefined ? remaining : Math.min(remaining, outcome.retryAfter + 1);
           await (watch ? watch.next(recheck, signal) : pause(recheck, signal));
         }
-        signal.throwIfAborted();
       }
+    } catch (error) {
+      if (queued) {
+        await this.store.leave?.(keys, token).catch(() => undefined);
+      }
+      throw error;
     } finally {
       watch?.close();
+      turn?.done();
     }
+  }
+
+  /**
+   * Waits until every earlier caller of this process waiting for `key` is done, so that at most one waiter per
+   * key and process talks to the store, in arrival order.
+   */
+  private async localTurn(key: string, started: number, deadline: number, signal: AbortSignal): Promise<{ done(): void }> {
+    const queue = this.localQueues.get(key) ?? [];
+    this.localQueues.set(key, queue);
+    let ready = queue.length === 0;
+    let wake = (): void => undefined;
+    const myTurn = new Promise<void>((resolve) => {
+      wake = () => {
+        ready = true;
+        resolve();
+      };
+    });
+    queue.push(wake);
+    const done = (): void => {
+      const index = queue.indexOf(wake);
+      queue.splice(index, 1);
+      if (index === 0) {
+        queue[0]?.();
+      }
+      if (queue.length === 0 && this.localQueues.get(key) === queue) {
+        this.localQueues.delete(key);
+      }
+    };
+    if (!ready) {
+      await settleWithin(myTurn, deadline - performance.now(), signal);
+    }
+    if (!ready) {
+      done();
+      signal.throwIfAborted();
+      throw new LockNotAcquiredError([key], performance.now() - started);
+    }
+    return { done };
   }
 
   private async attempt(
     keys: string[],
     token: string,
     ttl: number,
+    wait: number,
     deadline: number,
   ): Promise<
     | { acquired: true; fencingToken: number; unavailable?: undefined }
     | { acquired: false; retryAfter?: number; unavailable?: LockStoreUnavailableError }
   > {
     try {
-      return await this.store.acquire(keys, token, ttl);
+      return await this.store.acquire(keys, token, ttl, wait);
     } catch (error) {
       if (error instanceof LockStoreUnavailableError && deadline > performance.now()) {
         return { acquired: false, unavailable: error };

@@ -23,7 +23,7 @@ export interface LockReleaseWatch {
   /** Resolves once the subscription is live. */
   readonly ready: Promise<void>;
   /**
-   * Resolves when one of the keys was released since the last call (or since the watch opened), after
+   * Resolves when one of the keys was released for this waiter since the last call (or since the watch opened), after
    * `timeout` ms at the latest, or when `signal` aborts.
    * @param timeout longest wait in ms
    * @param signal ends the wait early
@@ -40,12 +40,20 @@ export interface LockReleaseWatch {
  */
 export interface LockStore {
   /**
-   * Takes every key for `token` if none is held (all or nothing) and issues a fencing token.
+   * Takes every key for `token` if none is held (all or nothing) and issues a fencing token. A single key is
+   * fair: it goes to the longest-waiting live waiter first, and a caller that may wait (`wait` > 0) takes its
+   * place in that queue until its deadline.
    * @param keys the keys, in the caller's order
    * @param token unique id of this acquisition
    * @param ttl lease in ms
+   * @param wait how much longer the caller is willing to wait, in ms; 0 does not queue @default 0
    */
-  acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult>;
+  acquire(keys: readonly string[], token: string, ttl: number, wait?: number): Promise<LockStoreAcquireResult>;
+  /**
+   * Gives up the caller's place in the queues of the keys (the wait ended without the lock), waking the next
+   * waiter if the lock is free.
+   */
+  leave?(keys: readonly string[], token: string): Promise<void>;
   /**
    * Resets the lease of every key to `ttl` if all are still held by `token`; never re-creates a key.
    * @returns false if any key is gone or held by another token
@@ -59,10 +67,12 @@ export interface LockStore {
   /** Whether any of the keys is held by anyone. */
   isLocked(keys: readonly string[]): Promise<boolean>;
   /**
-   * Opens a release subscription on the keys. A store without it makes waiters re-check when the holder's
+   * Opens a release subscription on the keys for the waiter `token`: it wakes when a key is handed to this
+   * token's turn (or to anyone). With `onlyIfLive`, returns `undefined` instead of subscribing anew, so that an
+   * uncontended acquisition costs no subscription. A store without it makes waiters re-check when the holder's
    * lease ends (`retryAfter`).
    */
-  watch?(keys: readonly string[]): LockReleaseWatch;
+  watch?(keys: readonly string[], token: string, onlyIfLive?: boolean): LockReleaseWatch | undefined;
   /** Frees what the store owns (connections, timers). Called on app shutdown for stores the module created. */
   close?(): Promise<void>;
 }

@@ -10,33 +10,47 @@ interface Entry {
   expiresAt: number;
 }
 
+interface Waiter {
+  readonly token: string;
+  deadline: number;
+}
+
+type Listener = (turn: Waiter | undefined) => void;
+
 /**
  * An in-process {@link LockStore} with the same semantics as the Redis one (leases, fencing, token checks,
- * wake-up on release), for unit tests of your own code and single-process apps. Locks are not shared
- * between processes.
+ * FIFO waiter queues, wake-up on release), for unit tests of your own code and single-process apps. Locks are
+ * not shared between processes.
  */
 export class MemoryLockStore implements LockStore {
   private readonly entries = new Map<string, Entry>();
-  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly queues = new Map<string, Waiter[]>();
+  private readonly listeners = new Map<string, Set<Listener>>();
   private fence = 0;
   private acquisitions = 0;
 
-  async acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
+  async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
     if (++this.acquisitions % SWEEP_EVERY === 0) {
       this.sweep();
     }
-    for (const key of keys) {
-      const entry = this.live(key);
-      if (entry) {
-        return { acquired: false, retryAfter: Math.ceil(entry.expiresAt - performance.now()) };
+    const now = performance.now();
+    const blocker = keys.map((key) => this.live(key)).find((entry) => entry !== undefined);
+    const head = keys.length === 1 ? this.head(keys[0]) : undefined;
+    if (!blocker && (!head || head.token === token)) {
+      for (const key of keys) {
+        this.entries.set(key, { token, expiresAt: now + ttl });
       }
+      if (head) {
+        this.dequeue(keys[0], token);
+      }
+      // One counter for all keys still grows strictly for each key, and stays bounded in memory.
+      return { acquired: true, fencingToken: ++this.fence };
     }
-    const expiresAt = performance.now() + ttl;
-    for (const key of keys) {
-      this.entries.set(key, { token, expiresAt });
+    if (keys.length === 1 && wait > 0) {
+      this.enqueue(keys[0], token, now + wait);
     }
-    // One counter for all keys still grows strictly for each key, and stays bounded in memory.
-    return { acquired: true, fencingToken: ++this.fence };
+    const until = blocker ? blocker.expiresAt : Math.min((head as Waiter).deadline, now + ttl);
+    return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)) };
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
@@ -56,32 +70,48 @@ export class MemoryLockStore implements LockStore {
       if (this.live(key)?.token === token) {
         this.entries.delete(key);
         released += 1;
-        this.watchers.get(key)?.forEach((notify) => notify());
+        this.announce(key);
       }
     }
     return released === keys.length;
+  }
+
+  async leave(keys: readonly string[], token: string): Promise<void> {
+    for (const key of keys) {
+      this.dequeue(key, token);
+      if (!this.live(key)) {
+        this.announce(key);
+      }
+    }
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
     return keys.some((key) => this.live(key) !== undefined);
   }
 
-  watch(keys: readonly string[]): LockReleaseWatch {
+  watch(keys: readonly string[], token: string): LockReleaseWatch {
     const latch = new ReleaseLatch();
+    const listener: Listener = (turn) => {
+      if (keys.length > 1 || turn === undefined || turn.token === token) {
+        latch.notify();
+      } else {
+        latch.recheckWithin(turn.deadline - performance.now() + 1);
+      }
+    };
     for (const key of keys) {
-      const set = this.watchers.get(key) ?? new Set();
-      set.add(latch.notify);
-      this.watchers.set(key, set);
+      const set = this.listeners.get(key) ?? new Set();
+      set.add(listener);
+      this.listeners.set(key, set);
     }
     return {
       ready: Promise.resolve(),
       next: (timeout, signal) => latch.wait(timeout, signal),
       close: () => {
         for (const key of keys) {
-          const set = this.watchers.get(key);
-          set?.delete(latch.notify);
+          const set = this.listeners.get(key);
+          set?.delete(listener);
           if (set?.size === 0) {
-            this.watchers.delete(key);
+            this.listeners.delete(key);
           }
         }
       },
@@ -90,12 +120,56 @@ export class MemoryLockStore implements LockStore {
 
   async close(): Promise<void> {
     this.entries.clear();
-    this.watchers.clear();
+    this.queues.clear();
+    this.listeners.clear();
+  }
+
+  private announce(key: string): void {
+    const turn = this.head(key);
+    this.listeners.get(key)?.forEach((listener) => listener(turn));
+  }
+
+  private head(key: string): Waiter | undefined {
+    const queue = this.queues.get(key);
+    if (!queue) {
+      return undefined;
+    }
+    const now = performance.now();
+    const live = queue.filter((waiter) => waiter.deadline > now);
+    if (live.length === 0) {
+      this.queues.delete(key);
+      return undefined;
+    }
+    this.queues.set(key, live);
+    return live[0];
+  }
+
+  private enqueue(key: string, token: string, deadline: number): void {
+    const queue = this.queues.get(key) ?? [];
+    const existing = queue.find((waiter) => waiter.token === token);
+    if (existing) {
+      existing.deadline = deadline;
+    } else {
+      queue.push({ token, deadline });
+    }
+    this.queues.set(key, queue);
+  }
+
+  private dequeue(key: string, token: string): void {
+    const queue = this.queues.get(key)?.filter((waiter) => waiter.token !== token);
+    if (queue && queue.length > 0) {
+      this.queues.set(key, queue);
+    } else {
+      this.queues.delete(key);
+    }
   }
 
   private sweep(): void {
     for (const key of this.entries.keys()) {
       this.live(key);
+    }
+    for (const key of this.queues.keys()) {
+      this.head(key);
     }
   }
 

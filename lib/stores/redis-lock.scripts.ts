@@ -11,10 +11,88 @@ function script(source: string): LockScript {
 }
 
 /**
- * KEYS: lock keys 1..n, then their fencing counters 1..n. ARGV: token, ttl ms, fence retention ms.
- * Returns {1, fencingToken} or {0, pttl of the blocking key}.
+ * Payload of a release message when nobody is queued: any waiter may try. Otherwise the payload is
+ * `<head token> <ms until the head's deadline>`: the head tries, the others re-check when the head's turn
+ * would end (in case it died).
  */
-export const ACQUIRE_SCRIPT = script(`
+export const ANYONE = '*';
+
+/**
+ * Shared Lua: the server clock, the fencing step, and the waiter queue of one key (a ZSET ordered by arrival
+ * and a ZSET of deadlines), from which waiters whose deadline passed are dropped before anyone looks at it.
+ */
+const PRELUDE = `
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function next_fence(fence_key, floor)
+  local seen = tonumber(redis.call('GET', fence_key) or '0')
+  if seen >= floor then
+    return seen + 1
+  end
+  return floor
+end
+local function queue_head(queue, deadlines, now)
+  local dead = redis.call('ZRANGEBYSCORE', deadlines, '-inf', now)
+  for i = 1, #dead do
+    redis.call('ZREM', queue, dead[i])
+  end
+  if #dead > 0 then
+    redis.call('ZREMRANGEBYSCORE', deadlines, '-inf', now)
+  end
+  return redis.call('ZRANGE', queue, 0, 0)[1]
+end
+local function announce(lock, queue, deadlines, now)
+  local head = queue_head(queue, deadlines, now)
+  if head then
+    redis.call('PUBLISH', lock, head .. ' ' .. string.format('%d', tonumber(redis.call('ZSCORE', deadlines, head)) - now))
+  else
+    redis.call('PUBLISH', lock, '${ANYONE}')
+  end
+end
+`;
+
+/**
+ * Single key, fair. KEYS: lock, fence, queue, deadlines. ARGV: token, ttl ms, fence retention ms, wait ms.
+ * Returns {1, fencingToken} or {0, ms after which to re-check}.
+ */
+export const FAIR_ACQUIRE_SCRIPT = script(`${PRELUDE}
+-- Guarantees: the lock goes to the token only if it is free and no live waiter queued before it (FIFO); a waiter that may wait joins the queue with its deadline; fencing as in ACQUIRE.
+local now, now_us = clock()
+local head = queue_head(KEYS[3], KEYS[4], now)
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl == -2 and (not head or head == ARGV[1]) then
+  local fence = string.format('%d', next_fence(KEYS[2], now_us))
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[2], fence, 'PX', ARGV[3])
+  if head then
+    redis.call('ZREM', KEYS[3], ARGV[1])
+    redis.call('ZREM', KEYS[4], ARGV[1])
+  end
+  return {1, fence}
+end
+local wait = tonumber(ARGV[4])
+if wait > 0 then
+  redis.call('ZADD', KEYS[3], 'NX', now_us, ARGV[1])
+  redis.call('ZADD', KEYS[4], now + wait, ARGV[1])
+  if redis.call('PTTL', KEYS[3]) < wait then
+    redis.call('PEXPIRE', KEYS[3], wait)
+    redis.call('PEXPIRE', KEYS[4], wait)
+  end
+end
+if pttl == -2 then
+  local head_deadline = tonumber(redis.call('ZSCORE', KEYS[4], head) or now)
+  return {0, math.max(1, math.min(head_deadline - now, tonumber(ARGV[2])))}
+end
+return {0, pttl}
+`);
+
+/**
+ * Several keys, not queued. KEYS: lock keys 1..n, then their fencing counters 1..n. ARGV: token, ttl ms,
+ * fence retention ms. Returns {1, fencingToken} or {0, pttl of the blocking key}.
+ */
+export const ACQUIRE_SCRIPT = script(`${PRELUDE}
 -- Guarantees: all keys are taken for the token or none is, with a fencing token above every earlier one of each key (and above the server clock in us, so it still grows after a counter is lost).
 local n = #KEYS / 2
 for i = 1, n do
@@ -23,13 +101,10 @@ for i = 1, n do
     return {0, pttl}
   end
 end
-local now = redis.call('TIME')
-local fence = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local _, now_us = clock()
+local fence = now_us
 for i = n + 1, #KEYS do
-  local seen = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if seen >= fence then
-    fence = seen + 1
-  end
+  fence = next_fence(KEYS[i], fence)
 end
 fence = string.format('%d', fence)
 for i = 1, n do
@@ -39,18 +114,33 @@ end
 return {1, fence}
 `);
 
-/** KEYS: lock keys. ARGV: token. Returns how many keys it deleted. */
-export const RELEASE_SCRIPT = script(`
--- Guarantees: deletes only keys that still hold this token (never another holder's) and publishes each release in the same atomic step.
+/** KEYS: per key: lock, queue, deadlines. ARGV: token. Returns how many keys it deleted. */
+export const RELEASE_SCRIPT = script(`${PRELUDE}
+-- Guarantees: deletes only keys that still hold this token (never another holder's) and, in the same atomic step, tells the head of each key's queue (or anyone) that it is free.
+local now = clock()
 local released = 0
-for i = 1, #KEYS do
+for i = 1, #KEYS, 3 do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
-    redis.call('PUBLISH', KEYS[i], ARGV[1])
+    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], now)
     released = released + 1
   end
 end
 return released
+`);
+
+/** KEYS: per key: lock, queue, deadlines. ARGV: token. */
+export const LEAVE_SCRIPT = script(`${PRELUDE}
+-- Guarantees: removes the waiter from each key's queue, and wakes the next head if the lock is free, so giving up never stalls the queue.
+local now = clock()
+for i = 1, #KEYS, 3 do
+  redis.call('ZREM', KEYS[i + 1], ARGV[1])
+  redis.call('ZREM', KEYS[i + 2], ARGV[1])
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], now)
+  end
+end
+return 1
 `);
 
 /** KEYS: lock keys. ARGV: token, ttl ms. Returns 1 if extended, 0 if not. */

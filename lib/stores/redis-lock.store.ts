@@ -4,7 +4,14 @@ import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, FENCE_RETENTION } from '../loc
 import { LockError, LockStoreUnavailableError } from '../errors/index.js';
 import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../interfaces/index.js';
 import { createLockLogger, type LockLogger } from '../lock.logger.js';
-import { ACQUIRE_SCRIPT, EXTEND_SCRIPT, RELEASE_SCRIPT, type LockScript } from './redis-lock.scripts.js';
+import {
+  ACQUIRE_SCRIPT,
+  EXTEND_SCRIPT,
+  FAIR_ACQUIRE_SCRIPT,
+  LEAVE_SCRIPT,
+  RELEASE_SCRIPT,
+  type LockScript,
+} from './redis-lock.scripts.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
 
 /** Options of {@link RedisLockStore}. */
@@ -62,18 +69,27 @@ export class RedisLockStore implements LockStore {
     }
   }
 
-  async acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
-    const redisKeys = [...keys.map((key) => this.lockKey(key)), ...keys.map((key) => this.fenceKey(key))];
-    const reply = await this.run(ACQUIRE_SCRIPT, redisKeys, [token, ttl, Math.max(FENCE_RETENTION, ttl)], 'acquire', keys, () =>
-      // The script may still run after we gave up on it: free whatever it took, by token.
-      this.release(keys, token).catch(() => undefined),
-    );
+  async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
+    const retention = Math.max(FENCE_RETENTION, ttl);
+    // The script may still run after we gave up on it: free whatever it took, by token.
+    const cleanUp = (): void => void this.release(keys, token).catch(() => undefined);
+    const reply =
+      keys.length === 1
+        ? await this.run(FAIR_ACQUIRE_SCRIPT, this.queueKeys(keys[0], true), [token, ttl, retention, wait], 'acquire', keys, cleanUp)
+        : await this.run(
+            ACQUIRE_SCRIPT,
+            [...keys.map((key) => this.lockKey(key)), ...keys.map((key) => this.fenceKey(key))],
+            [token, ttl, retention],
+            'acquire',
+            keys,
+            cleanUp,
+          );
     const [acquired, value] = asArray(reply);
     if (toNumber(acquired) === 1) {
       return { acquired: true, fencingToken: toNumber(value) };
     }
-    const pttl = toNumber(value);
-    return { acquired: false, retryAfter: pttl >= 0 ? pttl : undefined };
+    const retryAfter = toNumber(value);
+    return { acquired: false, retryAfter: retryAfter >= 0 ? retryAfter : undefined };
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
@@ -82,8 +98,12 @@ export class RedisLockStore implements LockStore {
   }
 
   async release(keys: readonly string[], token: string): Promise<boolean> {
-    const reply = await this.run(RELEASE_SCRIPT, keys.map((key) => this.lockKey(key)), [token], 'release', keys);
+    const reply = await this.run(RELEASE_SCRIPT, keys.flatMap((key) => this.queueKeys(key, false)), [token], 'release', keys);
     return toNumber(reply) === keys.length;
+  }
+
+  async leave(keys: readonly string[], token: string): Promise<void> {
+    await this.run(LEAVE_SCRIPT, keys.flatMap((key) => this.queueKeys(key, false)), [token], 'leave the queue of', keys);
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
@@ -93,9 +113,13 @@ export class RedisLockStore implements LockStore {
     return counts.some((count) => toNumber(count) > 0);
   }
 
-  watch(keys: readonly string[]): LockReleaseWatch {
+  watch(keys: readonly string[], token: string, onlyIfLive = false): LockReleaseWatch | undefined {
     const keyPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
-    return this.subscriber.watch(keys.map((key) => keyPrefix + this.lockKey(key)));
+    return this.subscriber.watch(
+      keys.map((key) => keyPrefix + this.lockKey(key)),
+      token,
+      onlyIfLive,
+    );
   }
 
   async close(): Promise<void> {
@@ -128,6 +152,12 @@ export class RedisLockStore implements LockStore {
 
   private fenceKey(key: string): string {
     return `${this.lockKey(key)}:fence`;
+  }
+
+  /** The lock, (its fencing counter,) its waiter queue and the queue's deadlines: one hash slot. */
+  private queueKeys(key: string, withFence: boolean): string[] {
+    const lock = this.lockKey(key);
+    return withFence ? [lock, this.fenceKey(key), `${lock}:q`, `${lock}:qt`] : [lock, `${lock}:q`, `${lock}:qt`];
   }
 
   private run(

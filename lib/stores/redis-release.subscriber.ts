@@ -2,15 +2,23 @@ import type { Cluster, Redis } from 'ioredis';
 import type { LockReleaseWatch } from '../interfaces/index.js';
 import type { LockLogger } from '../lock.logger.js';
 import { ReleaseLatch } from './release.latch.js';
+import { ANYONE } from './redis-lock.scripts.js';
+
+/** How long a channel stays subscribed after its last waiter left: a contended key is not re-subscribed per wait. */
+const LINGER = 5_000;
+
+type Listener = (payload: string) => void;
 
 interface ChannelEntry {
-  readonly listeners: Set<() => void>;
+  readonly listeners: Set<Listener>;
   readonly subscribed: Promise<void>;
+  live: boolean;
+  linger?: NodeJS.Timeout;
 }
 
 /**
  * One subscriber connection per store, multiplexed over every channel a waiter of this process watches.
- * Channels are reference-counted: subscribed for the first watcher, unsubscribed after the last.
+ * Channels are reference-counted: subscribed for the first watcher, unsubscribed a while after the last.
  */
 export class RedisReleaseSubscriber {
   private connection?: Redis | Cluster;
@@ -26,45 +34,63 @@ export class RedisReleaseSubscriber {
   ) {}
 
   /**
-   * Opens a watch on the channels.
+   * Opens a watch on the channels for the waiter `token`.
    * @param channels full channel names
+   * @param token the waiter's token: it wakes for messages naming it, or anyone
+   * @param onlyIfLive return `undefined` unless every channel is subscribed already
    */
-  watch(channels: readonly string[]): LockReleaseWatch {
-    return new ReleaseWatch(this, channels);
+  watch(channels: readonly string[], token: string, onlyIfLive = false): LockReleaseWatch | undefined {
+    if (onlyIfLive && !channels.every((channel) => this.channels.get(channel)?.live)) {
+      return undefined;
+    }
+    return new ReleaseWatch(this, channels, channels.length === 1 ? token : undefined);
   }
 
   /** @internal */
-  add(channel: string, listener: () => void): Promise<void> {
+  add(channel: string, listener: Listener): Promise<void> {
     const existing = this.channels.get(channel);
     if (existing) {
+      clearTimeout(existing.linger);
+      existing.linger = undefined;
       existing.listeners.add(listener);
       return existing.subscribed;
     }
-    const subscribed = this.ensureConnection()
-      .subscribe(channel)
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          // The waiter still re-checks at the holder's lease end; a subscription only makes it faster.
-          this.logger.debug(`Could not subscribe to release notifications: ${String(error)}`);
-        },
-      );
-    this.channels.set(channel, { listeners: new Set([listener]), subscribed });
-    return subscribed;
+    const entry: ChannelEntry = {
+      listeners: new Set([listener]),
+      live: false,
+      subscribed: this.ensureConnection()
+        .subscribe(channel)
+        .then(
+          () => {
+            entry.live = true;
+          },
+          (error: unknown) => {
+            // The waiter still re-checks at the holder's lease end; a subscription only makes it faster.
+            this.logger.debug(`Could not subscribe to release notifications: ${String(error)}`);
+          },
+        ),
+    };
+    this.channels.set(channel, entry);
+    return entry.subscribed;
   }
 
   /** @internal */
-  remove(channel: string, listener: () => void): void {
+  remove(channel: string, listener: Listener): void {
     const entry = this.channels.get(channel);
     if (!entry?.listeners.delete(listener) || entry.listeners.size > 0) {
       return;
     }
-    this.channels.delete(channel);
-    this.connection?.unsubscribe(channel).catch(() => undefined);
+    entry.linger = setTimeout(() => {
+      this.channels.delete(channel);
+      this.connection?.unsubscribe(channel).catch(() => undefined);
+    }, LINGER).unref();
   }
 
   /** Closes the connection, if one was opened. */
   async close(): Promise<void> {
+    for (const entry of this.channels.values()) {
+      clearTimeout(entry.linger);
+    }
     this.channels.clear();
     const connection = this.connection;
     this.connection = undefined;
@@ -75,15 +101,18 @@ export class RedisReleaseSubscriber {
     if (!this.connection) {
       const connection = this.connect();
       connection.on('error', (error: Error) => this.logger.debug(`Subscriber connection: ${error.message}`));
-      connection.on('message', (channel: string) => this.notify(channel));
+      connection.on('message', (channel: string, payload: string) => this.notify(channel, payload));
+      // Messages published while the connection was down are lost: those waiters re-check at the lease end.
+      connection.on('close', () => this.channels.forEach((entry) => (entry.live = false)));
+      connection.on('ready', () => this.channels.forEach((entry) => (entry.live = true)));
       this.connection = connection;
     }
     return this.connection;
   }
 
-  private notify(channel: string): void {
+  private notify(channel: string, payload: string): void {
     for (const listener of this.channels.get(channel)?.listeners ?? []) {
-      listener();
+      listener(payload);
     }
   }
 }
@@ -91,14 +120,25 @@ export class RedisReleaseSubscriber {
 class ReleaseWatch implements LockReleaseWatch {
   readonly ready: Promise<void>;
   private readonly latch = new ReleaseLatch();
+  private readonly listener: Listener;
 
+  /**
+   * @param token wake only for messages naming this waiter (or anyone); undefined wakes on every release
+   */
   constructor(
     private readonly subscriber: RedisReleaseSubscriber,
     private readonly channels: readonly string[],
+    token: string | undefined,
   ) {
-    this.ready = Promise.all(channels.map((channel) => subscriber.add(channel, this.latch.notify))).then(
-      () => undefined,
-    );
+    this.listener = (payload) => {
+      const [turn, headDeadline] = payload.split(' ');
+      if (token === undefined || turn === token || turn === ANYONE) {
+        this.latch.notify();
+      } else if (headDeadline !== undefined) {
+        this.latch.recheckWithin(Number(headDeadline) + 1);
+      }
+    };
+    this.ready = Promise.all(channels.map((channel) => subscriber.add(channel, this.listener))).then(() => undefined);
   }
 
   next(timeout: number, signal?: AbortSignal): Promise<void> {
@@ -107,7 +147,7 @@ class ReleaseWatch implements LockReleaseWatch {
 
   close(): void {
     for (const channel of this.channels) {
-      this.subscriber.remove(channel, this.latch.notify);
+      this.subscriber.remove(channel, this.listener);
     }
   }
 }

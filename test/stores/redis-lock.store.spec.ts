@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { LockStoreUnavailableError, RedisLockStore } from '../../lib';
+import { LockStoreUnavailableError, RedisLockStore, type LockReleaseWatch } from '../../lib';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { DEAD_REDIS_URL, deleteKeysUnder, keysUnder, redisClient, uniquePrefix } from '../support/redis';
 
@@ -45,7 +45,7 @@ describe('RedisLockStore', () => {
     const store = new RedisLockStore({ client: prefixed, prefix: 'lock:', logger: false });
     await store.acquire(['k'], 't1', 1000);
     expect(await client.get(`${prefix}app:lock:{k}`)).toBe('t1');
-    const watch = store.watch(['k']);
+    const watch = store.watch(['k'], 'waiter') as LockReleaseWatch;
     await watch.ready;
     await store.release(['k'], 't1');
     const started = Date.now();

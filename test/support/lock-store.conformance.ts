@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LockStore } from '../../lib';
+import type { LockReleaseWatch, LockStore } from '../../lib';
 
 /**
  * The behaviour every LockStore must have. Called by each store's spec with a factory for a fresh store.
@@ -115,7 +115,7 @@ export function describeLockStoreConformance(
     it('wakes a watcher when a watched key is released, including a release before the wait began', async () => {
       if (!store.watch) return;
       await store.acquire(['a'], 't1', 5000);
-      const watch = store.watch(['a']);
+      const watch = store.watch(['a'], 'waiter') as LockReleaseWatch;
       await watch.ready;
       await store.release(['a'], 't1');
       const started = Date.now();
@@ -124,9 +124,60 @@ export function describeLockStoreConformance(
       watch.close();
     });
 
+    it('hands a free key to the longest-waiting live waiter first (FIFO)', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      for (const waiter of ['w1', 'w2', 'w3']) {
+        expect((await store.acquire(['a'], waiter, 1000, 5000)).acquired).toBe(false);
+      }
+      await store.release(['a'], 'holder');
+      expect((await store.acquire(['a'], 'late', 1000, 5000)).acquired).toBe(false);
+      expect((await store.acquire(['a'], 'w2', 1000, 5000)).acquired).toBe(false);
+      expect((await store.acquire(['a'], 'w1', 1000, 5000)).acquired).toBe(true);
+      await store.release(['a'], 'w1');
+      expect((await store.acquire(['a'], 'w2', 1000, 5000)).acquired).toBe(true);
+    });
+
+    it('does not queue a caller that will not wait', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      expect((await store.acquire(['a'], 'try-once', 1000, 0)).acquired).toBe(false);
+      await store.release(['a'], 'holder');
+      expect((await store.acquire(['a'], 'other', 1000, 0)).acquired).toBe(true);
+    });
+
+    it('drops a waiter that left, or whose deadline passed, so it never blocks the queue', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'leaver', 1000, 5000);
+      await store.acquire(['a'], 'short', 1000, 50);
+      await store.acquire(['a'], 'patient', 1000, 5000);
+      await store.leave?.(['a'], 'leaver');
+      await store.release(['a'], 'holder');
+      await sleep(80);
+      expect((await store.acquire(['a'], 'patient', 1000, 5000)).acquired).toBe(true);
+    });
+
+    it('wakes only the head of the queue on release', async () => {
+      if (!store.watch) return;
+      await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'first', 1000, 5000);
+      await store.acquire(['a'], 'second', 1000, 5000);
+      const first = store.watch(['a'], 'first') as LockReleaseWatch;
+      const second = store.watch(['a'], 'second') as LockReleaseWatch;
+      await Promise.all([first.ready, second.ready]);
+      await store.release(['a'], 'holder');
+      const woke: string[] = [];
+      await Promise.all([
+        first.next(300).then(() => woke.push(`first@${Date.now()}`)),
+        second.next(300).then(() => woke.push(`second@${Date.now()}`)),
+      ]);
+      expect(woke[0]).toMatch(/^first/);
+      expect(Number(woke[1].split('@')[1]) - Number(woke[0].split('@')[1])).toBeGreaterThan(200);
+      first.close();
+      second.close();
+    });
+
     it('ends a watch wait at its timeout when nothing is released', async () => {
       if (!store.watch) return;
-      const watch = store.watch(['a']);
+      const watch = store.watch(['a'], 'waiter') as LockReleaseWatch;
       await watch.ready;
       const started = Date.now();
       await watch.next(100);

@@ -1,0 +1,154 @@
+import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LockNotAcquiredError, type Lock } from '../../lib';
+import { spawnWorker } from '../processes/run-worker';
+import { bootLockApp, type LockApp } from '../support/app';
+import { commandsProcessed, countClientCommands, startRedisServer, type RedisServer } from '../support/redis-server';
+import { Redis as RedisClient } from 'ioredis';
+
+// These specs count commands, kill connections and kill processes: they run on a redis-server of their own.
+describe('waiting for a busy lock', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  const apps: LockApp[] = [];
+  const prefix = 'lock:';
+
+  async function app(ttl = 30_000): Promise<LockApp> {
+    const booted = await bootLockApp({ redis: server.url, prefix, ttl });
+    apps.push(booted);
+    return booted;
+  }
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = new RedisClient(server.url);
+  });
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((booted) => booted.app.close()));
+    await redis.flushall();
+  });
+
+  afterAll(async () => {
+    await redis.quit();
+    await server.stop();
+  });
+
+  it('hands the lock to waiters in the order they started waiting, across connections', async () => {
+    const holder = await (await app()).locks.acquire('fifo');
+    const waiters = await Promise.all([app(), app(), app(), app()]);
+    const order: number[] = [];
+    const waiting: Array<Promise<void>> = [];
+    for (const [index, waiter] of waiters.entries()) {
+      waiting.push(
+        waiter.locks.acquire('fifo').then(async (lock) => {
+          order.push(index);
+          await sleep(10);
+          await lock.release();
+        }),
+      );
+      await sleep(30);
+    }
+    await holder.release();
+    await Promise.all(waiting);
+    expect(order).toEqual([0, 1, 2, 3]);
+  });
+
+  it('keeps FIFO order among waiters of one process too', async () => {
+    const { locks } = await app();
+    const holder = await locks.acquire('local-fifo');
+    const order: number[] = [];
+    const waiting = [0, 1, 2, 3, 4].map((index) =>
+      locks.acquire('local-fifo').then(async (lock) => {
+        order.push(index);
+        await lock.release();
+      }),
+    );
+    await sleep(50);
+    await holder.release();
+    await Promise.all(waiting);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('wakes the next waiter on release without polling Redis while it waits', async () => {
+    const holder = await (await app()).locks.acquire('no-poll');
+    const { locks } = await app();
+    const waiting = locks.acquire('no-poll', { waitTimeout: 20_000 });
+    await sleep(300);
+    const before = await commandsProcessed(redis);
+    await sleep(1_500);
+    const during = (await commandsProcessed(redis)) - before - 1;
+    const releasedAt = Date.now();
+    await holder.release();
+    const lock = await waiting;
+    expect(during).toBe(0);
+    expect(Date.now() - releasedAt).toBeLessThan(500);
+    await lock.release();
+  });
+
+  it('sends a handful of commands for 100 idle waiters of one process, not one per waiter per poll', async () => {
+    const holder = await (await app()).locks.acquire('idle');
+    const { locks } = await app();
+    await locks.isLocked('warm-up-the-connection');
+    let waiting: Array<Promise<Lock>> = [];
+    const sent = await countClientCommands(server.url, async () => {
+      waiting = Array.from({ length: 100 }, () => locks.acquire('idle', { waitTimeout: 20_000 }));
+      await sleep(2_000);
+    });
+    expect(sent.length).toBeLessThan(10);
+    await holder.release();
+    for (const lock of await Promise.all(waiting.map((promise) => promise.then((lock) => lock.release())))) {
+      expect(lock).toBe(true);
+    }
+  });
+
+  it('removes the queue entry of a waiter whose wait is cancelled or times out', async () => {
+    const holder = await (await app()).locks.acquire('cancel');
+    const { locks } = await app();
+    const controller = new AbortController();
+    const cancelled = locks.acquire('cancel', { signal: controller.signal, waitTimeout: 20_000 }).catch((e: unknown) => e);
+    const timedOut = (await app()).locks.acquire('cancel', { waitTimeout: 300 }).catch((e: unknown) => e);
+    await sleep(100);
+    expect(await redis.zcard('lock:{cancel}:q')).toBe(2);
+    controller.abort(new Error('gave up'));
+    expect(((await cancelled) as Error).message).toBe('gave up');
+    expect(await timedOut).toBeInstanceOf(LockNotAcquiredError);
+    expect(await redis.exists('lock:{cancel}:q', 'lock:{cancel}:qt')).toBe(0);
+    await holder.release();
+  });
+
+  it('does not let a crashed waiter block the queue beyond its deadline', async () => {
+    const holder = await (await app()).locks.acquire('crash');
+    const child = spawnWorker('waiter', [server.url, prefix, 'crash', '1500']);
+    await new Promise((resolve) => child.stdout?.once('data', resolve));
+    for (let i = 0; i < 100 && (await redis.zcard('lock:{crash}:q')) === 0; i += 1) {
+      await sleep(20);
+    }
+    const queuedAt = Date.now();
+    child.kill('SIGKILL');
+    const { locks } = await app();
+    const next = locks.acquire('crash', { waitTimeout: 10_000 });
+    await sleep(50);
+    await holder.release();
+    const lock = await next;
+    const waited = Date.now() - queuedAt;
+    expect(waited).toBeLessThan(1500 + 1000);
+    expect(waited).toBeGreaterThan(1000);
+    await lock.release();
+  });
+
+  it('when the release message is lost (subscriber connection killed), the waiter still gets the lock at the holder’s lease end', async () => {
+    const holder = await (await app(1_500)).locks.acquire('lost-message', { ttl: 1_500, autoExtend: false });
+    const { locks } = await app();
+    const started = Date.now();
+    const waiting = locks.acquire('lost-message', { waitTimeout: 10_000 });
+    await sleep(200);
+    await redis.client('KILL', 'TYPE', 'pubsub');
+    await holder.release();
+    const lock = await waiting;
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThan(1_000);
+    expect(waited).toBeLessThan(3_000);
+    await lock.release();
+  });
+});

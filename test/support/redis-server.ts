@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** A redis-server this test started on a free port, in its own temp directory. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Stops the server (SIGKILL if it does not quit) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** A TCP port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * Starts `redis-server` without persistence on a free port and waits until it answers PING.
+ * @param args extra server arguments
+ */
+export async function startRedisServer(args: string[] = []): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'nest-lock-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+    stdio: 'ignore',
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  await waitForPing(url);
+  return {
+    port,
+    url,
+    process: child,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForPing(url: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      await client.connect();
+      await client.ping();
+      client.disconnect();
+      return;
+    } catch {
+      client.disconnect();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`redis-server at ${url} did not answer`);
+}
+
+/** Commands the server has processed so far (INFO stats total_commands_processed). */
+export async function commandsProcessed(client: Redis): Promise<number> {
+  const info = await client.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1]);
+}
+
+/**
+ * Counts the commands clients send to the server while `during` runs (MONITOR; commands that scripts run
+ * inside Redis are not counted, the script call itself is). The monitoring connection's own commands are excluded.
+ * @param url the server
+ * @param during the work to observe
+ */
+export async function countClientCommands(url: string, during: () => Promise<void>): Promise<string[]> {
+  const client = new Redis(url);
+  const monitor = await client.monitor();
+  const seen: string[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') {
+      seen.push(String(args[0]).toLowerCase());
+    }
+  });
+  try {
+    await during();
+  } finally {
+    monitor.disconnect();
+    client.disconnect();
+  }
+  return seen;
+}
