@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { finalize, isObservable, type Observable } from 'rxjs';
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
@@ -231,7 +231,7 @@ export class LockService implements OnApplicationShutdown {
   private async take(keys: string[], options: ResolvedLockOptions, waitTimeout: number): Promise<Lock> {
     const signal = options.signal ? AbortSignal.any([options.signal, this.shutdown.signal]) : this.shutdown.signal;
     signal.throwIfAborted();
-    const token = randomBytes(16).toString('base64url');
+    const token = randomUUID();
     const started = performance.now();
     const deadline = started + waitTimeout;
     const turn = keys.length === 1 && waitTimeout > 0 ? await this.localTurn(keys[0], started, deadline, signal) : undefined;

@@ -1,0 +1,113 @@
+// The lock libraries compared, behind one small interface, each with its own recommended settings.
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import Redlock from 'redlock';
+import { Mutex } from 'redis-semaphore';
+import { LockModule, LockService } from '../lib';
+
+/** One lock implementation as the benchmark drives it. */
+export interface Contender {
+  readonly name: ContenderName;
+  /** Acquires `key`, waiting as the library does by default, and returns its release function. */
+  acquire(key: string): Promise<() => Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+export type ContenderName = 'nest-lock' | 'redlock' | 'redis-semaphore' | 'ideal';
+
+export const PEERS: readonly ContenderName[] = ['redlock', 'redis-semaphore'];
+
+const TTL = 10_000;
+
+/**
+ * Creates a contender with its own Redis connection.
+ * @param name which library
+ * @param url the Redis to use
+ */
+export async function createContender(name: ContenderName, url: string): Promise<Contender> {
+  const client = new Redis(url);
+  switch (name) {
+    case 'nest-lock':
+      return nestLock(client);
+    case 'redlock':
+      return redlock(client);
+    case 'redis-semaphore':
+      return redisSemaphore(client);
+    case 'ideal':
+      return ideal(client);
+  }
+}
+
+async function nestLock(client: Redis): Promise<Contender> {
+  @Module({ imports: [LockModule.forRoot({ redis: client, logger: false, ttl: TTL, waitTimeout: 60_000 })] })
+  class BenchModule {}
+  const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
+  const locks = app.get(LockService);
+  return {
+    name: 'nest-lock',
+    acquire: async (key) => {
+      const lock = await locks.acquire(key);
+      return () => lock.release();
+    },
+    close: async () => {
+      await app.close();
+      await client.quit();
+    },
+  };
+}
+
+function redlock(client: Redis): Contender {
+  // Defaults of redlock 5 (retryDelay 200 ms, jitter 200 ms), but retrying until it gets the lock, as the
+  // other contenders do, instead of failing after 10 attempts.
+  const instance = new Redlock([client], { retryCount: -1 });
+  instance.on('error', () => undefined);
+  return {
+    name: 'redlock',
+    acquire: async (key) => {
+      const lock = await instance.acquire([key], TTL);
+      return () => lock.release();
+    },
+    close: async () => {
+      await client.quit();
+    },
+  };
+}
+
+function redisSemaphore(client: Redis): Contender {
+  const mutexes = new Map<string, Mutex>();
+  return {
+    name: 'redis-semaphore',
+    acquire: async (key) => {
+      // Its defaults: lockTimeout 10 s, acquireTimeout 10 s, retryInterval 10 ms, refresh at 80% of the lease.
+      const mutex = mutexes.get(key) ?? new Mutex(client, key, { lockTimeout: TTL, acquireTimeout: 60_000 });
+      mutexes.set(key, mutex);
+      await mutex.acquire();
+      return () => mutex.release();
+    },
+    close: async () => {
+      await client.quit();
+    },
+  };
+}
+
+const COMPARE_AND_DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+async function ideal(client: Redis): Promise<Contender> {
+  const sha = (await client.script('LOAD', COMPARE_AND_DELETE)) as string;
+  return {
+    name: 'ideal',
+    acquire: async (key) => {
+      const token = randomBytes(16).toString('base64url');
+      if ((await client.set(key, token, 'PX', TTL, 'NX')) !== 'OK') {
+        throw new Error('the ideal contender does not wait: use it uncontended only');
+      }
+      return () => client.evalsha(sha, 1, key, token);
+    },
+    close: async () => {
+      await client.quit();
+    },
+  };
+}

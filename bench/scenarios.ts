@@ -1,0 +1,320 @@
+// The benchmark scenarios. Each runs every contender in the same run, interleaved in rounds, after a warm-up.
+import { commandsSent, excludeFromCount } from './command-counter';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Locked, LockModule, LockService } from '../lib';
+import { createContender, type Contender, type ContenderName } from './contenders';
+import type { HotKeyResult, HotKeyRun } from './hot-key.worker';
+import { jain, median, overlaps, quantile } from './stats';
+
+/** How big each scenario is. */
+export interface BenchSizes {
+  rounds: number;
+  uncontendedCycles: number;
+  manyKeysCallers: number;
+  manyKeysMs: number;
+  hotKeyWorkers: number;
+  hotKeyMs: number;
+  idleWaiters: number;
+  idleMs: number;
+  decoratorCalls: number;
+  soakCycles: number;
+}
+
+export type Row = Record<string, string | number>;
+
+const UNCONTENDED: ContenderName[] = ['ideal', 'nest-lock', 'redlock', 'redis-semaphore'];
+const WAITING: ContenderName[] = ['nest-lock', 'redlock', 'redis-semaphore'];
+
+async function withContenders<T>(names: ContenderName[], url: string, body: (all: Contender[]) => Promise<T>): Promise<T> {
+  const all = await Promise.all(names.map((name) => createContender(name, url)));
+  try {
+    return await body(all);
+  } finally {
+    await Promise.all(all.map((contender) => contender.close()));
+  }
+}
+
+async function cycles(contender: Contender, key: string, count: number): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    const release = await contender.acquire(key);
+    await release();
+  }
+  return ((performance.now() - started) * 1000) / count;
+}
+
+/** Scenario 1: one caller, acquire + release in a loop; also PING for the round-trip floor. */
+export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]> {
+  const ping = new Redis(url);
+  excludeFromCount(ping);
+  const samples = new Map<string, number[]>();
+  await withContenders(UNCONTENDED, url, async (all) => {
+    for (const contender of all) {
+      await cycles(contender, `bench:s1:${contender.name}`, Math.min(500, sizes.uncontendedCycles));
+    }
+    for (let round = 0; round < sizes.rounds; round += 1) {
+      const started = performance.now();
+      for (let i = 0; i < sizes.uncontendedCycles; i += 1) {
+        await ping.ping();
+      }
+      push(samples, 'PING', ((performance.now() - started) * 1000) / sizes.uncontendedCycles);
+      for (const contender of all) {
+        push(samples, contender.name, await cycles(contender, `bench:s1:${contender.name}`, sizes.uncontendedCycles));
+      }
+    }
+  });
+  await ping.quit();
+  const idealUs = median(samples.get('ideal') ?? []);
+  const bestPeer = Math.min(...['redlock', 'redis-semaphore'].map((name) => median(samples.get(name) ?? [])));
+  return [...samples.entries()].map(([name, values]) => ({
+    contender: name,
+    'us/cycle (median)': round1(median(values)),
+    'x ideal': ratio(median(values) / idealUs),
+    'x best peer': ratio(median(values) / bestPeer),
+  }));
+}
+
+/** Scenario 2: many concurrent callers, each on its own key. */
+export async function manyKeys(url: string, sizes: BenchSizes): Promise<Row[]> {
+  const samples = new Map<string, number[]>();
+  await withContenders(UNCONTENDED, url, async (all) => {
+    for (let round = 0; round <= sizes.rounds; round += 1) {
+      for (const contender of all) {
+        const ms = round === 0 ? Math.min(300, sizes.manyKeysMs) : sizes.manyKeysMs;
+        const end = performance.now() + ms;
+        let done = 0;
+        await Promise.all(
+          Array.from({ length: sizes.manyKeysCallers }, async (_, caller) => {
+            while (performance.now() < end) {
+              const release = await contender.acquire(`bench:s2:${contender.name}:${caller}`);
+              await release();
+              done += 1;
+            }
+          }),
+        );
+        if (round > 0) {
+          push(samples, contender.name, (done * 1000) / ms);
+        }
+      }
+    }
+  });
+  const idealRate = median(samples.get('ideal') ?? []);
+  const bestPeer = Math.max(...['redlock', 'redis-semaphore'].map((name) => median(samples.get(name) ?? [])));
+  return [...samples.entries()].map(([name, values]) => ({
+    contender: name,
+    'cycles/s (median)': Math.round(median(values)),
+    'x ideal': ratio(median(values) / idealRate),
+    'x best peer': ratio(median(values) / bestPeer),
+  }));
+}
+
+/** Scenario 3: one hot key, contenders in separate processes, a non-atomic GET + SET inside. */
+export async function hotKey(url: string, sizes: BenchSizes): Promise<Row[]> {
+  const workers = await Promise.all(Array.from({ length: sizes.hotKeyWorkers }, () => startWorker(url)));
+  const redis = new Redis(url);
+  excludeFromCount(redis);
+  const totals = new Map<ContenderName, { results: HotKeyResult[]; lost: number; ms: number }>();
+  try {
+    for (let round = 0; round <= sizes.rounds; round += 1) {
+      for (const contender of WAITING) {
+        const key = `bench:s3:${contender}`;
+        const counterKey = `bench:s3:${contender}:counter`;
+        await redis.del(key, counterKey);
+        const duration = round === 0 ? Math.min(500, sizes.hotKeyMs) : sizes.hotKeyMs;
+        const results = await Promise.all(workers.map((worker) => runWorker(worker, { contender, key, counterKey, duration })));
+        if (round === 0) {
+          continue;
+        }
+        const turns = results.reduce((sum, result) => sum + result.turns, 0);
+        const counted = Number((await redis.get(counterKey)) ?? '0');
+        const total = totals.get(contender) ?? { results: [], lost: 0, ms: 0 };
+        total.results.push(...results);
+        total.lost += turns - counted;
+        total.ms += duration;
+        totals.set(contender, total);
+      }
+    }
+  } finally {
+    await Promise.all(workers.map(stopWorker));
+    await redis.quit();
+  }
+  const rows = [...totals.entries()].map(([name, { results, lost, ms }]) => {
+    const turns = results.reduce((sum, result) => sum + result.turns, 0);
+    const waits = results.flatMap((result) => result.waits);
+    const perWorker = Array.from({ length: sizes.hotKeyWorkers }, (_, worker) =>
+      results.filter((_, index) => index % sizes.hotKeyWorkers === worker).reduce((sum, result) => sum + result.turns, 0),
+    );
+    const commands = results.reduce((sum, result) => sum + result.commands, 0);
+    return {
+      contender: name,
+      'CS/s': Math.round((turns * 1000) / ms),
+      'wait p50 ms': round1(quantile(waits, 0.5)),
+      'wait p99 ms': round1(quantile(waits, 0.99)),
+      'wait max ms': round1(Math.max(...waits)),
+      'Jain fairness': round3(jain(perWorker)),
+      'lock commands/CS': round1(commands / turns),
+      'lost updates': lost,
+      'overlapping CS': overlaps(results.flatMap((result) => result.intervals)),
+    };
+  });
+  const peers = rows.filter((row) => row.contender !== 'nest-lock');
+  const bestP99 = Math.min(...peers.map((row) => Number(row['wait p99 ms'])));
+  const bestRate = Math.max(...peers.map((row) => Number(row['CS/s'])));
+  return rows.map((row) => ({
+    ...row,
+    'p99 x best peer': ratio(Number(row['wait p99 ms']) / bestP99),
+    'CS/s x best peer': ratio(Number(row['CS/s']) / bestRate),
+  }));
+}
+
+/** Scenario 4: waiters on a lock held the whole time; commands they send while waiting. */
+export async function idleWaiters(url: string, sizes: BenchSizes): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const name of WAITING) {
+    const holder = await createContender(name, url);
+    const waiters = await createContender(name, url);
+    const key = `bench:s4:${name}`;
+    const release = await holder.acquire(key);
+    const before = commandsSent();
+    const waiting = Array.from({ length: sizes.idleWaiters }, () => waiters.acquire(key).then((done) => done()));
+    await new Promise((resolve) => setTimeout(resolve, sizes.idleMs));
+    const sent = commandsSent() - before;
+    await release();
+    await Promise.all(waiting);
+    await Promise.all([holder.close(), waiters.close()]);
+    rows.push({
+      contender: name,
+      waiters: sizes.idleWaiters,
+      'held for ms': sizes.idleMs,
+      'commands while waiting': sent,
+      'commands/s': Math.round((sent * 1000) / sizes.idleMs),
+    });
+  }
+  return rows;
+}
+
+@Injectable()
+class DecoratedWork {
+  constructor(readonly locks: LockService) {}
+
+  async plain(): Promise<number> {
+    return 1;
+  }
+
+  @Locked('bench:s5:decorated')
+  async decorated(): Promise<number> {
+    return 1;
+  }
+}
+
+/** Scenario 5: a no-op method plain, through `using`, and through `@Locked`, uncontended. */
+export async function decoratorOverhead(url: string, sizes: BenchSizes): Promise<Row[]> {
+  const client = new Redis(url);
+  @Module({ imports: [LockModule.forRoot({ redis: client, logger: false })], providers: [DecoratedWork] })
+  class DecoratorModule {}
+  const app = await NestFactory.createApplicationContext(DecoratorModule, { logger: false });
+  const work = app.get(DecoratedWork);
+  const variants: Array<[string, () => Promise<unknown>]> = [
+    ['plain call', () => work.plain()],
+    ['lockService.using', () => work.locks.using('bench:s5:using', () => work.plain())],
+    ['@Locked', () => work.decorated()],
+  ];
+  const samples = new Map<string, number[]>();
+  for (let round = 0; round <= sizes.rounds; round += 1) {
+    for (const [name, call] of variants) {
+      const started = performance.now();
+      for (let i = 0; i < sizes.decoratorCalls; i += 1) {
+        await call();
+      }
+      if (round > 0) {
+        push(samples, name, ((performance.now() - started) * 1000) / sizes.decoratorCalls);
+      }
+    }
+  }
+  await app.close();
+  await client.quit();
+  const using = median(samples.get('lockService.using') ?? []);
+  return [...samples.entries()].map(([name, values]) => ({
+    variant: name,
+    'us/call (median)': round1(median(values)),
+    'over using, us': name === '@Locked' ? round1(median(values) - using) : '',
+    'over using, %': name === '@Locked' ? round1(((median(values) - using) / using) * 100) : '',
+  }));
+}
+
+/** Scenario 6: many uncontended cycles; heap (after GC) and open handles before and after. */
+export async function soak(url: string, sizes: BenchSizes): Promise<Row[]> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const measure = (): { heap: number; handles: number } => {
+    gc?.();
+    return { heap: process.memoryUsage().heapUsed, handles: process.getActiveResourcesInfo().length };
+  };
+  const contender = await createContender('nest-lock', url);
+  await cycles(contender, 'bench:s6', Math.min(1000, sizes.soakCycles));
+  const before = measure();
+  const started = performance.now();
+  for (let i = 0; i < sizes.soakCycles; i += 1) {
+    const release = await contender.acquire(`bench:s6:${i % 1000}`);
+    await release();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const after = measure();
+  await contender.close();
+  return [
+    {
+      cycles: sizes.soakCycles,
+      seconds: round1(seconds),
+      'heap before MB': round1(before.heap / 2 ** 20),
+      'heap after MB': round1(after.heap / 2 ** 20),
+      'growth MB': round1((after.heap - before.heap) / 2 ** 20),
+      'handles before': before.handles,
+      'handles after': after.handles,
+      gc: gc ? 'forced' : 'not exposed',
+    },
+  ];
+}
+
+function startWorker(url: string): Promise<ChildProcess> {
+  const child = fork(join(__dirname, 'hot-key.worker.ts'), [url], {
+    execArgv: ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'scripts', 'resolve-ts.js')],
+    env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.spec.json') },
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`hot-key worker exited with ${code}`)));
+  });
+}
+
+function runWorker(worker: ChildProcess, job: HotKeyRun): Promise<HotKeyResult> {
+  return new Promise((resolve) => {
+    worker.once('message', (result) => resolve(result as HotKeyResult));
+    worker.send(job);
+  });
+}
+
+function stopWorker(worker: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    worker.once('exit', () => resolve());
+    worker.send('exit');
+  });
+}
+
+function push(samples: Map<string, number[]>, name: string, value: number): void {
+  samples.set(name, [...(samples.get(name) ?? []), value]);
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+function ratio(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
