@@ -1,4 +1,5 @@
-// `npm run bench` (quick), `npm run bench -- --full`, `npm run bench -- --smoke` (tiny counts, for CI).
+// `npm run bench` (quick), `npm run bench -- --full`, `npm run bench -- --smoke` (tiny counts, for CI),
+// `npm run bench -- --only 3` (one scenario, nothing written).
 import './command-counter';
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,11 @@ async function main(): Promise<void> {
   const machine = await describeMachine(url, mode);
   console.log(`${machine}\n`);
   const sections: Section[] = [];
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
   const step = async (title: string, note: string, run: () => Promise<Row[]>): Promise<void> => {
+    if (only !== undefined && !title.startsWith(`${only}.`)) {
+      return;
+    }
     const rows = await run();
     sections.push({ title, note, rows });
     console.log(`## ${title}\n\n${note}\n`);
@@ -43,6 +48,9 @@ async function main(): Promise<void> {
   await step('5. Decorator overhead', 'A no-op method, uncontended. Target: @Locked at most 5% (or 10 us) over using().', () => decoratorOverhead(url, sizes));
   await step('6. Soak', `${sizes.soakCycles} uncontended nest-lock cycles over 1000 keys. Target: heap growth under 5 MB, no handle left open.`, () => soak(url, sizes));
 
+  if (only !== undefined) {
+    process.exit(0);
+  }
   const results = mode === 'smoke' ? join(tmpdir(), 'nest-lock-bench-smoke') : join(__dirname, 'results');
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'latest.md'), markdown(machine, sections));

@@ -18,6 +18,8 @@ export interface LockGrant {
   readonly token: string;
   readonly fencingToken: number;
   readonly ttl: number;
+  /** The first lease, if shorter than `ttl` (a hand-off capped by the wait deadline, or one found half-used). */
+  readonly lease?: number;
   readonly autoExtend: boolean;
   /** `performance.now()` when the successful attempt started: the lease is counted from there. */
   readonly startedAt: number;
@@ -66,7 +68,7 @@ export class Lock {
     this.fencingToken = grant.fencingToken;
     this.ttl = grant.ttl;
     this.autoExtend = grant.autoExtend;
-    this.renew(grant.startedAt);
+    this.renew(grant.startedAt, grant.lease ?? grant.ttl);
   }
 
   /** Local estimate of when the lease ends, in epoch ms (counted from the start of the successful attempt). */
@@ -104,7 +106,7 @@ export class Lock {
       throw this.lose('it expired or was taken by another holder before it could be extended');
     }
     this.ttl = ttl;
-    this.renew(startedAt);
+    this.renew(startedAt, ttl);
   }
 
   /**
@@ -120,13 +122,14 @@ export class Lock {
     return this.context.store.release(this.keys, this.token);
   }
 
-  private renew(startedAt: number): void {
-    this.deadline = startedAt + this.ttl;
-    this.epochDeadline = Date.now() - (performance.now() - startedAt) + this.ttl;
+  private renew(startedAt: number, lease: number): void {
+    this.deadline = startedAt + lease;
+    this.epochDeadline = Date.now() - (performance.now() - startedAt) + lease;
     this.stopTimers();
-    this.expiryTimer = unrefTimer(() => this.expire(), this.deadline - performance.now());
+    const left = this.deadline - performance.now();
+    this.expiryTimer = unrefTimer(() => this.expire(), left);
     if (this.autoExtend) {
-      this.scheduleExtension(this.ttl / 3);
+      this.scheduleExtension(Math.min(this.ttl / 3, left / 2));
     }
   }
 

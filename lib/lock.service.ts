@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { InvalidLockOptionsError, LockError, LockLostError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
-import { LockStore, type LockKey, type LockOptions } from './interfaces/index.js';
+import { LockStore, type LockKey, type LockOptions, type LockStoreGrant } from './interfaces/index.js';
 import { Lock } from './lock.handle.js';
 import { createLockLogger, type LockLogger } from './lock.logger.js';
 import {
@@ -237,16 +237,18 @@ export class LockService implements OnApplicationShutdown {
     const turn = keys.length === 1 && waitTimeout > 0 ? await this.localTurn(keys[0], started, deadline, signal) : undefined;
     // Listening before the first attempt is free when the channel is subscribed already (a contended key).
     let watch = this.store.watch?.(keys, token, true);
-    let queued = false;
+    let queuedAt: number | undefined;
     try {
       for (;;) {
         const attemptStarted = performance.now();
         const wait = Math.max(0, Math.floor(deadline - attemptStarted));
         const outcome = await this.attempt(keys, token, options.ttl, wait, deadline);
         if (outcome.acquired) {
-          return await this.grant(keys, token, outcome.fencingToken, options, attemptStarted, signal);
+          return await this.grant(keys, token, outcome, options, attemptStarted, signal);
         }
-        queued ||= wait > 0 && !outcome.unavailable;
+        if (wait > 0 && !outcome.unavailable) {
+          queuedAt = attemptStarted;
+        }
         const remaining = deadline - performance.now();
         if (remaining <= 0 || signal.aborted) {
           signal.throwIfAborted();
@@ -261,12 +263,16 @@ export class LockService implements OnApplicationShutdown {
         } else {
           // A lock can also end by expiry, which sends no message: re-check when the holder's lease ends.
           const recheck = outcome.retryAfter === undefined ? remaining : Math.min(remaining, outcome.retryAfter + 1);
-          await (watch ? watch.next(recheck, signal) : pause(recheck, signal));
+          const handedOver = await (watch ? watch.next(recheck, signal) : pause(recheck, signal));
+          if (handedOver && queuedAt !== undefined && !signal.aborted) {
+            // The releasing holder gave us the lock; its lease began after our last queued attempt started.
+            return await this.grant(keys, token, handedOver, options, queuedAt, signal);
+          }
         }
       }
     } catch (error) {
-      if (queued) {
-        await this.store.leave?.(keys, token).catch(() => undefined);
+      if (queuedAt !== undefined) {
+        await this.store.leave?.(keys, token, options.ttl).catch(() => undefined);
       }
       throw error;
     } finally {
@@ -335,13 +341,21 @@ export class LockService implements OnApplicationShutdown {
   private async grant(
     keys: string[],
     token: string,
-    fencingToken: number,
+    granted: LockStoreGrant,
     options: ResolvedLockOptions,
     startedAt: number,
     signal: AbortSignal,
   ): Promise<Lock> {
     const lock = new Lock(
-      { keys, token, fencingToken, ttl: options.ttl, autoExtend: options.autoExtend, startedAt },
+      {
+        keys,
+        token,
+        fencingToken: granted.fencingToken,
+        ttl: options.ttl,
+        lease: Math.min(options.ttl, granted.lease ?? options.ttl),
+        autoExtend: options.autoExtend,
+        startedAt,
+      },
       { store: this.store, logger: this.logger, settled: (settled) => this.held.delete(settled) },
     );
     this.held.add(lock);
@@ -349,6 +363,10 @@ export class LockService implements OnApplicationShutdown {
       // Cancelled while the winning attempt was in flight: give the lock straight back.
       await lock.release().catch(() => undefined);
       signal.throwIfAborted();
+    }
+    if (!options.autoExtend && (granted.lease ?? options.ttl) < options.ttl) {
+      // A hand-off lease is capped by the wait deadline; without a watchdog, restore the full ttl now.
+      await lock.extend();
     }
     return lock;
   }

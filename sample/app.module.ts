@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { LockModule } from '../lib';
+import { CleanupJob } from './cleanup.job';
+import { OrdersController } from './orders.controller';
 import { ReportsController } from './reports.controller';
 import { ReportsService } from './reports.service';
 
@@ -11,8 +14,9 @@ import { ReportsService } from './reports.service';
       ttl: 5_000,
       waitTimeout: 2_000,
     }),
+    ScheduleModule.forRoot(),
   ],
-  controllers: [ReportsController],
-  providers: [ReportsService],
+  controllers: [ReportsController, OrdersController],
+  providers: [ReportsService, CleanupJob],
 })
 export class AppModule {}

@@ -12,6 +12,8 @@ async function bootstrap(): Promise<void> {
   Logger.log(`Sample listening on ${url}. Try two at once:`, 'Sample');
   Logger.log(`  curl -X POST '${url}/reports/42?seconds=3' & curl -X POST '${url}/reports/42?seconds=1'`, 'Sample');
   Logger.log('  The second waits 2 s for the lock, then answers 409 Conflict.', 'Sample');
+  Logger.log(`  curl -X POST ${url}/orders/7/confirm & curl -X POST ${url}/orders/7/confirm`, 'Sample');
+  Logger.log('  @Locked on the handler: the second answers 409 at once (waitTimeout: 0).', 'Sample');
 }
 
 void bootstrap();

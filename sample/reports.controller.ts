@@ -11,6 +11,11 @@ export class ReportsController {
     return this.reports.build(id, seconds);
   }
 
+  @Post(':id/archive')
+  archive(@Param('id') id: string) {
+    return this.reports.archive(id);
+  }
+
   @Get(':id')
   status(@Param('id') id: string) {
     return this.reports.status(id);

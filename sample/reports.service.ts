@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockService } from '../lib';
+import { Locked, LockService } from '../lib';
 
 /** Builds a report at most once at a time per id, across every instance of the app. */
 @Injectable()
@@ -17,6 +17,13 @@ export class ReportsService {
       await sleep(seconds * 1000, undefined, { signal: lock.signal });
       return { id, fencingToken: lock.fencingToken, tookMs: Date.now() - started };
     });
+  }
+
+  /** The same exclusion, declared: `@Locked` takes `report-archive:<id>` around the method. */
+  @Locked((id: string) => `report-archive:${id}`)
+  async archive(id: string): Promise<{ id: string; archived: true; fencingToken: number | undefined }> {
+    await sleep(500);
+    return { id, archived: true, fencingToken: this.locks.current()?.fencingToken };
   }
 
   /** Whether a report is being built right now. */

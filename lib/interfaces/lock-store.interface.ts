@@ -1,13 +1,19 @@
 import { LOCK_STORE_TOKEN } from '../lock.constants.js';
 
+/** The lock, handed to a waiter by the releasing holder (or found already handed to it). */
+export interface LockStoreGrant {
+  /** Fencing token: strictly greater than every one issued before for any of the keys. */
+  fencingToken: number;
+  /** ms the lease runs from the hand-off, if shorter than the waiter's ttl (capped by its wait deadline). */
+  lease?: number;
+}
+
 /** Outcome of one acquisition attempt. */
 export type LockStoreAcquireResult =
-  | {
+  | ({
       /** The lock is now held with the given token. */
       acquired: true;
-      /** Fencing token: strictly greater than every one issued before for any of the keys. */
-      fencingToken: number;
-    }
+    } & LockStoreGrant)
   | {
       /** Another holder has (one of) the keys. */
       acquired: false;
@@ -27,8 +33,9 @@ export interface LockReleaseWatch {
    * `timeout` ms at the latest, or when `signal` aborts.
    * @param timeout longest wait in ms
    * @param signal ends the wait early
+   * @returns the grant if the releasing holder handed the lock to this waiter: it holds the lock now
    */
-  next(timeout: number, signal?: AbortSignal): Promise<void>;
+  next(timeout: number, signal?: AbortSignal): Promise<LockStoreGrant | undefined>;
   /** Ends the subscription. */
   close(): void;
 }
@@ -42,7 +49,8 @@ export interface LockStore {
   /**
    * Takes every key for `token` if none is held (all or nothing) and issues a fencing token. A single key is
    * fair: it goes to the longest-waiting live waiter first, and a caller that may wait (`wait` > 0) takes its
-   * place in that queue until its deadline.
+   * place in that queue until its deadline. A release hands the key straight to the head of its queue (see
+   * `watch`); an attempt by a waiter that was handed the key reports it as acquired, with the lease left.
    * @param keys the keys, in the caller's order
    * @param token unique id of this acquisition
    * @param ttl lease in ms
@@ -50,10 +58,11 @@ export interface LockStore {
    */
   acquire(keys: readonly string[], token: string, ttl: number, wait?: number): Promise<LockStoreAcquireResult>;
   /**
-   * Gives up the caller's place in the queues of the keys (the wait ended without the lock), waking the next
-   * waiter if the lock is free.
+   * Gives up the caller's place in the queues of the keys (the wait ended without the lock), releasing a key
+   * that was handed to it meanwhile, and waking the next waiter if the lock is free.
+   * @param ttl the ttl the caller queued with
    */
-  leave?(keys: readonly string[], token: string): Promise<void>;
+  leave?(keys: readonly string[], token: string, ttl: number): Promise<void>;
   /**
    * Resets the lease of every key to `ttl` if all are still held by `token`; never re-creates a key.
    * @returns false if any key is gone or held by another token

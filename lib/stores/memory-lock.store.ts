@@ -12,10 +12,18 @@ interface Entry {
 
 interface Waiter {
   readonly token: string;
+  readonly ttl: number;
   deadline: number;
 }
 
-type Listener = (turn: Waiter | undefined) => void;
+/** A release: to anyone (`grantee` undefined), or handed to `grantee`. */
+interface Handoff {
+  readonly grantee?: string;
+  readonly fencingToken: number;
+  readonly lease: number;
+}
+
+type Listener = (handoff: Handoff) => void;
 
 /**
  * An in-process {@link LockStore} with the same semantics as the Redis one (leases, fencing, token checks,
@@ -27,6 +35,8 @@ export class MemoryLockStore implements LockStore {
   private readonly queues = new Map<string, Waiter[]>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private fence = 0;
+  /** The fencing token of each held key (one counter for all keys grows strictly for each key, and stays bounded). */
+  private readonly fences = new Map<string, number>();
   private acquisitions = 0;
 
   async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
@@ -34,7 +44,11 @@ export class MemoryLockStore implements LockStore {
       this.sweep();
     }
     const now = performance.now();
-    const blocker = keys.map((key) => this.live(key)).find((entry) => entry !== undefined);
+    const entry = keys.length === 1 ? this.live(keys[0]) : undefined;
+    if (entry?.token === token) {
+      return { acquired: true, fencingToken: this.fences.get(keys[0]) ?? this.fence, lease: entry.expiresAt - now };
+    }
+    const blocker = keys.map((key) => this.live(key)).find((found) => found !== undefined);
     const head = keys.length === 1 ? this.head(keys[0]) : undefined;
     if (!blocker && (!head || head.token === token)) {
       for (const key of keys) {
@@ -43,11 +57,10 @@ export class MemoryLockStore implements LockStore {
       if (head) {
         this.dequeue(keys[0], token);
       }
-      // One counter for all keys still grows strictly for each key, and stays bounded in memory.
-      return { acquired: true, fencingToken: ++this.fence };
+      return { acquired: true, fencingToken: this.nextFence(keys) };
     }
     if (keys.length === 1 && wait > 0) {
-      this.enqueue(keys[0], token, now + wait);
+      this.enqueue(keys[0], token, ttl, now + wait);
     }
     const until = blocker ? blocker.expiresAt : Math.min((head as Waiter).deadline, now + ttl);
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)) };
@@ -69,6 +82,7 @@ export class MemoryLockStore implements LockStore {
     for (const key of keys) {
       if (this.live(key)?.token === token) {
         this.entries.delete(key);
+        this.fences.delete(key);
         released += 1;
         this.announce(key);
       }
@@ -79,7 +93,11 @@ export class MemoryLockStore implements LockStore {
   async leave(keys: readonly string[], token: string): Promise<void> {
     for (const key of keys) {
       this.dequeue(key, token);
-      if (!this.live(key)) {
+      const holder = this.live(key);
+      if (holder?.token === token) {
+        this.entries.delete(key);
+      }
+      if (!holder || holder.token === token) {
         this.announce(key);
       }
     }
@@ -91,11 +109,13 @@ export class MemoryLockStore implements LockStore {
 
   watch(keys: readonly string[], token: string): LockReleaseWatch {
     const latch = new ReleaseLatch();
-    const listener: Listener = (turn) => {
-      if (keys.length > 1 || turn === undefined || turn.token === token) {
+    const listener: Listener = (handoff) => {
+      if (handoff.grantee === token) {
+        latch.notify({ fencingToken: handoff.fencingToken, lease: handoff.lease });
+      } else if (handoff.grantee === undefined || keys.length > 1) {
         latch.notify();
       } else {
-        latch.recheckWithin(turn.deadline - performance.now() + 1);
+        latch.recheckWithin(handoff.lease + 1);
       }
     };
     for (const key of keys) {
@@ -120,13 +140,28 @@ export class MemoryLockStore implements LockStore {
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.fences.clear();
     this.queues.clear();
     this.listeners.clear();
   }
 
+  /** Hands a free key to the head of its queue, or tells anyone it is free. */
   private announce(key: string): void {
-    const turn = this.head(key);
-    this.listeners.get(key)?.forEach((listener) => listener(turn));
+    const head = this.head(key);
+    let handoff: Handoff = { fencingToken: 0, lease: 0 };
+    if (head) {
+      const lease = Math.min(head.ttl, head.deadline - performance.now());
+      this.entries.set(key, { token: head.token, expiresAt: performance.now() + lease });
+      this.dequeue(key, head.token);
+      handoff = { grantee: head.token, fencingToken: this.nextFence([key]), lease };
+    }
+    this.listeners.get(key)?.forEach((listener) => listener(handoff));
+  }
+
+  private nextFence(keys: readonly string[]): number {
+    this.fence += 1;
+    keys.forEach((key) => this.fences.set(key, this.fence));
+    return this.fence;
   }
 
   private head(key: string): Waiter | undefined {
@@ -144,13 +179,13 @@ export class MemoryLockStore implements LockStore {
     return live[0];
   }
 
-  private enqueue(key: string, token: string, deadline: number): void {
+  private enqueue(key: string, token: string, ttl: number, deadline: number): void {
     const queue = this.queues.get(key) ?? [];
     const existing = queue.find((waiter) => waiter.token === token);
     if (existing) {
       existing.deadline = deadline;
     } else {
-      queue.push({ token, deadline });
+      queue.push({ token, ttl, deadline });
     }
     this.queues.set(key, queue);
   }
@@ -177,6 +212,7 @@ export class MemoryLockStore implements LockStore {
     const entry = this.entries.get(key);
     if (entry && entry.expiresAt <= performance.now()) {
       this.entries.delete(key);
+      this.fences.delete(key);
       return undefined;
     }
     return entry;

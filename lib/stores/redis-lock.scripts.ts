@@ -11,11 +11,11 @@ function script(source: string): LockScript {
 }
 
 /**
- * Payload of a release message when nobody is queued: any waiter may try. Otherwise the payload is
- * `<head token> <ms until the head's deadline>`: the head tries, the others re-check when the head's turn
- * would end (in case it died).
+ * Release messages, published on the lock key's channel: `*` when nobody is queued (any waiter may try), or
+ * `G <token> <fencing token> <lease ms>` when the lock was handed to the head of the queue.
  */
 export const ANYONE = '*';
+export const GRANTED = 'G';
 
 /** Shared Lua: the server clock in ms and us (TIME is only asked for where it is needed). */
 const CLOCK = `
@@ -28,10 +28,10 @@ end
 /**
  * Shared Lua: the next fencing token of a key. An existing counter just grows by one; a missing one (never
  * locked, evicted, or Redis restarted empty) starts from the server clock in us, which is above every token
- * issued before as long as the server clock does not go back.
+ * issued before as long as the server clock does not go back. The counter outlives the lock by `retention`.
  */
 const FENCE = `
-local function next_fence(fence_key, at_least)
+local function take_fence(fence_key, at_least)
   local seen = redis.call('GET', fence_key)
   local fence
   if seen then
@@ -41,15 +41,21 @@ local function next_fence(fence_key, at_least)
     fence = now_us
   end
   if at_least and at_least > fence then
-    return at_least
+    fence = at_least
   end
   return fence
+end
+local function store_fence(fence_key, fence, retention)
+  local text = string.format('%d', fence)
+  redis.call('SET', fence_key, text, 'PX', retention)
+  return text
 end
 `;
 
 /**
- * Shared Lua: the waiter queue of one key (a ZSET ordered by arrival and a ZSET of deadlines), from which
- * waiters whose deadline passed are dropped before anyone looks at it; and the release announcement.
+ * Shared Lua: the waiter queue of one key (a ZSET of '<token>|<ttl>' by arrival, and a ZSET of the same members
+ * by deadline), from which waiters whose deadline passed are dropped before anyone looks at it; and the
+ * release announcement, which hands the lock to the head of the queue.
  */
 const QUEUE = `
 local function queue_head(queue, deadlines, now)
@@ -62,41 +68,51 @@ local function queue_head(queue, deadlines, now)
   end
   return redis.call('ZRANGE', queue, 0, 0)[1]
 end
-local function announce(lock, queue, deadlines)
-  if redis.call('EXISTS', queue) == 0 then
+local function announce(lock, fence_key, queue, deadlines, retention)
+  local head
+  local now
+  if redis.call('EXISTS', queue) == 1 then
+    now = clock()
+    head = queue_head(queue, deadlines, now)
+  end
+  if not head then
     redis.call('PUBLISH', lock, '${ANYONE}')
     return
   end
-  local now = clock()
-  local head = queue_head(queue, deadlines, now)
-  if head then
-    redis.call('PUBLISH', lock, head .. ' ' .. string.format('%d', tonumber(redis.call('ZSCORE', deadlines, head)) - now))
-  else
-    redis.call('PUBLISH', lock, '${ANYONE}')
-  end
+  local sep = string.find(head, '|', 1, true)
+  local token = string.sub(head, 1, sep - 1)
+  -- The lease ends at the waiter's own deadline at the latest: a waiter that died holds the lock no longer.
+  local lease = math.min(tonumber(string.sub(head, sep + 1)), tonumber(redis.call('ZSCORE', deadlines, head)) - now)
+  local fence = store_fence(fence_key, take_fence(fence_key), retention)
+  redis.call('SET', lock, token, 'PX', lease)
+  redis.call('ZREM', queue, head)
+  redis.call('ZREM', deadlines, head)
+  redis.call('PUBLISH', lock, '${GRANTED} ' .. token .. ' ' .. fence .. ' ' .. string.format('%d', lease))
 end
 `;
 
 /**
  * Single key, fair. KEYS: lock, fence, queue, deadlines. ARGV: token, ttl ms, fence retention ms, wait ms.
- * Returns {1, fencingToken} or {0, ms after which to re-check}.
+ * Returns {1, fencingToken[, lease left]} or {0, ms after which to re-check}.
  */
 export const FAIR_ACQUIRE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
--- Guarantees: the lock goes to the token only if it is free and no live waiter queued before it (FIFO); a waiter that may wait joins the queue with its deadline; the fencing token is above every earlier one of the key.
-local queued = redis.call('EXISTS', KEYS[3]) == 1
+-- Guarantees: the lock goes to the token only if it is free and no live waiter queued before it (FIFO), or if a release already handed it to the token; a waiter that may wait joins the queue with its deadline.
+local member = ARGV[1] .. '|' .. ARGV[2]
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  return {1, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1])}
+end
 local now, head
-if queued then
+if not holder and redis.call('EXISTS', KEYS[3]) == 1 then
   now = clock()
   head = queue_head(KEYS[3], KEYS[4], now)
 end
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl == -2 and (not head or head == ARGV[1]) then
-  local fence = string.format('%d', next_fence(KEYS[2]))
+if not holder and (not head or head == member) then
+  local fence = store_fence(KEYS[2], take_fence(KEYS[2]), ARGV[3])
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('SET', KEYS[2], fence, 'PX', ARGV[3])
   if head then
-    redis.call('ZREM', KEYS[3], ARGV[1])
-    redis.call('ZREM', KEYS[4], ARGV[1])
+    redis.call('ZREM', KEYS[3], member)
+    redis.call('ZREM', KEYS[4], member)
   end
   return {1, fence}
 end
@@ -104,18 +120,17 @@ local wait = tonumber(ARGV[4])
 if wait > 0 then
   local now_us
   now, now_us = clock()
-  redis.call('ZADD', KEYS[3], 'NX', now_us, ARGV[1])
-  redis.call('ZADD', KEYS[4], now + wait, ARGV[1])
+  redis.call('ZADD', KEYS[3], 'NX', now_us, member)
+  redis.call('ZADD', KEYS[4], now + wait, member)
   if redis.call('PTTL', KEYS[3]) < wait then
     redis.call('PEXPIRE', KEYS[3], wait)
     redis.call('PEXPIRE', KEYS[4], wait)
   end
 end
-if pttl == -2 then
-  local head_deadline = tonumber(redis.call('ZSCORE', KEYS[4], head))
-  return {0, math.max(1, math.min(head_deadline - now, tonumber(ARGV[2])))}
+if not holder then
+  return {0, math.max(1, math.min(tonumber(redis.call('ZSCORE', KEYS[4], head)) - now, tonumber(ARGV[2])))}
 end
-return {0, pttl}
+return {0, redis.call('PTTL', KEYS[1])}
 `);
 
 /**
@@ -133,38 +148,43 @@ for i = 1, n do
 end
 local fence
 for i = n + 1, #KEYS do
-  fence = next_fence(KEYS[i], fence)
+  fence = take_fence(KEYS[i], fence)
 end
-fence = string.format('%d', fence)
+local text
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-  redis.call('SET', KEYS[n + i], fence, 'PX', ARGV[3])
+  text = store_fence(KEYS[n + i], fence, ARGV[3])
 end
-return {1, fence}
+return {1, text}
 `);
 
-/** KEYS: per key: lock, queue, deadlines. ARGV: token. Returns how many keys it deleted. */
-export const RELEASE_SCRIPT = script(`${CLOCK}${QUEUE}
--- Guarantees: deletes only keys that still hold this token (never another holder's) and, in the same atomic step, tells the head of each key's queue (or anyone) that it is free.
+/** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, fence retention ms. Returns how many keys it deleted. */
+export const RELEASE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
+-- Guarantees: deletes only keys that still hold this token (never another holder's) and, in the same atomic step, hands each key to the head of its queue (or tells anyone it is free).
 local released = 0
-for i = 1, #KEYS, 3 do
+for i = 1, #KEYS, 4 do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
-    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2])
+    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[2])
     released = released + 1
   end
 end
 return released
 `);
 
-/** KEYS: per key: lock, queue, deadlines. ARGV: token. */
-export const LEAVE_SCRIPT = script(`${CLOCK}${QUEUE}
--- Guarantees: removes the waiter from each key's queue, and wakes the next head if the lock is free, so giving up never stalls the queue.
-for i = 1, #KEYS, 3 do
-  redis.call('ZREM', KEYS[i + 1], ARGV[1])
-  redis.call('ZREM', KEYS[i + 2], ARGV[1])
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2])
+/** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, ttl ms it queued with, fence retention ms. */
+export const LEAVE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
+-- Guarantees: removes the waiter from each key's queue, gives back a key handed to it meanwhile, and hands a free key to the next head, so giving up never stalls the queue.
+local member = ARGV[1] .. '|' .. ARGV[2]
+for i = 1, #KEYS, 4 do
+  redis.call('ZREM', KEYS[i + 2], member)
+  redis.call('ZREM', KEYS[i + 3], member)
+  local holder = redis.call('GET', KEYS[i])
+  if holder == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+  end
+  if not holder or holder == ARGV[1] then
+    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[3])
   end
 end
 return 1

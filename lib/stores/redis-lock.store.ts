@@ -70,23 +70,22 @@ export class RedisLockStore implements LockStore {
   }
 
   async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
-    const retention = Math.max(FENCE_RETENTION, ttl);
     // The script may still run after we gave up on it: free whatever it took, by token.
     const cleanUp = (): void => void this.release(keys, token).catch(() => undefined);
     const reply =
       keys.length === 1
-        ? await this.run(FAIR_ACQUIRE_SCRIPT, this.queueKeys(keys[0], true), [token, ttl, retention, wait], 'acquire', keys, cleanUp)
+        ? await this.run(FAIR_ACQUIRE_SCRIPT, this.keySet(keys[0]), [token, ttl, FENCE_RETENTION, wait], 'acquire', keys, cleanUp)
         : await this.run(
             ACQUIRE_SCRIPT,
             [...keys.map((key) => this.lockKey(key)), ...keys.map((key) => this.fenceKey(key))],
-            [token, ttl, retention],
+            [token, ttl, FENCE_RETENTION],
             'acquire',
             keys,
             cleanUp,
           );
-    const [acquired, value] = asArray(reply);
+    const [acquired, value, lease] = asArray(reply);
     if (toNumber(acquired) === 1) {
-      return { acquired: true, fencingToken: toNumber(value) };
+      return { acquired: true, fencingToken: toNumber(value), lease: lease === undefined ? undefined : toNumber(lease) };
     }
     const retryAfter = toNumber(value);
     return { acquired: false, retryAfter: retryAfter >= 0 ? retryAfter : undefined };
@@ -98,12 +97,12 @@ export class RedisLockStore implements LockStore {
   }
 
   async release(keys: readonly string[], token: string): Promise<boolean> {
-    const reply = await this.run(RELEASE_SCRIPT, keys.flatMap((key) => this.queueKeys(key, false)), [token], 'release', keys);
+    const reply = await this.run(RELEASE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, FENCE_RETENTION], 'release', keys);
     return toNumber(reply) === keys.length;
   }
 
-  async leave(keys: readonly string[], token: string): Promise<void> {
-    await this.run(LEAVE_SCRIPT, keys.flatMap((key) => this.queueKeys(key, false)), [token], 'leave the queue of', keys);
+  async leave(keys: readonly string[], token: string, ttl: number): Promise<void> {
+    await this.run(LEAVE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, ttl, FENCE_RETENTION], 'leave the queue of', keys);
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
@@ -154,10 +153,10 @@ export class RedisLockStore implements LockStore {
     return `${this.lockKey(key)}:fence`;
   }
 
-  /** The lock, (its fencing counter,) its waiter queue and the queue's deadlines: one hash slot. */
-  private queueKeys(key: string, withFence: boolean): string[] {
+  /** The lock, its fencing counter, its waiter queue and the queue's deadlines: one hash slot. */
+  private keySet(key: string): string[] {
     const lock = this.lockKey(key);
-    return withFence ? [lock, this.fenceKey(key), `${lock}:q`, `${lock}:qt`] : [lock, `${lock}:q`, `${lock}:qt`];
+    return [lock, this.fenceKey(key), `${lock}:q`, `${lock}:qt`];
   }
 
   private run(

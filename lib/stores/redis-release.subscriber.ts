@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { LockReleaseWatch } from '../interfaces/index.js';
+import type { LockReleaseWatch, LockStoreGrant } from '../interfaces/index.js';
 import type { LockLogger } from '../lock.logger.js';
 import { ReleaseLatch } from './release.latch.js';
-import { ANYONE } from './redis-lock.scripts.js';
+import { ANYONE, GRANTED } from './redis-lock.scripts.js';
 
 /** How long a channel stays subscribed after its last waiter left: a contended key is not re-subscribed per wait. */
 const LINGER = 5_000;
@@ -131,17 +131,27 @@ class ReleaseWatch implements LockReleaseWatch {
     token: string | undefined,
   ) {
     this.listener = (payload) => {
-      const [turn, headDeadline] = payload.split(' ');
-      if (token === undefined || turn === token || turn === ANYONE) {
+      if (payload === ANYONE) {
         this.latch.notify();
-      } else if (headDeadline !== undefined) {
-        this.latch.recheckWithin(Number(headDeadline) + 1);
+        return;
+      }
+      const [kind, grantee, fencingToken, lease] = payload.split(' ');
+      if (kind !== GRANTED) {
+        return;
+      }
+      if (grantee === token) {
+        this.latch.notify({ fencingToken: Number(fencingToken), lease: Number(lease) });
+      } else if (token === undefined) {
+        this.latch.notify();
+      } else {
+        // Someone else holds it now; if that holder died, its lease is the longest this waiter should sleep.
+        this.latch.recheckWithin(Number(lease) + 1);
       }
     };
     this.ready = Promise.all(channels.map((channel) => subscriber.add(channel, this.listener))).then(() => undefined);
   }
 
-  next(timeout: number, signal?: AbortSignal): Promise<void> {
+  next(timeout: number, signal?: AbortSignal): Promise<LockStoreGrant | undefined> {
     return this.latch.wait(timeout, signal);
   }
 

@@ -137,6 +137,43 @@ export function describeLockStoreConformance(
       expect((await store.acquire(['a'], 'w2', 1000, 5000)).acquired).toBe(true);
     });
 
+    it('hands a released key straight to the head of the queue, with a higher fencing token', async () => {
+      const first = await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'next', 1000, 5000);
+      const watch = store.watch?.(['a'], 'next') as LockReleaseWatch | undefined;
+      await watch?.ready;
+      await store.release(['a'], 'holder');
+      expect(await store.isLocked(['a'])).toBe(true);
+      expect((await store.acquire(['a'], 'barger', 1000, 0)).acquired).toBe(false);
+      const handed = await watch?.next(1000);
+      const confirmed = await store.acquire(['a'], 'next', 1000, 5000);
+      if (!first.acquired || !confirmed.acquired) throw new Error('expected to hold the lock');
+      expect(confirmed.fencingToken).toBeGreaterThan(first.fencingToken);
+      if (watch) {
+        expect(handed?.fencingToken).toBe(confirmed.fencingToken);
+      }
+      expect(await store.release(['a'], 'next')).toBe(true);
+      watch?.close();
+    });
+
+    it('gives a handed key back when its waiter leaves, to the next waiter', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'quitter', 1000, 5000);
+      await store.acquire(['a'], 'stayer', 1000, 5000);
+      await store.release(['a'], 'holder');
+      await store.leave?.(['a'], 'quitter', 1000);
+      expect((await store.acquire(['a'], 'stayer', 1000, 5000)).acquired).toBe(true);
+    });
+
+    it('caps a hand-off lease at the waiter’s deadline, so a dead waiter blocks no longer than it would have waited', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'dies-soon', 60_000, 150);
+      await store.release(['a'], 'holder');
+      expect(await store.isLocked(['a'])).toBe(true);
+      await sleep(200);
+      expect(await store.isLocked(['a'])).toBe(false);
+    });
+
     it('does not queue a caller that will not wait', async () => {
       await store.acquire(['a'], 'holder', 5000);
       expect((await store.acquire(['a'], 'try-once', 1000, 0)).acquired).toBe(false);
@@ -149,7 +186,7 @@ export function describeLockStoreConformance(
       await store.acquire(['a'], 'leaver', 1000, 5000);
       await store.acquire(['a'], 'short', 1000, 50);
       await store.acquire(['a'], 'patient', 1000, 5000);
-      await store.leave?.(['a'], 'leaver');
+      await store.leave?.(['a'], 'leaver', 1000);
       await store.release(['a'], 'holder');
       await sleep(80);
       expect((await store.acquire(['a'], 'patient', 1000, 5000)).acquired).toBe(true);
