@@ -77,13 +77,11 @@ function redlock(client: Redis): Contender {
 }
 
 function redisSemaphore(client: Redis): Contender {
-  const mutexes = new Map<string, Mutex>();
   return {
     name: 'redis-semaphore',
     acquire: async (key) => {
-      // Its defaults: lockTimeout 10 s, acquireTimeout 10 s, retryInterval 10 ms, refresh at 80% of the lease.
-      const mutex = mutexes.get(key) ?? new Mutex(client, key, { lockTimeout: TTL, acquireTimeout: 60_000 });
-      mutexes.set(key, mutex);
+      // One Mutex per acquisition, as its README does. Its defaults: retryInterval 10 ms, refresh at 80% of the lease.
+      const mutex = new Mutex(client, key, { lockTimeout: TTL, acquireTimeout: 60_000 });
       await mutex.acquire();
       return () => mutex.release();
     },

@@ -20,7 +20,7 @@ import {
 
 const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
   smoke: { rounds: 1, uncontendedCycles: 50, manyKeysCallers: 20, manyKeysMs: 200, hotKeyWorkers: 2, hotKeyMs: 500, idleWaiters: 10, idleMs: 300, decoratorCalls: 50, soakCycles: 500 },
-  quick: { rounds: 3, uncontendedCycles: 2000, manyKeysCallers: 200, manyKeysMs: 2000, hotKeyWorkers: 8, hotKeyMs: 4000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 2000, soakCycles: 100_000 },
+  quick: { rounds: 4, uncontendedCycles: 2000, manyKeysCallers: 200, manyKeysMs: 2000, hotKeyWorkers: 8, hotKeyMs: 4000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 2000, soakCycles: 100_000 },
   full: { rounds: 5, uncontendedCycles: 5000, manyKeysCallers: 200, manyKeysMs: 5000, hotKeyWorkers: 8, hotKeyMs: 10_000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 5000, soakCycles: 1_000_000 },
 };
 

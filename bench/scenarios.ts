@@ -62,7 +62,7 @@ export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]
         await ping.ping();
       }
       push(samples, 'PING', ((performance.now() - started) * 1000) / sizes.uncontendedCycles);
-      for (const contender of all) {
+      for (const contender of rotate(all, round)) {
         push(samples, contender.name, await cycles(contender, `bench:s1:${contender.name}`, sizes.uncontendedCycles));
       }
     }
@@ -83,7 +83,7 @@ export async function manyKeys(url: string, sizes: BenchSizes): Promise<Row[]> {
   const samples = new Map<string, number[]>();
   await withContenders(UNCONTENDED, url, async (all) => {
     for (let round = 0; round <= sizes.rounds; round += 1) {
-      for (const contender of all) {
+      for (const contender of rotate(all, round)) {
         const ms = round === 0 ? Math.min(300, sizes.manyKeysMs) : sizes.manyKeysMs;
         const end = performance.now() + ms;
         let done = 0;
@@ -120,7 +120,7 @@ export async function hotKey(url: string, sizes: BenchSizes): Promise<Row[]> {
   const totals = new Map<ContenderName, { results: HotKeyResult[]; lost: number; ms: number }>();
   try {
     for (let round = 0; round <= sizes.rounds; round += 1) {
-      for (const contender of WAITING) {
+      for (const contender of rotate(WAITING, round)) {
         const key = `bench:s3:${contender}`;
         const counterKey = `bench:s3:${contender}:counter`;
         await redis.del(key, counterKey);
@@ -225,7 +225,7 @@ export async function decoratorOverhead(url: string, sizes: BenchSizes): Promise
   ];
   const samples = new Map<string, number[]>();
   for (let round = 0; round <= sizes.rounds; round += 1) {
-    for (const [name, call] of variants) {
+    for (const [name, call] of rotate(variants, round)) {
       const started = performance.now();
       for (let i = 0; i < sizes.decoratorCalls; i += 1) {
         await call();
@@ -301,6 +301,12 @@ function stopWorker(worker: ChildProcess): Promise<void> {
     worker.once('exit', () => resolve());
     worker.send('exit');
   });
+}
+
+/** The same items, starting at a different one each round, so that no contender always runs first. */
+function rotate<T>(items: readonly T[], round: number): T[] {
+  const shift = round % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 function push(samples: Map<string, number[]>, name: string, value: number): void {

@@ -51,7 +51,7 @@ export class Lock {
   private epochDeadline = 0;
   private expiryTimer?: NodeJS.Timeout;
   private watchdogTimer?: NodeJS.Timeout;
-  private readonly controller = new AbortController();
+  private controller?: AbortController;
   private readonly autoExtend: boolean;
 
   /**
@@ -83,6 +83,7 @@ export class Lock {
 
   /** Aborts (with a {@link LockLostError} reason) when the lock is lost. Pass it to the work the lock protects. */
   get signal(): AbortSignal {
+    this.controller ??= new AbortController();
     return this.controller.signal;
   }
 
@@ -127,10 +128,16 @@ export class Lock {
     this.epochDeadline = Date.now() - (performance.now() - startedAt) + lease;
     this.stopTimers();
     const left = this.deadline - performance.now();
-    this.expiryTimer = unrefTimer(() => this.expire(), left);
     if (this.autoExtend) {
       this.scheduleExtension(Math.min(this.ttl / 3, left / 2));
+    } else {
+      this.armExpiry();
     }
+  }
+
+  /** Reports the loss at the lease's local end, unless a renewal comes first. */
+  private armExpiry(): void {
+    this.expiryTimer ??= unrefTimer(() => this.expire(), this.deadline - performance.now());
   }
 
   private scheduleExtension(delay: number): void {
@@ -138,6 +145,8 @@ export class Lock {
   }
 
   private async watchdogTick(): Promise<void> {
+    // Only while an extension is pending can the lease run out; the happy path keeps a single timer.
+    this.armExpiry();
     try {
       await this.extend();
     } catch {
@@ -161,13 +170,14 @@ export class Lock {
     if (this.state === 'held') {
       this.settle('lost');
       this.context.logger.warn(error.message);
+      this.controller ??= new AbortController();
       this.controller.abort(error);
     }
     return error;
   }
 
   private notHeld(): LockLostError {
-    const reason: unknown = this.controller.signal.reason;
+    const reason: unknown = this.controller?.signal.reason;
     return reason instanceof LockLostError ? reason : new LockLostError(this.keys, 'it was already released');
   }
 
@@ -183,6 +193,7 @@ export class Lock {
   private stopTimers(): void {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.watchdogTimer);
+    this.expiryTimer = undefined;
   }
 }
 

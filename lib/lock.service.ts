@@ -32,6 +32,11 @@ export interface LockEntry {
   exit(): Promise<void>;
 }
 
+/** A caller of this process waiting for its turn at one key; `wake` is set once it has someone before it. */
+interface LocalWaiter {
+  wake?: () => void;
+}
+
 /** Pause between attempts while the store is unreachable (there is no release to wait for). */
 const UNAVAILABLE_RETRY_DELAY = 100;
 
@@ -45,7 +50,7 @@ export class LockService implements OnApplicationShutdown {
   private readonly shutdown = new AbortController();
   private readonly defaults: ResolvedLockOptions;
   private readonly chain = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
-  private readonly localQueues = new Map<string, Array<() => void>>();
+  private readonly localQueues = new Map<string, LocalWaiter[]>();
 
   constructor(
     @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
@@ -288,32 +293,25 @@ export class LockService implements OnApplicationShutdown {
   private async localTurn(key: string, started: number, deadline: number, signal: AbortSignal): Promise<{ done(): void }> {
     const queue = this.localQueues.get(key) ?? [];
     this.localQueues.set(key, queue);
-    let ready = queue.length === 0;
-    let wake = (): void => undefined;
-    const myTurn = new Promise<void>((resolve) => {
-      wake = () => {
-        ready = true;
-        resolve();
-      };
-    });
-    queue.push(wake);
+    const me: LocalWaiter = {};
+    queue.push(me);
     const done = (): void => {
-      const index = queue.indexOf(wake);
+      const index = queue.indexOf(me);
       queue.splice(index, 1);
       if (index === 0) {
-        queue[0]?.();
+        queue[0]?.wake?.();
       }
       if (queue.length === 0 && this.localQueues.get(key) === queue) {
         this.localQueues.delete(key);
       }
     };
-    if (!ready) {
-      await settleWithin(myTurn, deadline - performance.now(), signal);
-    }
-    if (!ready) {
-      done();
-      signal.throwIfAborted();
-      throw new LockNotAcquiredError([key], performance.now() - started);
+    if (queue.length > 1) {
+      await settleWithin(new Promise<void>((resolve) => (me.wake = resolve)), deadline - performance.now(), signal);
+      if (queue[0] !== me) {
+        done();
+        signal.throwIfAborted();
+        throw new LockNotAcquiredError([key], performance.now() - started);
+      }
     }
     return { done };
   }

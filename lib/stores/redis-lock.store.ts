@@ -167,56 +167,48 @@ export class RedisLockStore implements LockStore {
     keys: readonly string[],
     onTimeout?: () => void,
   ): Promise<unknown> {
-    return this.guard(
-      operation,
-      keys,
-      async () => {
-        try {
-          return await this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args);
-        } catch (error) {
-          if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) {
-            throw error;
-          }
+    const exchange = (): Promise<unknown> =>
+      this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
           return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
         }
-      },
-      onTimeout,
-    );
+        throw error;
+      });
+    return this.guard(operation, keys, exchange, onTimeout);
   }
 
   /**
    * Runs one exchange with Redis within `commandTimeout`, without queueing it on a connection that is down,
    * and turns connection trouble into {@link LockStoreUnavailableError}.
    */
-  private async guard<T>(
+  private guard<T>(
     operation: string,
     keys: readonly string[],
     exchange: () => Promise<T>,
     onTimeout?: () => void,
   ): Promise<T> {
-    const what = `${operation} lock ${keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys)}`;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
         onTimeout?.();
-        reject(new LockStoreUnavailableError(what, new Error(`no answer within ${this.commandTimeout} ms`)));
+        reject(new LockStoreUnavailableError(describeOperation(operation, keys), new Error(`no answer within ${this.commandTimeout} ms`)));
       }, this.commandTimeout);
+      const status = this.client.status;
+      const sent = status === 'ready' || status === 'wait' ? exchange() : this.whenReady().then(exchange);
+      sent.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(classify(error, describeOperation(operation, keys)));
+        },
+      );
     });
-    try {
-      return await Promise.race([this.whenReady().then(exchange), timeout]);
-    } catch (error) {
-      throw classify(error, what);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private whenReady(): Promise<void> {
-    const status = this.client.status;
-    if (status === 'ready' || status === 'wait') {
-      return Promise.resolve();
-    }
-    if (status === 'end') {
+    if (this.client.status === 'end') {
       return Promise.reject(new Error('the connection was closed'));
     }
     // Waiting here instead of sending keeps commands out of ioredis' offline queue, where they would run
@@ -229,6 +221,10 @@ export class RedisLockStore implements LockStore {
     );
     return this.ready;
   }
+}
+
+function describeOperation(operation: string, keys: readonly string[]): string {
+  return `${operation} lock ${keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys)}`;
 }
 
 function classify(error: unknown, what: string): unknown {
