@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chart, markdown, type Section } from './report';
+import { chart, markdown, table, type Section } from './report';
 import {
   decoratorOverhead,
   hotKey,
@@ -20,7 +20,7 @@ import {
 
 const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
   smoke: { rounds: 1, uncontendedCycles: 50, manyKeysCallers: 20, manyKeysMs: 200, hotKeyWorkers: 2, hotKeyMs: 500, idleWaiters: 10, idleMs: 300, decoratorCalls: 50, soakCycles: 500 },
-  quick: { rounds: 4, uncontendedCycles: 2000, manyKeysCallers: 200, manyKeysMs: 2000, hotKeyWorkers: 8, hotKeyMs: 4000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 2000, soakCycles: 100_000 },
+  quick: { rounds: 3, uncontendedCycles: 1500, manyKeysCallers: 200, manyKeysMs: 1200, hotKeyWorkers: 8, hotKeyMs: 2500, idleWaiters: 100, idleMs: 5000, decoratorCalls: 1500, soakCycles: 100_000 },
   full: { rounds: 5, uncontendedCycles: 5000, manyKeysCallers: 200, manyKeysMs: 5000, hotKeyWorkers: 8, hotKeyMs: 10_000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 5000, soakCycles: 1_000_000 },
 };
 
@@ -38,8 +38,7 @@ async function main(): Promise<void> {
     }
     const rows = await run();
     sections.push({ title, note, rows });
-    console.log(`## ${title}\n\n${note}\n`);
-    console.table(rows);
+    console.log(`## ${title}\n\n${note}\n\n${table(rows)}`);
   };
   await step('1. Uncontended cycle', 'One caller, acquire + release in a loop. Lower is better. Target: nest-lock at most 1.05x ideal.', () => uncontended(url, sizes));
   await step('2. Many keys', `${sizes.manyKeysCallers} concurrent callers, each on its own key. Higher is better. Target: at least 0.9x ideal and at least the best peer.`, () => manyKeys(url, sizes));

@@ -280,8 +280,8 @@ export async function soak(url: string, sizes: BenchSizes): Promise<Row[]> {
 
 function startWorker(url: string): Promise<ChildProcess> {
   const child = fork(join(__dirname, 'hot-key.worker.ts'), [url], {
-    execArgv: ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'scripts', 'resolve-ts.js')],
-    env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.spec.json') },
+    execArgv: ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'test', 'support', 'resolve-ts.js')],
+    env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'test', 'tsconfig.json') },
   });
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve(child));

@@ -1,0 +1,56 @@
+import { Logger, type LoggerService } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { bootLockApp } from '../support/app';
+import { deleteKeysUnder, redisClient, uniquePrefix } from '../support/redis';
+
+async function loseALock(options: Parameters<typeof bootLockApp>[0]): Promise<void> {
+  const { app, locks } = await bootLockApp(options);
+  const lock = await locks.acquire('logged', { ttl: 100, autoExtend: false });
+  await new Promise((resolve) => lock.signal.addEventListener('abort', resolve));
+  await app.close();
+}
+
+describe('LockModule logging', () => {
+  let redis: Redis;
+  let prefix: string;
+
+  beforeAll(() => {
+    redis = redisClient();
+  });
+
+  beforeEach(() => {
+    prefix = uniquePrefix('logging');
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await deleteKeysUnder(redis, prefix);
+  });
+
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('warns through Nest’s Logger with the class name as context when a lock is lost', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    await loseALock({ prefix, logger: undefined });
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/Lock "logged" was lost/), 'LockService');
+  });
+
+  it('sends its lines to a LoggerService passed as logger', async () => {
+    const lines: Array<[string, unknown]> = [];
+    const logger: LoggerService = {
+      log: (message: string, context?: unknown) => lines.push([message, context]),
+      warn: (message: string, context?: unknown) => lines.push([message, context]),
+      error: (message: string, context?: unknown) => lines.push([message, context]),
+    };
+    await loseALock({ prefix, logger });
+    expect(lines).toContainEqual([expect.stringMatching(/Lock "logged" was lost/), 'LockService']);
+  });
+
+  it('is silent with logger: false', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    await loseALock({ prefix, logger: false });
+    expect(warn).not.toHaveBeenCalled();
+  });
+});
