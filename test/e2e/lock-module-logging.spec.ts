@@ -1,7 +1,6 @@
 import { Logger, type LoggerService } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { bootLockApp } from '../support/app';
-import { deleteKeysUnder, redisClient, uniquePrefix } from '../support/redis';
+import { useTestRedis } from '../support/redis';
 
 async function loseALock(options: Parameters<typeof bootLockApp>[0]): Promise<void> {
   const { app, locks } = await bootLockApp(options);
@@ -11,29 +10,15 @@ async function loseALock(options: Parameters<typeof bootLockApp>[0]): Promise<vo
 }
 
 describe('LockModule logging', () => {
-  let redis: Redis;
-  let prefix: string;
+  const test = useTestRedis('logging');
 
-  beforeAll(() => {
-    redis = redisClient();
-  });
-
-  beforeEach(() => {
-    prefix = uniquePrefix('logging');
-  });
-
-  afterEach(async () => {
+  afterEach(() => {
     jest.restoreAllMocks();
-    await deleteKeysUnder(redis, prefix);
-  });
-
-  afterAll(async () => {
-    await redis.quit();
   });
 
   it('warns through Nest’s Logger with the class name as context when a lock is lost', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    await loseALock({ prefix, logger: undefined });
+    await loseALock({ prefix: test.prefix, logger: undefined });
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/Lock "logged" was lost/), 'LockService');
   });
 
@@ -44,13 +29,13 @@ describe('LockModule logging', () => {
       warn: (message: string, context?: unknown) => lines.push([message, context]),
       error: (message: string, context?: unknown) => lines.push([message, context]),
     };
-    await loseALock({ prefix, logger });
+    await loseALock({ prefix: test.prefix, logger });
     expect(lines).toContainEqual([expect.stringMatching(/Lock "logged" was lost/), 'LockService']);
   });
 
   it('is silent with logger: false', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    await loseALock({ prefix, logger: false });
+    await loseALock({ prefix: test.prefix, logger: false });
     expect(warn).not.toHaveBeenCalled();
   });
 });

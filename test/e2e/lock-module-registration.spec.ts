@@ -1,6 +1,5 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
 import {
   InvalidLockOptionsError,
   LockModule,
@@ -12,7 +11,7 @@ import {
   type LockOptionsFactory,
 } from '../../lib';
 import { bootLockApp } from '../support/app';
-import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { REDIS_URL, redisClient, useTestRedis } from '../support/redis';
 
 function redisTarget(): { host: string; port: number } {
   const url = new URL(REDIS_URL);
@@ -24,35 +23,18 @@ async function lockRoundTrip(locks: LockService): Promise<number> {
 }
 
 describe('LockModule registration', () => {
-  let redis: Redis;
-  let prefix: string;
-
-  beforeAll(() => {
-    redis = redisClient();
-  });
-
-  beforeEach(() => {
-    prefix = uniquePrefix('registration');
-  });
-
-  afterEach(async () => {
-    await deleteKeysUnder(redis, prefix);
-  });
-
-  afterAll(async () => {
-    await redis.quit();
-  });
+  const test = useTestRedis('registration');
 
   it('forRoot with a URL locks in Redis under the prefix', async () => {
-    const { app, locks } = await bootLockApp({ redis: REDIS_URL, prefix });
+    const { app, locks } = await bootLockApp({ redis: REDIS_URL, prefix: test.prefix });
     const lock = await locks.acquire('url');
-    expect(await redis.get(`${prefix}{url}`)).toBe(lock.token);
+    expect(await test.redis.get(`${test.prefix}{url}`)).toBe(lock.token);
     await lock.release();
     await app.close();
   });
 
   it('forRoot with ioredis options connects with them', async () => {
-    const { app, locks } = await bootLockApp({ redis: { ...redisTarget(), db: 0 }, prefix });
+    const { app, locks } = await bootLockApp({ redis: { ...redisTarget(), db: 0 }, prefix: test.prefix });
     expect(await lockRoundTrip(locks)).toBeGreaterThan(0);
     expect(app.get(LockStore)).toBeInstanceOf(RedisLockStore);
     await app.close();
@@ -60,7 +42,7 @@ describe('LockModule registration', () => {
 
   it('forRoot with an existing client uses it and leaves it open on shutdown', async () => {
     const client = redisClient();
-    const { app, locks } = await bootLockApp({ redis: client, prefix });
+    const { app, locks } = await bootLockApp({ redis: client, prefix: test.prefix });
     expect(await lockRoundTrip(locks)).toBeGreaterThan(0);
     await app.close();
     expect(client.status).toBe('ready');
@@ -69,20 +51,20 @@ describe('LockModule registration', () => {
   });
 
   it('forRoot closes the client it created when the app shuts down', async () => {
-    const connectionName = `nest-lock-${prefix.replace(/\W/g, '')}`;
-    const { app, locks } = await bootLockApp({ redis: { ...redisTarget(), connectionName }, prefix });
+    const connectionName = `nest-lock-${test.prefix.replace(/\W/g, '')}`;
+    const { app, locks } = await bootLockApp({ redis: { ...redisTarget(), connectionName }, prefix: test.prefix });
     await lockRoundTrip(locks);
-    expect(await redis.client('LIST')).toContain(connectionName);
+    expect(await test.redis.client('LIST')).toContain(connectionName);
     await app.close();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await redis.client('LIST')).not.toContain(connectionName);
+    expect(await test.redis.client('LIST')).not.toContain(connectionName);
   });
 
   it('forRoot with store "memory" locks in process and writes nothing to Redis', async () => {
-    const { app, locks } = await bootLockApp({ store: 'memory', prefix });
+    const { app, locks } = await bootLockApp({ store: 'memory', prefix: test.prefix });
     expect(app.get(LockStore)).toBeInstanceOf(MemoryLockStore);
     expect(await lockRoundTrip(locks)).toBeGreaterThan(0);
-    expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    expect(await test.redis.keys(`${test.prefix}*`)).toEqual([]);
     await app.close();
   });
 
@@ -113,14 +95,14 @@ describe('LockModule registration', () => {
     class FeatureModule {}
 
     const globalRef = await Test.createTestingModule({
-      imports: [LockModule.forRoot({ prefix, logger: false }), FeatureModule],
+      imports: [LockModule.forRoot({ prefix: test.prefix, logger: false }), FeatureModule],
     }).compile();
     expect(globalRef.get(Consumer).locks).toBeInstanceOf(LockService);
     await globalRef.close();
 
     await expect(
       Test.createTestingModule({
-        imports: [LockModule.forRoot({ prefix, logger: false, isGlobal: false }), FeatureModule],
+        imports: [LockModule.forRoot({ prefix: test.prefix, logger: false, isGlobal: false }), FeatureModule],
       }).compile(),
     ).rejects.toThrow(/LockService/);
   });
@@ -144,7 +126,7 @@ describe('LockModule registration', () => {
     class LockOptionsModule {}
 
     beforeEach(() => {
-      prefixHolder.value = prefix;
+      prefixHolder.value = test.prefix;
     });
 
     async function bootAsync(imports: Parameters<typeof Test.createTestingModule>[0]['imports']): Promise<void> {
@@ -152,7 +134,7 @@ describe('LockModule registration', () => {
       const app = moduleRef.createNestApplication();
       await app.init();
       const lock = await app.get(LockService).acquire('async');
-      expect(await redis.get(`${prefix}{async}`)).toBe(lock.token);
+      expect(await test.redis.get(`${test.prefix}{async}`)).toBe(lock.token);
       await lock.release();
       await app.close();
     }

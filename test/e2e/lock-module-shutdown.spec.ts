@@ -1,41 +1,23 @@
-import type { Redis } from 'ioredis';
 import { LockError } from '../../lib';
 import { bootLockApp } from '../support/app';
-import { deleteKeysUnder, redisClient, uniquePrefix } from '../support/redis';
+import { useTestRedis } from '../support/redis';
 
 describe('LockModule shutdown', () => {
-  let redis: Redis;
-  let prefix: string;
-
-  beforeAll(() => {
-    redis = redisClient();
-  });
-
-  beforeEach(() => {
-    prefix = uniquePrefix('shutdown');
-  });
-
-  afterEach(async () => {
-    await deleteKeysUnder(redis, prefix);
-  });
-
-  afterAll(async () => {
-    await redis.quit();
-  });
+  const test = useTestRedis('shutdown');
 
   it('releases the locks the app still holds when it closes', async () => {
-    const { app, locks } = await bootLockApp({ prefix, ttl: 60_000 });
+    const { app, locks } = await bootLockApp({ prefix: test.prefix, ttl: 60_000 });
     const lock = await locks.acquire('held-at-shutdown');
     await locks.acquire(['multi-a', 'multi-b']);
     await app.close();
-    expect(await redis.exists(`${prefix}{held-at-shutdown}`, `${prefix}{multi-a}`, `${prefix}{multi-b}`)).toBe(0);
+    expect(await test.redis.exists(`${test.prefix}{held-at-shutdown}`, `${test.prefix}{multi-a}`, `${test.prefix}{multi-b}`)).toBe(0);
     expect(lock.isHeld).toBe(false);
   });
 
   it('ends pending waits with a LockError instead of hanging app.close()', async () => {
-    const other = await bootLockApp({ prefix, ttl: 60_000 });
+    const other = await bootLockApp({ prefix: test.prefix, ttl: 60_000 });
     await other.locks.acquire('contended');
-    const { app, locks } = await bootLockApp({ prefix });
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
     const waiting = locks.acquire('contended', { waitTimeout: 60_000 }).catch((e: unknown) => e);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const started = Date.now();
@@ -46,14 +28,14 @@ describe('LockModule shutdown', () => {
   });
 
   it('does not leave the lock held by a caller that was cancelled while its winning attempt was in flight', async () => {
-    const { app, locks } = await bootLockApp({ prefix });
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
     for (let i = 0; i < 20; i += 1) {
       const controller = new AbortController();
       const attempt = locks.acquire(`race-${i}`, { signal: controller.signal }).catch((e: unknown) => e);
       queueMicrotask(() => controller.abort(new Error('cancelled')));
       const outcome = await attempt;
       if (outcome instanceof Error) {
-        expect(await redis.exists(`${prefix}{race-${i}}`)).toBe(0);
+        expect(await test.redis.exists(`${test.prefix}{race-${i}}`)).toBe(0);
       }
     }
     await app.close();

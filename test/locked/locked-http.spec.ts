@@ -17,7 +17,7 @@ import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { Locked, LockModule, LockNotAcquiredError, LockService } from '../../lib';
-import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, waitUntil } from '../support/redis';
 
 const seenByFilter: string[] = [];
 
@@ -143,9 +143,3 @@ describe.each([
     expect((await request(app.getHttpServer()).post('/orders/2/busy')).text).toBe('2');
   });
 });
-
-async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200 && !(await condition()); i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

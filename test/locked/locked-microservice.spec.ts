@@ -2,10 +2,10 @@ import { Controller, Injectable, type INestMicroservice } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, MessagePattern, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
-import { createServer } from 'node:net';
 import { firstValueFrom, interval, map, Observable, take, toArray } from 'rxjs';
 import { Locked, LockModule, LockService } from '../../lib';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { freePort } from '../support/redis-server';
 
 @Injectable()
 class CounterStore {
@@ -37,15 +37,6 @@ class CounterHandler {
       map(() => this.locks.current('rpc-stream') !== undefined),
     );
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('@Locked on a TCP microservice handler', () => {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { firstValueFrom, interval, lastValueFrom, map, Observable, take, toArray } from 'rxjs';
 import { Locked, LockModule, LockService } from '../../lib';
-import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, waitUntil } from '../support/redis';
 
 @Injectable()
 class Feed {
@@ -117,9 +117,3 @@ describe('@Locked on Observable results', () => {
     expect(await locks.isLocked('sse-stream')).toBe(false);
   });
 });
-
-async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200 && !(await condition()); i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

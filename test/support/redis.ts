@@ -36,3 +36,48 @@ export async function deleteKeysUnder(client: Redis, prefix: string): Promise<vo
 
 /** A port nothing listens on, for "Redis unreachable" cases. */
 export const DEAD_REDIS_URL = 'redis://127.0.0.1:1';
+
+/** A client of the test Redis and a fresh key prefix per test, cleaned up after each test. */
+export interface TestRedis {
+  readonly redis: Redis;
+  readonly prefix: string;
+}
+
+/**
+ * Registers jest hooks that give every test of the file a client and its own prefix, and delete the prefix's
+ * keys afterwards.
+ * @param name part of the prefix, to tell files apart
+ */
+export function useTestRedis(name: string): TestRedis {
+  const state: { redis?: Redis; prefix?: string } = {};
+  beforeAll(() => {
+    state.redis = redisClient();
+  });
+  beforeEach(() => {
+    state.prefix = uniquePrefix(name);
+  });
+  afterEach(async () => {
+    await deleteKeysUnder(state.redis as Redis, state.prefix as string);
+  });
+  afterAll(async () => {
+    await state.redis?.quit();
+  });
+  return {
+    get redis() {
+      return state.redis as Redis;
+    },
+    get prefix() {
+      return state.prefix as string;
+    },
+  };
+}
+
+/**
+ * Polls a condition every 5 ms, up to 1 s: for waiting on effects that have no event to wait for.
+ * @param condition resolves true when done
+ */
+export async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !(await condition()); i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
