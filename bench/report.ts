@@ -60,7 +60,7 @@ interface Panel {
  */
 export function chart(panels: Panel[]): string {
   const width = 300;
-  const height = 260;
+  const height = 270;
   const body = panels
     .map((panel, index) => {
       const x0 = index * width;
@@ -68,13 +68,12 @@ export function chart(panels: Panel[]): string {
       const barWidth = (width - 60) / Math.max(1, panel.bars.length);
       const bars = panel.bars
         .map((bar, i) => {
-          const h = (bar.value / max) * 160;
+          const h = (bar.value / max) * 140;
           const x = x0 + 40 + i * barWidth;
           const y = 210 - h;
           return [
             `<rect x="${x + 4}" y="${y}" width="${barWidth - 8}" height="${h}" fill="${COLORS[bar.label] ?? '#777'}"/>`,
             `<text x="${x + barWidth / 2}" y="${y - 4}" font-size="11" text-anchor="middle">${format(bar.value)}</text>`,
-            `<text x="${x + barWidth / 2}" y="226" font-size="10" text-anchor="middle">${bar.label}</text>`,
           ].join('');
         })
         .join('');
@@ -86,8 +85,15 @@ export function chart(panels: Panel[]): string {
       ].join('');
     })
     .join('');
+  const names = [...new Set(panels.flatMap((panel) => panel.bars.map((bar) => bar.label)))];
+  const legend = names
+    .map((name, i) => {
+      const x = 40 + i * 170;
+      return `<rect x="${x}" y="238" width="14" height="14" fill="${COLORS[name] ?? '#777'}"/><text x="${x + 20}" y="250" font-size="12">${name}</text>`;
+    })
+    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width * panels.length}" height="${height}" font-family="sans-serif">
-<rect width="100%" height="100%" fill="#fff"/>${body}
+<rect width="100%" height="100%" fill="#fff"/>${body}${legend}
 </svg>
 `;
 }

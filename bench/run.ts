@@ -68,6 +68,7 @@ function panels(sections: Section[]): Parameters<typeof chart>[0] {
     { title: '2. Many keys', unit: 'cycles/s, 200 callers (higher is better)', bars: bars(1, 'cycles/s (median)') },
     { title: '3. One hot key', unit: 'critical sections/s (higher is better)', bars: bars(2, 'CS/s') },
     { title: '3. One hot key', unit: 'acquire wait p99 ms (lower is better)', bars: bars(2, 'wait p99 ms') },
+    { title: '3. One hot key', unit: 'worst acquire wait ms (lower is better)', bars: bars(2, 'wait max ms') },
   ];
 }
 

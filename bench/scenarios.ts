@@ -149,12 +149,15 @@ export async function hotKey(url: string, sizes: BenchSizes): Promise<Row[]> {
       results.filter((_, index) => index % sizes.hotKeyWorkers === worker).reduce((sum, result) => sum + result.turns, 0),
     );
     const commands = results.reduce((sum, result) => sum + result.commands, 0);
+    const sectionMs = median(results.flatMap((result) => result.intervals.map(([start, end]) => end - start)));
     return {
       contender: name,
       'CS/s': Math.round((turns * 1000) / ms),
+      'CS p50 ms': round1(sectionMs),
       'wait p50 ms': round1(quantile(waits, 0.5)),
       'wait p99 ms': round1(quantile(waits, 0.99)),
       'wait max ms': round1(Math.max(...waits)),
+      'max / (2 x n x CS p50)': ratio(Math.max(...waits) / (2 * sizes.hotKeyWorkers * sectionMs)),
       'Jain fairness': round3(jain(perWorker)),
       'lock commands/CS': round1(commands / turns),
       'lost updates': lost,
