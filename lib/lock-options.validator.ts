@@ -171,8 +171,11 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
         `(${STORE_METHODS.join(', ')}), got ${describe(store)}.`,
     );
   }
-  if (given.prefix !== undefined && (typeof given.prefix !== 'string' || given.prefix === '')) {
-    throw new InvalidLockOptionsError(`LockModule options: prefix must be a non-empty string, got ${describe(given.prefix)}.`);
+  if (given.prefix !== undefined && (typeof given.prefix !== 'string' || given.prefix === '' || /[{}]/.test(given.prefix))) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: prefix must be a non-empty string without { or } (braces would take over the hash tag ` +
+        `that keeps each lock's keys in one Cluster slot), got ${describe(given.prefix)}.`,
+    );
   }
   if (given.commandTimeout !== undefined && !(isInteger(given.commandTimeout) && given.commandTimeout > 0)) {
     throw new InvalidLockOptionsError(

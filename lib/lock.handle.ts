@@ -160,7 +160,7 @@ export class Lock {
   private expire(): void {
     this.lose(
       this.autoExtend
-        ? `the store could not be reached to extend it before its lease of ${this.ttl} ms ran out`
+        ? `its lease of ${this.ttl} ms ran out before it could be extended (the store did not answer in time, or this process was paused)`
         : `its lease of ${this.ttl} ms ran out (autoExtend is off)`,
     );
   }

@@ -3,14 +3,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** A redis-server this test started on a free port, in its own temp directory. */
 export interface RedisServer {
   readonly port: number;
   readonly url: string;
   readonly process: ChildProcess;
-  /** Stops the server (SIGKILL if it does not quit) and removes its directory. */
+  /** Kills the server (nothing is saved) and starts it again, empty, on the same port. */
+  restart(downMs?: number): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+  freeze(): void;
+  /** Resumes a frozen server (SIGCONT). */
+  thaw(): void;
+  /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
 
@@ -29,31 +35,47 @@ export function freePort(): Promise<number> {
  * Starts `redis-server` without persistence on a free port and waits until it answers PING.
  * @param args extra server arguments
  */
-export async function startRedisServer(args: string[] = []): Promise<RedisServer> {
+export async function startRedisServer(args: string[] = [], ping: RedisOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'nest-lock-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
-    stdio: 'ignore',
-  });
+  const launch = (): ChildProcess =>
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+      stdio: 'ignore',
+    });
+  const kill = async (child: ChildProcess): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  let child = launch();
   const url = `redis://127.0.0.1:${port}`;
-  await waitForPing(url);
+  await waitForPing(url, ping);
   return {
     port,
     url,
-    process: child,
+    get process() {
+      return child;
+    },
+    restart: async (downMs = 0) => {
+      await kill(child);
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      child = launch();
+      await waitForPing(url, ping);
+    },
+    freeze: () => child.kill('SIGSTOP'),
+    thaw: () => child.kill('SIGCONT'),
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      child.kill('SIGCONT');
+      await kill(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function waitForPing(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+async function waitForPing(url: string, options: RedisOptions): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...options });
   client.on('error', () => undefined);
   for (let i = 0; i < 100; i += 1) {
     try {

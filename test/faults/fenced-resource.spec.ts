@@ -1,0 +1,48 @@
+import { Redis } from 'ioredis';
+import { spawnWorker } from '../processes/run-worker';
+import { bootLockApp } from '../support/app';
+import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { FENCED_WRITE } from './fenced-resource';
+
+// A lease alone does not give mutual exclusion when the holder pauses past its TTL; fencing on the resource does.
+describe('a holder frozen past its TTL (SIGSTOP)', () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = new Redis(server.url);
+  });
+
+  afterAll(async () => {
+    await redis.quit();
+    await server.stop();
+  });
+
+  it('has its stale write rejected by the fenced resource, and sees its signal aborted', async () => {
+    const holder = spawnWorker('../faults/fenced-holder', [server.url, '500', '400']);
+    let output = '';
+    holder.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    holder.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => holder.on('close', resolve));
+    while (!output.includes('acquired')) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    holder.kill('SIGSTOP');
+
+    const other = await bootLockApp({ redis: server.url, ttl: 5_000 });
+    const lock = await other.locks.acquire('fenced', { waitTimeout: 5_000 });
+    expect(await redis.eval(FENCED_WRITE, 1, 'resource', lock.fencingToken, 'written by the new holder')).toBe(1);
+
+    holder.kill('SIGCONT');
+    await exited;
+    await lock.release();
+    await other.app.close();
+
+    const staleToken = Number(/acquired (\d+)/.exec(output)?.[1]);
+    expect(staleToken).toBeLessThan(lock.fencingToken);
+    expect(output).toContain('write rejected; signal aborted: LockLostError');
+    expect(await redis.hget('resource', 'rejected')).toBe('1');
+    expect(await redis.hget('resource', 'value')).toBe('written by the new holder');
+  }, 30_000);
+});
