@@ -55,6 +55,7 @@ export class RedisLockStore implements LockStore {
   private readonly logger: LockLogger;
   private readonly subscriber: RedisReleaseSubscriber;
   private ready?: Promise<void>;
+  private lastConnectionError?: string;
 
   /** @param options where Redis is and how to talk to it */
   constructor(options: RedisLockStoreOptions) {
@@ -132,12 +133,14 @@ export class RedisLockStore implements LockStore {
   private reportOutages(): void {
     let down = false;
     this.client.on('error', (error: Error) => {
+      this.lastConnectionError = error.message;
       if (!down) {
         down = true;
         this.logger.warn(`Redis connection failed (${error.message}); lock operations fail until it is back.`);
       }
     });
     this.client.on('ready', () => {
+      this.lastConnectionError = undefined;
       if (down) {
         down = false;
         this.logger.log('Redis connection is back.');
@@ -190,7 +193,8 @@ export class RedisLockStore implements LockStore {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         onTimeout?.();
-        reject(new LockStoreUnavailableError(describeOperation(operation, keys), new Error(`no answer within ${this.commandTimeout} ms`)));
+        const last = this.lastConnectionError === undefined ? '' : `; last connection error: ${this.lastConnectionError}`;
+        reject(new LockStoreUnavailableError(describeOperation(operation, keys), new Error(`no answer within ${this.commandTimeout} ms${last}`)));
       }, this.commandTimeout);
       const status = this.client.status;
       const sent = status === 'ready' || status === 'wait' ? exchange() : this.whenReady().then(exchange);

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { MemoryLockStore, RedisLockStore, type LockStore } from '../../lib';
-import { deleteKeysUnder, redisClient, uniquePrefix } from '../support/redis';
+import { deleteKeysUnder, uniquePrefix } from '../support/redis';
+import { startRedisServer, type RedisServer } from '../support/redis-server';
 
 const TTL = 60;
 const OWNERS = ['a', 'b', 'c'] as const;
@@ -130,14 +131,17 @@ function initialModel(): Model {
 
 // Random interleavings of acquire / queue / extend / release / leave / expiry by three owners, checked against the model.
 describe('model-based: stores against a reference model', () => {
+  let server: RedisServer;
   let redis: Redis;
 
-  beforeAll(() => {
-    redis = redisClient();
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = new Redis(server.url);
   });
 
   afterAll(async () => {
     await redis.quit();
+    await server.stop();
   });
 
   it('MemoryLockStore behaves as the model says', async () => {

@@ -33,13 +33,18 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts `redis-server` without persistence on a free port and waits until it answers PING.
- * @param args extra server arguments
+ * @param args extra server arguments (later ones win), or a function of the chosen port that returns them
+ * @param ping client options for the PING that checks the server is up (password, TLS)
  */
-export async function startRedisServer(args: string[] = [], ping: RedisOptions = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  args: string[] | ((port: number) => string[]) = [],
+  ping: RedisOptions = {},
+): Promise<RedisServer> {
   const port = await freePort();
+  const extra = typeof args === 'function' ? args(port) : args;
   const dir = mkdtempSync(join(tmpdir(), 'nest-lock-redis-'));
   const launch = (): ChildProcess =>
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
       stdio: 'ignore',
     });
   const kill = async (child: ChildProcess): Promise<void> => {
