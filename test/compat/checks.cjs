@@ -1,0 +1,44 @@
+// The small e2e both consumers run: HTTP through @Locked (200, then 409 while busy), LockService by hand, clean close.
+const http = require('node:http');
+
+function post(port, path) {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port, path, method: 'POST' }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode, body: JSON.parse(body) }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+function check(condition, what) {
+  if (!condition) {
+    throw new Error(`compat check failed: ${what}`);
+  }
+  console.log(`ok - ${what}`);
+}
+
+async function runChecks({ NestFactory, AppModule, LockService, LockNotAcquiredError }) {
+  const app = await NestFactory.create(AppModule, { logger: ['error'] });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address();
+  const [first, second] = await Promise.all([
+    post(port, '/orders/7/confirm'),
+    new Promise((resolve) => setTimeout(resolve, 100)).then(() => post(port, '/orders/7/confirm')),
+  ]);
+  check(first.status === 201 && first.body.key === 'order:7', '@Locked route answers with the key built from the param');
+  check(second.status === 409 && second.body.error === 'Conflict', 'a busy @Locked route answers 409 Conflict');
+  const locks = app.get(LockService);
+  const token = await locks.using('compat', (lock) => lock.fencingToken);
+  check(Number.isSafeInteger(token), 'LockService.using() hands out a fencing token');
+  const held = await locks.acquire('compat');
+  const busy = await locks.acquire('compat', { waitTimeout: 0 }).catch((error) => error);
+  check(busy instanceof LockNotAcquiredError, 'errors are the exported classes (instanceof works)');
+  await held.release();
+  await app.close();
+  check(true, 'app.close() returns');
+}
+
+module.exports = { runChecks };
