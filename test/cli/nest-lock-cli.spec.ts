@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { bootLockApp } from '../support/app';
+import { REDIS_URL, useTestRedis } from '../support/redis';
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the shipped CLI (from source) with the given arguments and standard input. */
+function cli(args: string[], input = ''): Promise<CliResult> {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'support', 'resolve-ts.js'), join(__dirname, '..', '..', 'lib', 'cli', 'nest-lock.cli.ts'), ...args],
+    { env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') } },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('the nest-lock CLI', () => {
+  const test = useTestRedis('cli');
+
+  it('inspect lists held locks with key, remaining TTL, fencing counter and waiter count', async () => {
+    const holder = await bootLockApp({ prefix: test.prefix });
+    const waiter = await bootLockApp({ prefix: test.prefix });
+    const lock = await holder.locks.acquire('report:42', { ttl: 30_000 });
+    const waiting = waiter.locks.acquire('report:42', { waitTimeout: 20_000 }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const shown = await cli(['inspect', '--redis', REDIS_URL, '--prefix', test.prefix]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/KEY\s+HOLDER\s+TTL\s+FENCING\s+WAITERS/);
+    expect(shown.stdout).toMatch(new RegExp(`report:42\\s+${lock.token.slice(0, 8)}\\.\\.\\.\\s+\\d+ ms\\s+${lock.fencingToken}\\s+1`));
+
+    const json = JSON.parse((await cli(['inspect', '--json', '--redis', REDIS_URL, '--prefix', test.prefix])).stdout);
+    expect(json).toEqual([{ key: 'report:42', holder: lock.token, ttl: expect.any(Number), fencingCounter: lock.fencingToken, waiters: 1 }]);
+
+    await lock.release();
+    const next = await waiting;
+    await (next as { release(): Promise<boolean> }).release();
+    await Promise.all([holder.app.close(), waiter.app.close()]);
+  }, 30_000);
+
+  it('release KEY --force asks for confirmation, and --yes releases without asking', async () => {
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
+    const lock = await locks.acquire('stuck', { ttl: 60_000 });
+
+    const declined = await cli(['release', 'stuck', '--force', '--redis', REDIS_URL, '--prefix', test.prefix], 'n\n');
+    expect(declined.stdout).toMatch(/Force-release lock "stuck" held by .*\? \[y\/N\]/);
+    expect(declined.stdout).toMatch(/Nothing released/);
+    expect(declined.code).toBe(1);
+    expect(await locks.isLocked('stuck')).toBe(true);
+
+    const confirmed = await cli(['release', 'stuck', '--force', '--redis', REDIS_URL, '--prefix', test.prefix], 'y\n');
+    expect(confirmed.stdout).toMatch(/Released lock "stuck"/);
+    expect(confirmed.code).toBe(0);
+    expect(await locks.isLocked('stuck')).toBe(false);
+
+    await locks.acquire('stuck-too');
+    const yes = await cli(['release', 'stuck-too', '--force', '--yes', '--redis', REDIS_URL, '--prefix', test.prefix]);
+    expect(yes.stdout).toMatch(/Released lock "stuck-too"/);
+    expect(await locks.isLocked('stuck-too')).toBe(false);
+    expect(await lock.release()).toBe(false);
+    await app.close();
+  }, 30_000);
+
+  it('refuses release without --force, and reports an unreachable Redis', async () => {
+    const noForce = await cli(['release', 'k', '--redis', REDIS_URL]);
+    expect(noForce.code).toBe(2);
+    expect(noForce.stderr).toMatch(/release needs a KEY and --force/);
+    const unreachable = await cli(['inspect', '--redis', 'redis://:s3cret@127.0.0.1:1']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/nest-lock: .*ECONNREFUSED/);
+    expect(unreachable.stderr).not.toMatch(/s3cret/);
+  }, 30_000);
+});
