@@ -82,6 +82,8 @@ export interface LockStore {
    * lease ends (`retryAfter`).
    */
   watch?(keys: readonly string[], token: string, onlyIfLive?: boolean): LockReleaseWatch | undefined;
+  /** Resolves when the backend answers (health checks); rejects with the reason otherwise. */
+  ping?(): Promise<void>;
   /** Frees what the store owns (connections, timers). Called on app shutdown for stores the module created. */
   close?(): Promise<void>;
 }

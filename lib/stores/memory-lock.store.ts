@@ -138,6 +138,10 @@ export class MemoryLockStore implements LockStore {
     };
   }
 
+  async ping(): Promise<void> {
+    // In process: always there.
+  }
+
   async close(): Promise<void> {
     this.entries.clear();
     this.fences.clear();

@@ -113,6 +113,10 @@ export class RedisLockStore implements LockStore {
     return counts.some((count) => toNumber(count) > 0);
   }
 
+  async ping(): Promise<void> {
+    await this.guard('ping', [], () => this.client.ping());
+  }
+
   watch(keys: readonly string[], token: string, onlyIfLive = false): LockReleaseWatch | undefined {
     const keyPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
     return this.subscriber.watch(
@@ -228,6 +232,9 @@ export class RedisLockStore implements LockStore {
 }
 
 function describeOperation(operation: string, keys: readonly string[]): string {
+  if (keys.length === 0) {
+    return operation;
+  }
   return `${operation} lock ${keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys)}`;
 }
 

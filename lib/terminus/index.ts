@@ -1,0 +1,1 @@
+export * from './lock-health.indicator.js';

@@ -1,0 +1,36 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { performance } from 'node:perf_hooks';
+import { LockStore } from '../interfaces/index.js';
+
+/**
+ * A `@nestjs/terminus` health indicator: up when the lock backend answers, with its round-trip time; down with
+ * the reason otherwise. Import it from `nest-lock/terminus` and list it in the providers of your health module.
+ *
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.locks.isHealthy('locks')]); }
+ * ```
+ */
+@Injectable()
+export class LockHealthIndicator {
+  constructor(
+    private readonly health: HealthIndicatorService,
+    @Inject(LockStore) private readonly store: LockStore,
+  ) {}
+
+  /**
+   * Checks that the lock backend answers.
+   * @param key the name of this check in the health report @default 'locks'
+   */
+  async isHealthy(key = 'locks'): Promise<HealthIndicatorResult> {
+    const indicator = this.health.check(key);
+    const started = performance.now();
+    try {
+      await (this.store.ping ? this.store.ping() : this.store.isLocked(['health-check']));
+      return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
+    } catch (error) {
+      return indicator.down({ message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+}
