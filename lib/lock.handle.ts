@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { LockLostError } from './errors/index.js';
-import type { LockStore } from './interfaces/index.js';
+import type { LockEvent, LockStore } from './interfaces/index.js';
 import type { LockLogger } from './lock.logger.js';
 import { assertLockOptions } from './lock-options.validator.js';
 
@@ -10,6 +10,8 @@ export interface LockHandleContext {
   readonly logger: LockLogger;
   /** Called once, when the lock is released or lost. */
   settled(lock: Lock): void;
+  /** Publishes what happened to the lock. */
+  emit(event: LockEvent): void;
 }
 
 /** How a {@link Lock} came to be. */
@@ -53,6 +55,7 @@ export class Lock {
   private watchdogTimer?: NodeJS.Timeout;
   private controller?: AbortController;
   private readonly autoExtend: boolean;
+  private readonly grantedAt = performance.now();
 
   /**
    * @internal use `LockService.acquire()`
@@ -108,6 +111,7 @@ export class Lock {
     }
     this.ttl = ttl;
     this.renew(startedAt, ttl);
+    this.context.emit({ type: 'extended', ...this.identity(), ttl });
   }
 
   /**
@@ -120,7 +124,11 @@ export class Lock {
       return false;
     }
     this.settle('released');
-    return this.context.store.release(this.keys, this.token);
+    const released = await this.context.store.release(this.keys, this.token);
+    if (released) {
+      this.context.emit({ type: 'released', ...this.identity(), held: performance.now() - this.grantedAt });
+    }
+    return released;
   }
 
   private renew(startedAt: number, lease: number): void {
@@ -172,8 +180,13 @@ export class Lock {
       this.context.logger.warn(error.message);
       this.controller ??= new AbortController();
       this.controller.abort(error);
+      this.context.emit({ type: 'lost', ...this.identity(), held: performance.now() - this.grantedAt, reason: error });
     }
     return error;
+  }
+
+  private identity(): { keys: readonly string[]; token: string; fencingToken: number } {
+    return { keys: this.keys, token: this.token, fencingToken: this.fencingToken };
   }
 
   private notHeld(): LockLostError {

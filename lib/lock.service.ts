@@ -1,12 +1,12 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { finalize, isObservable, type Observable } from 'rxjs';
+import { finalize, isObservable, Subject, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { InvalidLockOptionsError, LockError, LockLostError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
-import { LockStore, type LockKey, type LockOptions, type LockStoreGrant } from './interfaces/index.js';
+import { LockStore, type LockEvent, type LockKey, type LockOptions, type LockStoreGrant } from './interfaces/index.js';
 import { Lock } from './lock.handle.js';
 import { createLockLogger, type LockLogger } from './lock.logger.js';
 import {
@@ -51,6 +51,13 @@ export class LockService implements OnApplicationShutdown {
   private readonly defaults: ResolvedLockOptions;
   private readonly chain = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
   private readonly localQueues = new Map<string, LocalWaiter[]>();
+  private readonly eventSubject = new Subject<LockEvent>();
+
+  /**
+   * Everything that happens to this app's locks: acquired (with the wait), busy, extended, released (with the hold
+   * time), lost. Completes on shutdown. Subscribe for metrics, traces or your own logs.
+   */
+  readonly events: Observable<LockEvent> = this.eventSubject.asObservable();
 
   constructor(
     @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
@@ -228,6 +235,7 @@ export class LockService implements OnApplicationShutdown {
     if (held.length > 0) {
       this.logger.log(`Released ${held.length} lock(s) on shutdown.`);
     }
+    this.eventSubject.complete();
     if (this.options.ownsStore) {
       await this.store.close?.();
     }
@@ -249,7 +257,7 @@ export class LockService implements OnApplicationShutdown {
         const wait = Math.max(0, Math.floor(deadline - attemptStarted));
         const outcome = await this.attempt(keys, token, options.ttl, wait, deadline);
         if (outcome.acquired) {
-          return await this.grant(keys, token, outcome, options, attemptStarted, signal);
+          return await this.grant(keys, token, outcome, options, attemptStarted, signal, started);
         }
         if (wait > 0 && !outcome.unavailable) {
           queuedAt = attemptStarted;
@@ -257,7 +265,7 @@ export class LockService implements OnApplicationShutdown {
         const remaining = deadline - performance.now();
         if (remaining <= 0 || signal.aborted) {
           signal.throwIfAborted();
-          throw outcome.unavailable ?? new LockNotAcquiredError(keys, performance.now() - started);
+          throw outcome.unavailable ?? this.busy(keys, started);
         }
         if (outcome.unavailable) {
           await pause(Math.min(remaining, UNAVAILABLE_RETRY_DELAY), signal);
@@ -271,7 +279,7 @@ export class LockService implements OnApplicationShutdown {
           const handedOver = await (watch ? watch.next(recheck, signal) : pause(recheck, signal));
           if (handedOver && queuedAt !== undefined && !signal.aborted) {
             // The releasing holder gave us the lock; its lease began after our last queued attempt started.
-            return await this.grant(keys, token, handedOver, options, queuedAt, signal);
+            return await this.grant(keys, token, handedOver, options, queuedAt, signal, started);
           }
         }
       }
@@ -310,7 +318,7 @@ export class LockService implements OnApplicationShutdown {
       if (queue[0] !== me) {
         done();
         signal.throwIfAborted();
-        throw new LockNotAcquiredError([key], performance.now() - started);
+        throw this.busy([key], started);
       }
     }
     return { done };
@@ -343,6 +351,7 @@ export class LockService implements OnApplicationShutdown {
     options: ResolvedLockOptions,
     startedAt: number,
     signal: AbortSignal,
+    askedAt: number,
   ): Promise<Lock> {
     const lock = new Lock(
       {
@@ -354,9 +363,15 @@ export class LockService implements OnApplicationShutdown {
         autoExtend: options.autoExtend,
         startedAt,
       },
-      { store: this.store, logger: this.logger, settled: (settled) => this.held.delete(settled) },
+      {
+        store: this.store,
+        logger: this.logger,
+        settled: (settled) => this.held.delete(settled),
+        emit: (event) => this.eventSubject.next(event),
+      },
     );
     this.held.add(lock);
+    this.eventSubject.next({ type: 'acquired', keys, token, fencingToken: granted.fencingToken, waited: performance.now() - askedAt });
     if (signal.aborted) {
       // Cancelled while the winning attempt was in flight: give the lock straight back.
       await lock.release().catch(() => undefined);
@@ -367,6 +382,12 @@ export class LockService implements OnApplicationShutdown {
       await lock.extend();
     }
     return lock;
+  }
+
+  private busy(keys: readonly string[], started: number): LockNotAcquiredError {
+    const waited = performance.now() - started;
+    this.eventSubject.next({ type: 'busy', keys, waited });
+    return new LockNotAcquiredError(keys, waited);
   }
 }
 
