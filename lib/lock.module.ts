@@ -10,6 +10,7 @@ import {
 } from './interfaces/index.js';
 import { LockExplorer } from './lock.explorer.js';
 import { LockService } from './lock.service.js';
+import { LockTelemetry } from './lock.telemetry.js';
 import { createLockStore } from './lock-store.factory.js';
 import { resolveLockModuleOptions, type ResolvedLockModuleOptions } from './lock-options.validator.js';
 
@@ -66,7 +67,7 @@ export class LockModule {
       module: LockModule,
       global: isGlobal ?? true,
       imports: [DiscoveryModule, ...imports],
-      providers: [...optionProviders, STORE_PROVIDER, LockService, LockExplorer],
+      providers: [...optionProviders, STORE_PROVIDER, LockService, LockExplorer, LockTelemetry],
       exports: [LockService, LockStore, LOCK_MODULE_OPTIONS],
     };
   }

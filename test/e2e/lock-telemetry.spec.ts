@@ -1,0 +1,63 @@
+import { metrics, trace, SpanStatusCode } from '@opentelemetry/api';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { bootLockApp } from '../support/app';
+import { useTestRedis } from '../support/redis';
+
+describe('OpenTelemetry spans and metrics (with @opentelemetry/api installed)', () => {
+  const test = useTestRedis('telemetry');
+  const spans = new InMemorySpanExporter();
+  const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 60_000 });
+
+  beforeAll(() => {
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  });
+
+  afterAll(async () => {
+    await reader.shutdown();
+    trace.disable();
+    metrics.disable();
+  });
+
+  it('records lock.acquire and lock.hold spans, and counters and histograms of waits and holds', async () => {
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
+    const lock = await locks.acquire('traced');
+    await locks.acquire('traced', { waitTimeout: 30 }).catch(() => undefined);
+    await lock.release();
+    const doomed = await locks.acquire('doomed', { ttl: 50, autoExtend: false });
+    await new Promise((resolve) => doomed.signal.addEventListener('abort', resolve));
+    await reader.forceFlush();
+    await app.close();
+
+    const finished = spans.getFinishedSpans().map((span) => ({
+      name: span.name,
+      keys: span.attributes['lock.keys'],
+      outcome: span.attributes['lock.outcome'],
+      error: span.status.code === SpanStatusCode.ERROR,
+    }));
+    expect(finished).toEqual([
+      { name: 'lock.acquire', keys: 'traced', outcome: 'acquired', error: false },
+      { name: 'lock.acquire', keys: 'traced', outcome: 'busy', error: false },
+      { name: 'lock.hold', keys: 'traced', outcome: undefined, error: false },
+      { name: 'lock.acquire', keys: 'doomed', outcome: 'acquired', error: false },
+      { name: 'lock.hold', keys: 'doomed', outcome: undefined, error: true },
+    ]);
+
+    const recorded = new Map(
+      metricExporter
+        .getMetrics()
+        .flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
+        .map((metric) => [metric.descriptor.name, metric.dataPoints.reduce((sum, point) => sum + (typeof point.value === 'number' ? point.value : (point.value as { count: number }).count), 0)]),
+    );
+    expect(Object.fromEntries(recorded)).toEqual({
+      'nest_lock.acquired': 2,
+      'nest_lock.busy': 1,
+      'nest_lock.released': 1,
+      'nest_lock.lost': 1,
+      'nest_lock.wait': 3,
+      'nest_lock.hold': 2,
+    });
+  });
+});
