@@ -5,6 +5,8 @@ import { CleanupJob } from './cleanup.job';
 import { OrdersController } from './orders.controller';
 import { ReportsController } from './reports.controller';
 import { ReportsService } from './reports.service';
+import { TicketsController } from './tickets.controller';
+import { TicketsService } from './tickets.service';
 
 @Module({
   imports: [
@@ -16,7 +18,7 @@ import { ReportsService } from './reports.service';
     }),
     ScheduleModule.forRoot(),
   ],
-  controllers: [ReportsController, OrdersController],
-  providers: [ReportsService, CleanupJob],
+  controllers: [ReportsController, OrdersController, TicketsController],
+  providers: [ReportsService, CleanupJob, TicketsService],
 })
 export class AppModule {}

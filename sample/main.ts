@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule);
+  const app = await NestFactory.create(AppModule, process.env.SAMPLE_QUIET ? { logger: ['error'] } : {});
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, '127.0.0.1');
@@ -14,6 +14,7 @@ async function bootstrap(): Promise<void> {
   Logger.log('  The second waits 2 s for the lock, then answers 409 Conflict.', 'Sample');
   Logger.log(`  curl -X POST ${url}/orders/7/confirm & curl -X POST ${url}/orders/7/confirm`, 'Sample');
   Logger.log('  @Locked on the handler: the second answers 409 at once (waitTimeout: 0).', 'Sample');
+  Logger.log(`  curl -X POST ${url}/tickets/concert/restock?count=100 ; curl -X POST ${url}/tickets/concert/buy`, 'Sample');
 }
 
 void bootstrap();
