@@ -20,8 +20,32 @@ function check(condition, what) {
   console.log(`ok - ${what}`);
 }
 
-async function runChecks({ NestFactory, AppModule, LockService, LockNotAcquiredError }) {
-  const app = await NestFactory.create(AppModule, { logger: ['error'] });
+/** The consumer app, built from the packages as the consumer imported them (no decorators in plain JS). */
+function defineApp({ Controller, Module, Post, Param }, { LockModule, LockService, Locked }, prefix) {
+  class OrdersController {
+    constructor(locks) {
+      this.locks = locks;
+    }
+    async confirm() {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return { key: this.locks.current().keys[0] };
+    }
+  }
+  Reflect.defineMetadata('design:paramtypes', [LockService], OrdersController);
+  const confirm = Object.getOwnPropertyDescriptor(OrdersController.prototype, 'confirm');
+  Reflect.decorate([Post(':id/confirm'), Locked('order:{0}', { waitTimeout: 0 })], OrdersController.prototype, 'confirm', confirm);
+  Object.defineProperty(OrdersController.prototype, 'confirm', confirm);
+  Param('id')(OrdersController.prototype, 'confirm', 0);
+  Controller('orders')(OrdersController);
+
+  class AppModule {}
+  Module({ imports: [LockModule.forRoot({ redis: process.env.REDIS_URL, prefix })], controllers: [OrdersController] })(AppModule);
+  return AppModule;
+}
+
+async function runChecks({ common, core, nestLock, prefix }) {
+  const { LockService, LockNotAcquiredError } = nestLock;
+  const app = await core.NestFactory.create(defineApp(common, nestLock, prefix), { logger: ['error'] });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   const [first, second] = await Promise.all([

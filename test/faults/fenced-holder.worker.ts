@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { LockModule, LockService } from '../../lib';
 import { FENCED_WRITE } from './fenced-resource';
+import { runMain } from '../support/worker-main';
 
 const [url, ttl, writeAfter] = process.argv.slice(2).map((value, index) => (index === 0 ? value : Number(value))) as [string, number, number];
 
@@ -27,10 +28,4 @@ async function main(): Promise<void> {
   await app.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

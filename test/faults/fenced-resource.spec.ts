@@ -1,26 +1,14 @@
-import { Redis } from 'ioredis';
 import { spawnWorker } from '../processes/run-worker';
 import { bootLockApp } from '../support/app';
-import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { useRedisServer } from '../support/redis-server';
 import { FENCED_WRITE } from './fenced-resource';
 
 // A lease alone does not give mutual exclusion when the holder pauses past its TTL; fencing on the resource does.
 describe('a holder frozen past its TTL (SIGSTOP)', () => {
-  let server: RedisServer;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    redis = new Redis(server.url);
-  });
-
-  afterAll(async () => {
-    await redis.quit();
-    await server.stop();
-  });
+  const own = useRedisServer();
 
   it('has its stale write rejected by the fenced resource, and sees its signal aborted', async () => {
-    const holder = spawnWorker('../faults/fenced-holder', [server.url, '500', '400']);
+    const holder = spawnWorker('../faults/fenced-holder', [own.server.url, '500', '400']);
     let output = '';
     holder.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     holder.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -30,9 +18,9 @@ describe('a holder frozen past its TTL (SIGSTOP)', () => {
     }
     holder.kill('SIGSTOP');
 
-    const other = await bootLockApp({ redis: server.url, ttl: 5_000 });
+    const other = await bootLockApp({ redis: own.server.url, ttl: 5_000 });
     const lock = await other.locks.acquire('fenced', { waitTimeout: 5_000 });
-    expect(await redis.eval(FENCED_WRITE, 1, 'resource', lock.fencingToken, 'written by the new holder')).toBe(1);
+    expect(await own.redis.eval(FENCED_WRITE, 1, 'resource', lock.fencingToken, 'written by the new holder')).toBe(1);
 
     holder.kill('SIGCONT');
     await exited;
@@ -42,7 +30,7 @@ describe('a holder frozen past its TTL (SIGSTOP)', () => {
     const staleToken = Number(/acquired (\d+)/.exec(output)?.[1]);
     expect(staleToken).toBeLessThan(lock.fencingToken);
     expect(output).toContain('write rejected; signal aborted: LockLostError');
-    expect(await redis.hget('resource', 'rejected')).toBe('1');
-    expect(await redis.hget('resource', 'value')).toBe('written by the new holder');
+    expect(await own.redis.hget('resource', 'rejected')).toBe('1');
+    expect(await own.redis.hget('resource', 'value')).toBe('written by the new holder');
   }, 30_000);
 });

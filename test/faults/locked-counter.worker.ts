@@ -4,6 +4,7 @@ import { Inject, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { Locked, LockModule } from '../../lib';
+import { runMain } from '../support/worker-main';
 
 const [url, prefix, counterKey, intervalsKey, workers, iterations] = process.argv.slice(2);
 const REDIS = 'test:redis';
@@ -47,10 +48,4 @@ async function main(): Promise<void> {
   await app.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { MemoryLockStore, RedisLockStore, type LockStore } from '../../lib';
 import { deleteKeysUnder, uniquePrefix } from '../support/redis';
-import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { useRedisServer } from '../support/redis-server';
 
 const TTL = 60;
 const OWNERS = ['a', 'b', 'c'] as const;
@@ -131,18 +130,7 @@ function initialModel(): Model {
 
 // Random interleavings of acquire / queue / extend / release / leave / expiry by three owners, checked against the model.
 describe('model-based: stores against a reference model', () => {
-  let server: RedisServer;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    redis = new Redis(server.url);
-  });
-
-  afterAll(async () => {
-    await redis.quit();
-    await server.stop();
-  });
+  const own = useRedisServer();
 
   it('MemoryLockStore behaves as the model says', async () => {
     await fc.assert(
@@ -158,12 +146,12 @@ describe('model-based: stores against a reference model', () => {
     await fc.assert(
       fc.asyncProperty(commands, async (sequence) => {
         const prefix = uniquePrefix('model');
-        const store = new RedisLockStore({ client: redis, prefix, logger: false });
+        const store = new RedisLockStore({ client: own.redis, prefix, logger: false });
         try {
           await fc.asyncModelRun(() => ({ model: initialModel(), real: { store } }), sequence);
         } finally {
           await store.close();
-          await deleteKeysUnder(redis, prefix);
+          await deleteKeysUnder(own.redis, prefix);
         }
       }),
       { numRuns: 50 },

@@ -4,6 +4,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { LockModule, LockService } from '../../lib';
+import { runMain } from '../support/worker-main';
 
 const [redisUrl, prefix, counterKey, iterations] = process.argv.slice(2);
 
@@ -25,10 +26,4 @@ async function main(): Promise<void> {
   await app.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

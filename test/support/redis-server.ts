@@ -125,3 +125,33 @@ export async function countClientCommands(url: string, during: () => Promise<voi
   }
   return seen;
 }
+
+/** A redis-server of the test file's own and a client of it. */
+export interface OwnRedis {
+  readonly server: RedisServer;
+  readonly redis: Redis;
+}
+
+/**
+ * Registers jest hooks that start a redis-server for the file (before all tests) and stop it afterwards.
+ * @param args extra server arguments
+ */
+export function useRedisServer(args: string[] = []): OwnRedis {
+  const state: { server?: RedisServer; redis?: Redis } = {};
+  beforeAll(async () => {
+    state.server = await startRedisServer(args);
+    state.redis = new Redis(state.server.url);
+  });
+  afterAll(async () => {
+    await state.redis?.quit();
+    await state.server?.stop();
+  });
+  return {
+    get server() {
+      return state.server as RedisServer;
+    },
+    get redis() {
+      return state.redis as Redis;
+    },
+  };
+}
