@@ -15,6 +15,8 @@ function script(source: string): LockScript {
  * `G <token> <fencing token> <lease ms>` when the lock was handed to the head of the queue.
  */
 export const ANYONE = '*';
+
+/** First word of a hand-off message: `G <token> <fencing token> <lease ms>`. */
 export const GRANTED = 'G';
 
 /** Shared Lua: the server clock in ms and us (TIME is only asked for where it is needed). */
