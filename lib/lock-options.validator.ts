@@ -139,6 +139,7 @@ export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'si
   prefix: string;
   commandTimeout: number;
   logger: LockModuleOptions['logger'];
+  replicas: LockModuleOptions['replicas'];
   /** The module made the store (not passed in), so it closes it on shutdown. */
   ownsStore: boolean;
 }
@@ -152,6 +153,7 @@ const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
   'autoExtend',
   'commandTimeout',
   'logger',
+  'replicas',
   'isGlobal',
 ]);
 
@@ -187,6 +189,12 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
       `LockModule options: redis must be a URL, ioredis options or an ioredis client, got ${describe(given.redis)}.`,
     );
   }
+  const replicas = given.replicas as Record<string, unknown> | undefined;
+  if (replicas !== undefined && !(isInteger(replicas?.count) && replicas.count > 0 && isInteger(replicas.timeoutMs) && replicas.timeoutMs > 0)) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: replicas must be { count, timeoutMs } with positive whole numbers, got ${describe(given.replicas)}.`,
+    );
+  }
   if (given.logger !== undefined && given.logger !== false && typeof given.logger?.warn !== 'function') {
     throw new InvalidLockOptionsError(`LockModule options: logger must be false or a LoggerService, got ${describe(given.logger)}.`);
   }
@@ -199,6 +207,7 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
     autoExtend: given.autoExtend ?? true,
     commandTimeout: given.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT,
     logger: given.logger,
+    replicas: given.replicas,
     ownsStore: typeof store === 'string',
   };
 }

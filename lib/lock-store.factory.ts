@@ -23,6 +23,7 @@ export function createLockStore(options: ResolvedLockModuleOptions): LockStore {
     prefix: options.prefix,
     commandTimeout: options.commandTimeout,
     logger: options.logger,
+    replicas: options.replicas,
   });
 }
 

@@ -46,6 +46,13 @@ export interface LockModuleOptions {
    */
   logger?: false | LoggerService;
   /**
+   * Redis store only: after each acquire and release, `WAIT` for `count` replicas to confirm the write within
+   * `timeoutMs`, failing with `LockNotReplicatedError` otherwise (an acquisition is rolled back first). Narrows,
+   * but does not close, the window in which a failover loses a lock.
+   * @default undefined (no waiting for replicas)
+   */
+  replicas?: { count: number; timeoutMs: number };
+  /**
    * Register the module globally, so that `LockService` can be injected everywhere.
    * @default true
    */

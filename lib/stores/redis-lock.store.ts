@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, FENCE_RETENTION } from '../lock.constants.js';
-import { LockError, LockStoreUnavailableError } from '../errors/index.js';
+import { LockError, LockNotReplicatedError, LockStoreUnavailableError } from '../errors/index.js';
 import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../interfaces/index.js';
 import { createLockLogger, type LockLogger } from '../lock.logger.js';
 import {
@@ -38,6 +38,20 @@ export interface RedisLockStoreOptions {
    * @default Nest's Logger
    */
   logger?: false | LoggerService;
+  /**
+   * After each acquire and release, `WAIT` until `count` replicas have the write, for at most `timeoutMs`; fewer
+   * confirmations fail the operation with `LockNotReplicatedError` (an acquisition is rolled back first).
+   * @default undefined (no waiting for replicas)
+   */
+  replicas?: LockReplicasOptions;
+}
+
+/** How many replicas must confirm a lock write, and how long to wait for them. */
+export interface LockReplicasOptions {
+  /** Replicas that must confirm. */
+  count: number;
+  /** Longest wait for the confirmations, in ms. */
+  timeoutMs: number;
 }
 
 /** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
@@ -56,6 +70,7 @@ export class RedisLockStore implements LockStore {
   private readonly subscriber: RedisReleaseSubscriber;
   private ready?: Promise<void>;
   private lastConnectionError?: string;
+  private readonly replicas?: LockReplicasOptions;
 
   /** @param options where Redis is and how to talk to it */
   constructor(options: RedisLockStoreOptions) {
@@ -63,6 +78,7 @@ export class RedisLockStore implements LockStore {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     this.commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT;
     this.ownsClient = options.ownsClient ?? false;
+    this.replicas = options.replicas;
     this.logger = createLockLogger(RedisLockStore.name, options.logger);
     this.subscriber = new RedisReleaseSubscriber(() => this.client.duplicate(), this.logger);
     if (this.ownsClient) {
@@ -86,6 +102,10 @@ export class RedisLockStore implements LockStore {
           );
     const [acquired, value, lease] = asArray(reply);
     if (toNumber(acquired) === 1) {
+      await this.confirmReplicated(keys, 'acquire').catch(async (error: unknown) => {
+        await this.release(keys, token).catch(() => undefined);
+        throw error;
+      });
       return { acquired: true, fencingToken: toNumber(value), lease: lease === undefined ? undefined : toNumber(lease) };
     }
     const retryAfter = toNumber(value);
@@ -99,6 +119,7 @@ export class RedisLockStore implements LockStore {
 
   async release(keys: readonly string[], token: string): Promise<boolean> {
     const reply = await this.run(RELEASE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, FENCE_RETENTION], 'release', keys);
+    await this.confirmReplicated(keys, 'release');
     return toNumber(reply) === keys.length;
   }
 
@@ -130,6 +151,20 @@ export class RedisLockStore implements LockStore {
     await this.subscriber.close();
     if (this.ownsClient) {
       await closeClient(this.client);
+    }
+  }
+
+  /** With the `replicas` option: WAIT until enough replicas have this connection's writes, or fail. */
+  private async confirmReplicated(keys: readonly string[], operation: 'acquire' | 'release'): Promise<void> {
+    if (!this.replicas) {
+      return;
+    }
+    const { count, timeoutMs } = this.replicas;
+    const confirmed = toNumber(
+      await this.guard(`wait for replicas of the ${operation} of`, keys, () => this.client.wait(count, timeoutMs), undefined, timeoutMs),
+    );
+    if (confirmed < count) {
+      throw new LockNotReplicatedError(keys, confirmed, count, operation);
     }
   }
 
@@ -193,13 +228,15 @@ export class RedisLockStore implements LockStore {
     keys: readonly string[],
     exchange: () => Promise<T>,
     onTimeout?: () => void,
+    blocksFor = 0,
   ): Promise<T> {
+    const limit = this.commandTimeout + blocksFor;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         onTimeout?.();
         const last = this.lastConnectionError === undefined ? '' : `; last connection error: ${this.lastConnectionError}`;
-        reject(new LockStoreUnavailableError(describeOperation(operation, keys), new Error(`no answer within ${this.commandTimeout} ms${last}`)));
-      }, this.commandTimeout);
+        reject(new LockStoreUnavailableError(describeOperation(operation, keys), new Error(`no answer within ${limit} ms${last}`)));
+      }, limit);
       const status = this.client.status;
       const sent = status === 'ready' || status === 'wait' ? exchange() : this.whenReady().then(exchange);
       sent.then(

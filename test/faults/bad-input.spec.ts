@@ -129,6 +129,8 @@ describe('bad input', () => {
     ['a zero commandTimeout', { commandTimeout: 0 }, /commandTimeout/],
     ['a logger that is not a LoggerService', { logger: 'console' }, /logger must be false or a LoggerService/],
     ['an unknown module option', { ttlMs: 5 }, /unknown option\(s\) "ttlMs"/],
+    ['replicas with a zero count', { replicas: { count: 0, timeoutMs: 100 } }, /replicas must be \{ count, timeoutMs \}/],
+    ['replicas without a timeout', { replicas: { count: 1 } }, /replicas must be/],
   ];
   it.each(moduleOptions)('LockModule refuses %s', (_, given, message) => {
     expect(() => LockModule.forRoot(given as LockModuleOptions)).toThrow(InvalidLockOptionsError);

@@ -1,0 +1,59 @@
+import { Redis } from 'ioredis';
+import { LockNotReplicatedError } from '../../lib';
+import { bootLockApp, type LockApp } from '../support/app';
+import { startRedisServer, type RedisServer } from '../support/redis-server';
+
+async function waitForSync(replica: Redis): Promise<void> {
+  for (let i = 0; i < 100; i += 1) {
+    if (/master_link_status:up/.test(await replica.info('replication'))) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the replica did not sync');
+}
+
+describe('replicas option: WAIT for replicas after acquire and release (1 master, 1 replica)', () => {
+  let master: RedisServer;
+  let replica: RedisServer;
+  let replicaClient: Redis;
+  let subject: LockApp;
+
+  beforeAll(async () => {
+    master = await startRedisServer();
+    replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+    replicaClient = new Redis(replica.url);
+    await waitForSync(replicaClient);
+    subject = await bootLockApp({ redis: master.url, replicas: { count: 1, timeoutMs: 300 } });
+  });
+
+  afterAll(async () => {
+    replica.thaw();
+    await subject.app.close();
+    replicaClient.disconnect();
+    await replica.stop();
+    await master.stop();
+  });
+
+  it('acquires once the replica has the lock, and releases once it has the release', async () => {
+    const lock = await subject.locks.acquire('replicated');
+    expect(await replicaClient.get('lock:{replicated}')).toBe(lock.token);
+    expect(await lock.release()).toBe(true);
+    expect(await replicaClient.exists('lock:{replicated}')).toBe(0);
+  });
+
+  it('fails the acquisition with LockNotReplicatedError, and gives the lock back, when the replica does not confirm', async () => {
+    replica.freeze();
+    const started = Date.now();
+    const error = await subject.locks.acquire('unreplicated', { waitTimeout: 5_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockNotReplicatedError);
+    expect((error as LockNotReplicatedError).confirmed).toBe(0);
+    expect((error as Error).message).toMatch(/only 0 of 1 replica\(s\) confirmed the acquire in time, so it was given back/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await subject.locks.isLocked('unreplicated')).toBe(false);
+    replica.thaw();
+    await waitForSync(replicaClient);
+    const lock = await subject.locks.acquire('unreplicated');
+    await lock.release();
+  });
+});
