@@ -184,10 +184,18 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
       `LockModule options: commandTimeout must be a positive whole number of ms, got ${describe(given.commandTimeout)}.`,
     );
   }
-  if (given.redis !== undefined && typeof given.redis !== 'string' && (typeof given.redis !== 'object' || given.redis === null)) {
+  const connections: unknown[] = Array.isArray(given.redis) ? given.redis : [given.redis];
+  if (Array.isArray(given.redis) && given.redis.length < 3) {
     throw new InvalidLockOptionsError(
-      `LockModule options: redis must be a URL, ioredis options or an ioredis client, got ${describe(given.redis)}.`,
+      `LockModule options: a quorum needs at least 3 independent Redis masters, got ${given.redis.length}; use one URL for a single Redis.`,
     );
+  }
+  for (const connection of connections) {
+    if (connection !== undefined && typeof connection !== 'string' && (typeof connection !== 'object' || connection === null || Array.isArray(connection))) {
+      throw new InvalidLockOptionsError(
+        `LockModule options: redis must be a URL, ioredis options or an ioredis client (or an array of them), got ${describe(connection)}.`,
+      );
+    }
   }
   const replicas = given.replicas as Record<string, unknown> | undefined;
   if (replicas !== undefined && !(isInteger(replicas?.count) && replicas.count > 0 && isInteger(replicas.timeoutMs) && replicas.timeoutMs > 0)) {

@@ -1,7 +1,7 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
-import type { LockStore } from './interfaces/index.js';
+import type { LockStore, RedisConnection } from './interfaces/index.js';
 import type { ResolvedLockModuleOptions } from './lock-options.validator.js';
-import { MemoryLockStore, RedisLockStore } from './stores/index.js';
+import { MemoryLockStore, QuorumLockStore, RedisLockStore } from './stores/index.js';
 
 /**
  * Creates the store the module options ask for. A Redis client is created only from a URL or options;
@@ -16,6 +16,13 @@ export function createLockStore(options: ResolvedLockModuleOptions): LockStore {
     return new MemoryLockStore();
   }
   const given = options.redis;
+  if (Array.isArray(given)) {
+    return new QuorumLockStore(given.map((connection: RedisConnection) => redisStore(connection, options)));
+  }
+  return redisStore(given as RedisConnection, options);
+}
+
+function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions): RedisLockStore {
   const isClient = isRedisClient(given);
   return new RedisLockStore({
     client: isClient ? given : createClient(given),

@@ -2,14 +2,18 @@ import type { LoggerService, ModuleMetadata, Type, InjectionToken, OptionalFacto
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { LockStore } from './lock-store.interface.js';
 
+/** One Redis: a URL, ioredis options, or an ioredis client. */
+export type RedisConnection = string | RedisOptions | Redis | Cluster;
+
 /** Options of `LockModule.forRoot()`; all are optional. */
 export interface LockModuleOptions {
   /**
-   * Where Redis is: a URL, ioredis `RedisOptions`, or an existing ioredis `Redis` / `Cluster` instance.
+   * Where Redis is: a URL, ioredis `RedisOptions`, or an existing ioredis `Redis` / `Cluster` instance. An array
+   * of 3 or more (URLs, options or clients) of independent masters selects the Redlock quorum mode.
    * A client the module creates is closed on app shutdown; a client you pass in is never closed by it.
    * @default 'redis://127.0.0.1:6379'
    */
-  redis?: string | RedisOptions | Redis | Cluster;
+  redis?: RedisConnection | readonly RedisConnection[];
   /**
    * The backend: `'redis'`, `'memory'` (in-process, for your unit tests) or a custom {@link LockStore}.
    * @default 'redis'

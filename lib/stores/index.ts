@@ -1,2 +1,3 @@
 export * from './redis-lock.store.js';
 export * from './memory-lock.store.js';
+export * from './quorum-lock.store.js';

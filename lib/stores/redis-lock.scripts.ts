@@ -205,3 +205,15 @@ for i = 1, #KEYS do
 end
 return 1
 `);
+
+/** KEYS: fencing counters. ARGV: fencing token, fence retention ms. */
+export const RAISE_FENCE_SCRIPT = script(`
+-- Guarantees: a fencing counter never goes down: each becomes the larger of its value and the given token.
+for i = 1, #KEYS do
+  local seen = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if seen < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+  end
+end
+return 1
+`);

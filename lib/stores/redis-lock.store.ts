@@ -9,6 +9,7 @@ import {
   EXTEND_SCRIPT,
   FAIR_ACQUIRE_SCRIPT,
   LEAVE_SCRIPT,
+  RAISE_FENCE_SCRIPT,
   RELEASE_SCRIPT,
   type LockScript,
 } from './redis-lock.scripts.js';
@@ -125,6 +126,16 @@ export class RedisLockStore implements LockStore {
 
   async leave(keys: readonly string[], token: string, ttl: number): Promise<void> {
     await this.run(LEAVE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, ttl, FENCE_RETENTION], 'leave the queue of', keys);
+  }
+
+  /**
+   * Raises each key's fencing counter to at least `fencingToken` (never lowers it). The quorum store uses it so
+   * that a majority of nodes knows the highest token handed out.
+   * @param keys the keys
+   * @param fencingToken the token to remember
+   */
+  async raiseFence(keys: readonly string[], fencingToken: number): Promise<void> {
+    await this.run(RAISE_FENCE_SCRIPT, keys.map((key) => this.fenceKey(key)), [fencingToken, FENCE_RETENTION], 'record the fencing token of', keys);
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {

@@ -2,10 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { performance } from 'node:perf_hooks';
 import { LockStore } from '../interfaces/index.js';
+import { QuorumLockStore } from '../stores/index.js';
 
 /**
  * A `@nestjs/terminus` health indicator: up when the lock backend answers, with its round-trip time; down with
- * the reason otherwise. Import it from `nest-lock/terminus` and list it in the providers of your health module.
+ * the reason otherwise; in quorum mode it also reports how many nodes answer (`nodes: { up, total, quorum }`).
+ * Import it from `nest-lock/terminus` and list it in the providers of your health module.
  *
  * ```ts
  * @Get('health') @HealthCheck()
@@ -26,11 +28,12 @@ export class LockHealthIndicator {
   async isHealthy(key = 'locks'): Promise<HealthIndicatorResult> {
     const indicator = this.health.check(key);
     const started = performance.now();
+    const nodes = this.store instanceof QuorumLockStore ? await this.store.nodesUp() : undefined;
     try {
       await (this.store.ping ? this.store.ping() : this.store.isLocked(['health-check']));
-      return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10 });
+      return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10, ...(nodes && { nodes }) });
     } catch (error) {
-      return indicator.down({ message: error instanceof Error ? error.message : String(error) });
+      return indicator.down({ message: error instanceof Error ? error.message : String(error), ...(nodes && { nodes }) });
     }
   }
 }

@@ -8,13 +8,13 @@ import { runMain } from '../support/worker-main';
 
 const [redisUrl, prefix, counterKey, iterations] = process.argv.slice(2);
 
-@Module({ imports: [LockModule.forRoot({ redis: redisUrl, prefix, logger: false, waitTimeout: 60_000 })] })
+@Module({ imports: [LockModule.forRoot({ redis: redisUrl.includes(',') ? redisUrl.split(',') : redisUrl, prefix, logger: false, waitTimeout: 60_000 })] })
 class WorkerModule {}
 
 async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(WorkerModule, { logger: false });
   const locks = app.get(LockService);
-  const redis = new Redis(redisUrl);
+  const redis = new Redis(redisUrl.split(',')[0]);
   for (let i = 0; i < Number(iterations); i += 1) {
     await locks.using('counter', async () => {
       const value = Number((await redis.get(counterKey)) ?? '0');
