@@ -1,5 +1,5 @@
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
-import type { LockStore, RedisConnection } from './interfaces/index.js';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { LockStore, RedisClusterConnection, RedisConnection } from './interfaces/index.js';
 import type { ResolvedLockModuleOptions } from './lock-options.validator.js';
 import { MemoryLockStore, QuorumLockStore, RedisLockStore } from './stores/index.js';
 
@@ -34,7 +34,10 @@ function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions):
   });
 }
 
-function createClient(redis: string | RedisOptions): Redis {
+function createClient(redis: string | RedisOptions | RedisClusterConnection): Redis | Cluster {
+  if (typeof redis === 'object' && 'cluster' in redis) {
+    return new Cluster(redis.cluster, { lazyConnect: true, ...redis.clusterOptions });
+  }
   // Connect on first use, so an app that never locks (or fails to boot) opens no socket.
   const defaults: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 };
   return typeof redis === 'string' ? new Redis(redis, defaults) : new Redis({ ...defaults, ...redis });

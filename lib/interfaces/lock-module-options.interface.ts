@@ -1,9 +1,17 @@
 import type { LoggerService, ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { LockStore } from './lock-store.interface.js';
 
-/** One Redis: a URL, ioredis options, or an ioredis client. */
-export type RedisConnection = string | RedisOptions | Redis | Cluster;
+/** One Redis: a URL, ioredis options, an ioredis client, or the nodes of a Redis Cluster. */
+export type RedisConnection = string | RedisOptions | Redis | Cluster | RedisClusterConnection;
+
+/** A Redis Cluster the module connects to: its startup nodes and, optionally, ioredis `ClusterOptions`. */
+export interface RedisClusterConnection {
+  /** Startup nodes, e.g. `[{ host: '10.0.0.1', port: 7000 }]` or `['redis://10.0.0.1:7000']`. */
+  cluster: ClusterNode[];
+  /** ioredis Cluster options. */
+  clusterOptions?: ClusterOptions;
+}
 
 /** Options of `LockModule.forRoot()`; all are optional. */
 export interface LockModuleOptions {

@@ -72,6 +72,8 @@ export class RedisLockStore implements LockStore {
   private ready?: Promise<void>;
   private lastConnectionError?: string;
   private readonly replicas?: LockReplicasOptions;
+  /** A Cluster client: keys of different locks may live in different slots, so several keys go one by one. */
+  private readonly cluster: boolean;
 
   /** @param options where Redis is and how to talk to it */
   constructor(options: RedisLockStoreOptions) {
@@ -80,6 +82,7 @@ export class RedisLockStore implements LockStore {
     this.commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT;
     this.ownsClient = options.ownsClient ?? false;
     this.replicas = options.replicas;
+    this.cluster = typeof (this.client as Cluster).nodes === 'function';
     this.logger = createLockLogger(RedisLockStore.name, options.logger);
     this.subscriber = new RedisReleaseSubscriber(() => this.client.duplicate(), this.logger);
     if (this.ownsClient) {
@@ -88,6 +91,9 @@ export class RedisLockStore implements LockStore {
   }
 
   async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
+    if (this.cluster && keys.length > 1) {
+      return this.acquireKeyByKey(keys, token, ttl);
+    }
     // The script may still run after we gave up on it: free whatever it took, by token.
     const cleanUp = (): void => void this.release(keys, token).catch(() => undefined);
     const reply =
@@ -114,17 +120,27 @@ export class RedisLockStore implements LockStore {
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
+    if (this.cluster && keys.length > 1) {
+      return this.everyKey(keys, (key) => this.extend([key], token, ttl));
+    }
     const reply = await this.run(EXTEND_SCRIPT, keys.map((key) => this.lockKey(key)), [token, ttl], 'extend', keys);
     return toNumber(reply) === 1;
   }
 
   async release(keys: readonly string[], token: string): Promise<boolean> {
+    if (this.cluster && keys.length > 1) {
+      return this.everyKey(keys, (key) => this.release([key], token));
+    }
     const reply = await this.run(RELEASE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, FENCE_RETENTION], 'release', keys);
     await this.confirmReplicated(keys, 'release');
     return toNumber(reply) === keys.length;
   }
 
   async leave(keys: readonly string[], token: string, ttl: number): Promise<void> {
+    if (this.cluster && keys.length > 1) {
+      await this.everyKey(keys, (key) => this.leave([key], token, ttl).then(() => true));
+      return;
+    }
     await this.run(LEAVE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, ttl, FENCE_RETENTION], 'leave the queue of', keys);
   }
 
@@ -163,6 +179,36 @@ export class RedisLockStore implements LockStore {
     if (this.ownsClient) {
       await closeClient(this.client);
     }
+  }
+
+  /**
+   * Several keys on a Cluster, where they may live in different slots: taken one by one in a fixed order (so two
+   * callers cannot deadlock), given back if one is busy; then every key's counter learns the highest fencing token.
+   */
+  private async acquireKeyByKey(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
+    const taken: string[] = [];
+    let fencingToken = 0;
+    for (const key of [...keys].sort()) {
+      const result = await this.acquire([key], token, ttl, 0).catch(async (error: unknown) => {
+        await this.release([...taken, key], token).catch(() => undefined);
+        throw error;
+      });
+      if (!result.acquired) {
+        if (taken.length > 0) {
+          await this.release(taken, token).catch(() => undefined);
+        }
+        return result;
+      }
+      taken.push(key);
+      fencingToken = Math.max(fencingToken, result.fencingToken);
+    }
+    await Promise.all(keys.map((key) => this.raiseFence([key], fencingToken)));
+    return { acquired: true, fencingToken };
+  }
+
+  private async everyKey(keys: readonly string[], operation: (key: string) => Promise<boolean>): Promise<boolean> {
+    const results = await Promise.all(keys.map(operation));
+    return results.every(Boolean);
   }
 
   /** With the `replicas` option: WAIT until enough replicas have this connection's writes, or fail. */

@@ -155,3 +155,42 @@ export function useRedisServer(args: string[] = []): OwnRedis {
     },
   };
 }
+
+/** A Redis Cluster of this test's own: 3 masters and 3 replicas on free ports. */
+export interface RedisClusterFixture {
+  readonly nodes: RedisServer[];
+  /** `{ host, port }` of every node, for an ioredis `Cluster`. */
+  readonly startupNodes: Array<{ host: string; port: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts 6 cluster-enabled redis-servers and joins them with `redis-cli --cluster create` (1 replica per master).
+ * @param nodeTimeout cluster-node-timeout in ms: how soon a dead master's replica takes over
+ */
+export async function startRedisCluster(nodeTimeout = 1_000): Promise<RedisClusterFixture> {
+  const nodes = await Promise.all(
+    Array.from({ length: 6 }, () =>
+      startRedisServer((port) => ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeout)]),
+    ),
+  );
+  const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+  await new Promise<void>((resolve, reject) => {
+    const create = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore' });
+    create.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))));
+  });
+  for (const node of nodes) {
+    const client = new Redis(node.url);
+    for (let i = 0; i < 200 && !/cluster_state:ok/.test(String(await client.call('CLUSTER', 'INFO'))); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    client.disconnect();
+  }
+  return {
+    nodes,
+    startupNodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+  };
+}
