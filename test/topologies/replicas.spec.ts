@@ -4,7 +4,8 @@ import { bootLockApp, type LockApp } from '../support/app';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 
 async function waitForSync(replica: Redis): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
+  // Redis 7 waits 5 s (repl-diskless-sync-delay) before the first full sync.
+  for (let i = 0; i < 400; i += 1) {
     if (/master_link_status:up/.test(await replica.info('replication'))) {
       return;
     }
@@ -25,14 +26,14 @@ describe('replicas option: WAIT for replicas after acquire and release (1 master
     replicaClient = new Redis(replica.url);
     await waitForSync(replicaClient);
     subject = await bootLockApp({ redis: master.url, replicas: { count: 1, timeoutMs: 300 } });
-  });
+  }, 30_000);
 
   afterAll(async () => {
-    replica.thaw();
-    await subject.app.close();
-    replicaClient.disconnect();
-    await replica.stop();
-    await master.stop();
+    replica?.thaw();
+    await subject?.app.close();
+    replicaClient?.disconnect();
+    await replica?.stop();
+    await master?.stop();
   });
 
   it('acquires once the replica has the lock, and releases once it has the release', async () => {

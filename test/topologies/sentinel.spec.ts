@@ -57,8 +57,8 @@ describe('Sentinel: 1 master, 1 replica, 3 sentinels', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nest-lock-sentinel-'));
-    master = await startRedisServer();
-    replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+    master = await startRedisServer(['--repl-diskless-sync-delay', '0']);
+    replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-sync-delay', '0']);
     const replicaClient = new Redis(replica.url);
     await until(async () => /master_link_status:up/.test(await replicaClient.info('replication')), 10_000);
     replicaClient.disconnect();
