@@ -1,11 +1,10 @@
-import { Controller, Injectable, type INestMicroservice } from '@nestjs/common';
-import { ClientProxyFactory, EventPattern, Transport, type ClientProxy } from '@nestjs/microservices';
+import { Controller, Injectable } from '@nestjs/common';
+import { EventPattern, type ClientProxy } from '@nestjs/microservices';
 import { Interval, ScheduleModule } from '@nestjs/schedule';
-import { Test } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Locked, LockModule, LockService } from '../../lib';
 import { REDIS_URL, uniquePrefix } from '../support/redis';
-import { freePort } from '../support/redis-server';
+import { startTcpMicroservice, type TcpMicroservice } from '../support/tcp-microservice';
 
 const seen: Array<{ source: string; key: string | undefined }> = [];
 
@@ -32,25 +31,20 @@ class Heartbeat {
 }
 
 describe('@Locked on @EventPattern and @Interval handlers', () => {
-  let service: INestMicroservice;
+  let microservice: TcpMicroservice;
   let client: ClientProxy;
 
   beforeAll(async () => {
-    const port = await freePort();
-    const moduleRef = await Test.createTestingModule({
+    microservice = await startTcpMicroservice({
       imports: [LockModule.forRoot({ redis: REDIS_URL, prefix: uniquePrefix('event-interval'), logger: false }), ScheduleModule.forRoot()],
       controllers: [AuditEvents],
       providers: [Heartbeat],
-    }).compile();
-    service = moduleRef.createNestMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port }, logger: false });
-    await service.listen();
-    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
-    await client.connect();
+    });
+    client = microservice.client;
   });
 
   afterAll(async () => {
-    client.close();
-    await service.close();
+    await microservice.close();
   });
 
   it('runs an event handler under a lock keyed by the event payload', async () => {

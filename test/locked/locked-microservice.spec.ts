@@ -1,11 +1,10 @@
-import { Controller, Injectable, type INestMicroservice } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, MessagePattern, Transport } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
+import { Controller, Injectable } from '@nestjs/common';
+import { MessagePattern, type ClientProxy } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 import { firstValueFrom, interval, map, Observable, take, toArray } from 'rxjs';
 import { Locked, LockModule, LockService } from '../../lib';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
-import { freePort } from '../support/redis-server';
+import { startTcpMicroservice, type TcpMicroservice } from '../support/tcp-microservice';
 
 @Injectable()
 class CounterStore {
@@ -42,29 +41,24 @@ class CounterHandler {
 describe('@Locked on a TCP microservice handler', () => {
   let redis: Redis;
   let prefix: string;
-  let service: INestMicroservice;
+  let microservice: TcpMicroservice;
   let client: ClientProxy;
 
   beforeAll(async () => {
     redis = redisClient();
     prefix = uniquePrefix('locked-rpc');
-    const port = await freePort();
     const store = new CounterStore(redis);
     store.key = `${prefix}rpc-counter-value`;
-    const moduleRef = await Test.createTestingModule({
+    microservice = await startTcpMicroservice({
       imports: [LockModule.forRoot({ redis: REDIS_URL, prefix, logger: false })],
       controllers: [CounterHandler],
       providers: [{ provide: CounterStore, useValue: store }],
-    }).compile();
-    service = moduleRef.createNestMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port }, logger: false });
-    await service.listen();
-    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
-    await client.connect();
+    });
+    client = microservice.client;
   });
 
   afterAll(async () => {
-    client.close();
-    await service.close();
+    await microservice.close();
     await deleteKeysUnder(redis, prefix);
     await redis.quit();
   });
