@@ -28,24 +28,15 @@ end
 `;
 
 /**
- * Shared Lua: the next fencing token of a key. An existing counter just grows by one; a missing one (never
- * locked, evicted, or Redis restarted empty) starts from the server clock in us, which is above every token
- * issued before as long as the server clock does not go back. The counter outlives the lock by `retention`.
+ * Shared Lua: the next fencing token of a key, `max(last token + 1, server clock in us)`. The counter alone would
+ * be enough on one server; the clock keeps tokens growing where the counter is gone or behind: evicted, Redis
+ * restarted empty, or a replica promoted before it received the last increments (as long as the new master's
+ * clock is not behind the old one's by more than the failover took). The counter outlives the lock by `retention`.
  */
 const FENCE = `
 local function take_fence(fence_key, at_least)
-  local seen = redis.call('GET', fence_key)
-  local fence
-  if seen then
-    fence = tonumber(seen) + 1
-  else
-    local _, now_us = clock()
-    fence = now_us
-  end
-  if at_least and at_least > fence then
-    fence = at_least
-  end
-  return fence
+  local _, now_us = clock()
+  return math.max(tonumber(redis.call('GET', fence_key) or '0') + 1, now_us, at_least or 0)
 end
 local function store_fence(fence_key, fence, retention)
   local text = string.format('%d', fence)
@@ -54,10 +45,29 @@ local function store_fence(fence_key, fence, retention)
 end
 `;
 
+/** Shared Lua: release messages on classic pub/sub (every node of a Cluster forwards them to every other). */
+const PUBLISH = `
+local function publish(channel, message)
+  redis.call('PUBLISH', channel, message)
+end
+`;
+
+/**
+ * Shared Lua: release messages on sharded pub/sub (Redis 7), which keeps them on the shard that owns the lock's
+ * slot; on an older server, where SPUBLISH is unknown, on classic pub/sub.
+ */
+const SHARDED_PUBLISH = `
+local function publish(channel, message)
+  local sent = redis.pcall('SPUBLISH', channel, message)
+  if type(sent) == 'table' and sent.err then
+    redis.call('PUBLISH', channel, message)
+  end
+end
+`;
+
 /**
  * Shared Lua: the waiter queue of one key (a ZSET of '<token>|<ttl>' by arrival, and a ZSET of the same members
- * by deadline), from which waiters whose deadline passed are dropped before anyone looks at it; and the
- * release announcement, which hands the lock to the head of the queue.
+ * by deadline), from which waiters whose deadline passed are dropped before anyone looks at it.
  */
 const QUEUE = `
 local function queue_head(queue, deadlines, now)
@@ -70,6 +80,13 @@ local function queue_head(queue, deadlines, now)
   end
   return redis.call('ZRANGE', queue, 0, 0)[1]
 end
+`;
+
+/**
+ * Shared Lua: the release announcement, which hands the lock to the head of the queue (or tells anyone it is
+ * free). Needs CLOCK, FENCE, QUEUE and a `publish(channel, message)`.
+ */
+const ANNOUNCE = `
 local function announce(lock, fence_key, queue, deadlines, retention)
   local head
   local now
@@ -78,7 +95,7 @@ local function announce(lock, fence_key, queue, deadlines, retention)
     head = queue_head(queue, deadlines, now)
   end
   if not head then
-    redis.call('PUBLISH', lock, '${ANYONE}')
+    publish(lock, '${ANYONE}')
     return
   end
   local sep = string.find(head, '|', 1, true)
@@ -89,7 +106,7 @@ local function announce(lock, fence_key, queue, deadlines, retention)
   redis.call('SET', lock, token, 'PX', lease)
   redis.call('ZREM', queue, head)
   redis.call('ZREM', deadlines, head)
-  redis.call('PUBLISH', lock, '${GRANTED} ' .. token .. ' ' .. fence .. ' ' .. string.format('%d', lease))
+  publish(lock, '${GRANTED} ' .. token .. ' ' .. fence .. ' ' .. string.format('%d', lease))
 end
 `;
 
@@ -160,8 +177,18 @@ end
 return {1, text}
 `);
 
-/** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, fence retention ms. Returns how many keys it deleted. */
-export const RELEASE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
+/** The scripts that announce releases, built on one way of publishing. */
+export interface AnnouncingScripts {
+  /** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, fence retention ms. Returns how many keys it deleted. */
+  readonly release: LockScript;
+  /** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, ttl ms it queued with, fence retention ms. */
+  readonly leave: LockScript;
+}
+
+function announcingScripts(publish: string): AnnouncingScripts {
+  const shared = `${CLOCK}${FENCE}${QUEUE}${publish}${ANNOUNCE}`;
+  return {
+    release: script(`${shared}
 -- Guarantees: deletes only keys that still hold this token (never another holder's) and, in the same atomic step, hands each key to the head of its queue (or tells anyone it is free).
 local released = 0
 for i = 1, #KEYS, 4 do
@@ -172,10 +199,8 @@ for i = 1, #KEYS, 4 do
   end
 end
 return released
-`);
-
-/** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, ttl ms it queued with, fence retention ms. */
-export const LEAVE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
+`),
+    leave: script(`${shared}
 -- Guarantees: removes the waiter from each key's queue, gives back a key handed to it meanwhile, and hands a free key to the next head, so giving up never stalls the queue.
 local member = ARGV[1] .. '|' .. ARGV[2]
 for i = 1, #KEYS, 4 do
@@ -190,7 +215,15 @@ for i = 1, #KEYS, 4 do
   end
 end
 return 1
-`);
+`),
+  };
+}
+
+/** Release and leave for one Redis, or a Cluster without sharded pub/sub: classic PUBLISH. */
+export const CLASSIC_ANNOUNCING_SCRIPTS = announcingScripts(PUBLISH);
+
+/** Release and leave for a Cluster: SPUBLISH on the lock's shard (PUBLISH on servers before Redis 7). */
+export const SHARDED_ANNOUNCING_SCRIPTS = announcingScripts(SHARDED_PUBLISH);
 
 /** KEYS: lock keys. ARGV: token, ttl ms. Returns 1 if extended, 0 if not. */
 export const EXTEND_SCRIPT = script(`

@@ -6,11 +6,12 @@ import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../int
 import { createLockLogger, type LockLogger } from '../lock.logger.js';
 import {
   ACQUIRE_SCRIPT,
+  CLASSIC_ANNOUNCING_SCRIPTS,
   EXTEND_SCRIPT,
   FAIR_ACQUIRE_SCRIPT,
-  LEAVE_SCRIPT,
   RAISE_FENCE_SCRIPT,
-  RELEASE_SCRIPT,
+  SHARDED_ANNOUNCING_SCRIPTS,
+  type AnnouncingScripts,
   type LockScript,
 } from './redis-lock.scripts.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
@@ -84,7 +85,13 @@ export class RedisLockStore implements LockStore {
     this.replicas = options.replicas;
     this.cluster = typeof (this.client as Cluster).nodes === 'function';
     this.logger = createLockLogger(RedisLockStore.name, options.logger);
-    this.subscriber = new RedisReleaseSubscriber(() => this.client.duplicate(), this.logger);
+    this.subscriber = new RedisReleaseSubscriber({
+      connect: () =>
+        this.cluster ? (this.client as Cluster).duplicate([], { shardedSubscribers: true, lazyConnect: true }) : this.client.duplicate(),
+      cluster: this.cluster,
+      keyPrefix: this.keyPrefix(),
+      logger: this.logger,
+    });
     if (this.ownsClient) {
       this.reportOutages();
     }
@@ -131,7 +138,7 @@ export class RedisLockStore implements LockStore {
     if (this.cluster && keys.length > 1) {
       return this.everyKey(keys, (key) => this.release([key], token));
     }
-    const reply = await this.run(RELEASE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, FENCE_RETENTION], 'release', keys);
+    const reply = await this.run(this.announcing().release, keys.flatMap((key) => this.keySet(key)), [token, FENCE_RETENTION], 'release', keys);
     await this.confirmReplicated(keys, 'release');
     return toNumber(reply) === keys.length;
   }
@@ -141,7 +148,7 @@ export class RedisLockStore implements LockStore {
       await this.everyKey(keys, (key) => this.leave([key], token, ttl).then(() => true));
       return;
     }
-    await this.run(LEAVE_SCRIPT, keys.flatMap((key) => this.keySet(key)), [token, ttl, FENCE_RETENTION], 'leave the queue of', keys);
+    await this.run(this.announcing().leave, keys.flatMap((key) => this.keySet(key)), [token, ttl, FENCE_RETENTION], 'leave the queue of', keys);
   }
 
   /**
@@ -166,7 +173,7 @@ export class RedisLockStore implements LockStore {
   }
 
   watch(keys: readonly string[], token: string, onlyIfLive = false): LockReleaseWatch | undefined {
-    const keyPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    const keyPrefix = this.keyPrefix();
     return this.subscriber.watch(
       keys.map((key) => keyPrefix + this.lockKey(key)),
       token,
@@ -211,14 +218,33 @@ export class RedisLockStore implements LockStore {
     return results.every(Boolean);
   }
 
+  /** Publishes releases the way the subscriber listens: sharded on a Cluster, where it can. */
+  private announcing(): AnnouncingScripts {
+    return this.subscriber.sharded ? SHARDED_ANNOUNCING_SCRIPTS : CLASSIC_ANNOUNCING_SCRIPTS;
+  }
+
+  private keyPrefix(): string {
+    return (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+  }
+
   /** With the `replicas` option: WAIT until enough replicas have this connection's writes, or fail. */
   private async confirmReplicated(keys: readonly string[], operation: 'acquire' | 'release'): Promise<void> {
     if (!this.replicas) {
       return;
     }
     const { count, timeoutMs } = this.replicas;
+    // WAIT counts the writes of the connection it runs on; a pipeline led by a key runs on that key's node
+    // (the one connection a Cluster keeps to it), so it also works on a Cluster, where a bare WAIT goes anywhere.
+    const waitForReplicas = async (): Promise<unknown> => {
+      const replies = await this.client.pipeline().exists(this.lockKey(keys[0])).wait(count, timeoutMs).exec();
+      const [error, reply] = replies?.[1] ?? [new Error('the pipeline was discarded'), 0];
+      if (error) {
+        throw error;
+      }
+      return reply;
+    };
     const confirmed = toNumber(
-      await this.guard(`wait for replicas of the ${operation} of`, keys, () => this.client.wait(count, timeoutMs), undefined, timeoutMs),
+      await this.guard(`wait for replicas of the ${operation} of`, keys, waitForReplicas, undefined, timeoutMs),
     );
     if (confirmed < count) {
       throw new LockNotReplicatedError(keys, confirmed, count, operation);

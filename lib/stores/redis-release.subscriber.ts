@@ -16,22 +16,49 @@ interface ChannelEntry {
   linger?: NodeJS.Timeout;
 }
 
+/** Options of {@link RedisReleaseSubscriber}. */
+export interface RedisReleaseSubscriberOptions {
+  /**
+   * Creates the dedicated connection (connecting lazily, on its first subscription). On a Cluster, it should ask
+   * ioredis for sharded subscribers (`shardedSubscribers: true`).
+   */
+  connect: () => Redis | Cluster;
+  /** The store talks to a Cluster: sharded pub/sub is used where ioredis and the server have it. */
+  cluster: boolean;
+  /** The client's `keyPrefix`, which channel names carry and ioredis adds to sharded channels itself. */
+  keyPrefix: string;
+  /** Where subscription trouble is reported. */
+  logger: LockLogger;
+}
+
 /**
  * One subscriber connection per store, multiplexed over every channel a waiter of this process watches.
  * Channels are reference-counted: subscribed for the first watcher, unsubscribed a while after the last.
+ * On a Cluster it listens with SSUBSCRIBE on each key's shard (Redis 7 sharded pub/sub) when ioredis can.
  */
 export class RedisReleaseSubscriber {
   private connection?: Redis | Cluster;
   private readonly channels = new Map<string, ChannelEntry>();
+  /** ioredis gave the Cluster connection sharded subscribers (ioredis 5.6 and later). */
+  private shardedClient = false;
+  /** The server refused SSUBSCRIBE (Redis before 7): classic pub/sub after all. */
+  private shardedRefused = false;
+
+  /** @param options how to connect, and what to */
+  constructor(private readonly options: RedisReleaseSubscriberOptions) {}
 
   /**
-   * @param connect opens the dedicated connection, the first time a waiter needs it
-   * @param logger where subscription trouble is reported
+   * Whether releases must be published with SPUBLISH for this subscriber to hear them: on a Cluster whose
+   * client supports sharded subscribers. (The scripts fall back to PUBLISH where the server lacks SPUBLISH, as
+   * the subscriber falls back to SUBSCRIBE.)
    */
-  constructor(
-    private readonly connect: () => Redis | Cluster,
-    private readonly logger: LockLogger,
-  ) {}
+  get sharded(): boolean {
+    if (!this.options.cluster) {
+      return false;
+    }
+    this.ensureConnection();
+    return this.shardedClient;
+  }
 
   /**
    * Opens a watch on the channels for the waiter `token`.
@@ -58,15 +85,13 @@ export class RedisReleaseSubscriber {
     const entry: ChannelEntry = {
       listeners: new Set([listener]),
       live: false,
-      subscribed: this.ensureConnection()
-        .subscribe(channel)
-        .then(
+      subscribed: this.subscribe(channel).then(
           () => {
             entry.live = true;
           },
           (error: unknown) => {
             // The waiter still re-checks at the holder's lease end; a subscription only makes it faster.
-            this.logger.debug(`Could not subscribe to release notifications: ${String(error)}`);
+            this.options.logger.debug(`Could not subscribe to release notifications: ${String(error)}`);
           },
         ),
     };
@@ -82,7 +107,7 @@ export class RedisReleaseSubscriber {
     }
     entry.linger = setTimeout(() => {
       this.channels.delete(channel);
-      this.connection?.unsubscribe(channel).catch(() => undefined);
+      this.unsubscribe(channel).catch(() => undefined);
     }, LINGER).unref();
   }
 
@@ -97,14 +122,51 @@ export class RedisReleaseSubscriber {
     connection?.disconnect();
   }
 
+  private subscribe(channel: string): Promise<unknown> {
+    const connection = this.ensureConnection();
+    if (!this.useSharded()) {
+      return connection.subscribe(channel);
+    }
+    return connection.ssubscribe(this.unprefixed(channel)).catch((error: unknown) => {
+      if (!/unknown command/i.test(String(error))) {
+        throw error;
+      }
+      this.shardedRefused = true;
+      return connection.subscribe(channel);
+    });
+  }
+
+  private unsubscribe(channel: string): Promise<unknown> {
+    if (!this.connection) {
+      return Promise.resolve();
+    }
+    return this.useSharded() ? this.connection.sunsubscribe(this.unprefixed(channel)) : this.connection.unsubscribe(channel);
+  }
+
+  private useSharded(): boolean {
+    return this.shardedClient && !this.shardedRefused;
+  }
+
+  /** Sharded channels are keys to ioredis, which adds `keyPrefix` to them itself. */
+  private unprefixed(channel: string): string {
+    return channel.slice(this.options.keyPrefix.length);
+  }
+
   private ensureConnection(): Redis | Cluster {
     if (!this.connection) {
-      const connection = this.connect();
-      connection.on('error', (error: Error) => this.logger.debug(`Subscriber connection: ${error.message}`));
-      connection.on('message', (channel: string, payload: string) => this.notify(channel, payload));
-      // Messages published while the connection was down are lost: those waiters re-check at the lease end.
-      connection.on('close', () => this.channels.forEach((entry) => (entry.live = false)));
-      connection.on('ready', () => this.channels.forEach((entry) => (entry.live = true)));
+      const connection = this.options.connect();
+      // ioredis before 5.6 ignores `shardedSubscribers` and has no subscriber group: probe for it.
+      this.shardedClient = this.options.cluster && (connection as { shardedSubscribers?: unknown }).shardedSubscribers !== undefined;
+      connection.on('error', (error: Error) => this.options.logger.debug(`Subscriber connection: ${error.message}`));
+      for (const event of ['message', 'smessage']) {
+        connection.on(event, (channel: string, payload: string) => this.notify(channel, payload));
+      }
+      // Messages published while a connection was down are lost: those waiters re-check at the lease end.
+      const setLive = (live: boolean) => () => this.channels.forEach((entry) => (entry.live = live));
+      connection.on('close', setLive(false));
+      connection.on('-subscriber', setLive(false));
+      connection.on('ready', setLive(true));
+      connection.on('subscribersReady', setLive(true));
       this.connection = connection;
     }
     return this.connection;

@@ -6,20 +6,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { LockError } from '../../lib';
 import { bootLockApp } from '../support/app';
+import { LOCK_ACL } from '../support/acl';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
-
-/** The ACL line the README gives: only the lock's keys and channels, and the commands the library runs. */
-const LOCK_ACL = [
-  'on',
-  '>lock-user-password',
-  'resetkeys',
-  '~lock:*',
-  'resetchannels',
-  '&lock:*',
-  '-@all',
-  ...['evalsha', 'eval', 'exists', 'get', 'set', 'del', 'pexpire', 'pttl', 'time', 'publish', 'subscribe', 'unsubscribe'],
-  ...['zadd', 'zrem', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zscore', 'ping', 'info', 'client|setname'],
-].map((rule) => (/^[a-z]/.test(rule) && rule !== 'on' && rule !== 'resetkeys' && rule !== 'resetchannels' ? `+${rule}` : rule));
 
 function recordingLogger(lines: string[]): LoggerService {
   const record = (message: unknown): void => {

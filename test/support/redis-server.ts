@@ -156,27 +156,73 @@ export function useRedisServer(args: string[] = []): OwnRedis {
   };
 }
 
-/** A Redis Cluster of this test's own: 3 masters and 3 replicas on free ports. */
+/**
+ * Waits until a replica has done its first sync with its master (Redis 7 delays it by repl-diskless-sync-delay).
+ * @param url the replica
+ */
+export async function waitForReplicaSync(url: string): Promise<void> {
+  const replica = new Redis(url);
+  try {
+    for (let i = 0; i < 400; i += 1) {
+      if (/master_link_status:up/.test(await replica.info('replication'))) {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`the replica at ${url} did not sync with its master`);
+  } finally {
+    replica.disconnect();
+  }
+}
+
+/** The master serving a slot, and its replica (if it has a live one). */
+export interface RedisClusterShard {
+  readonly master: RedisServer;
+  readonly replica?: RedisServer;
+}
+
+/** A Redis Cluster of this test's own, on free ports. */
 export interface RedisClusterFixture {
   readonly nodes: RedisServer[];
   /** `{ host, port }` of every node, for an ioredis `Cluster`. */
   readonly startupNodes: Array<{ host: string; port: number }>;
+  /**
+   * Where a key lives now.
+   * @param key a Redis key (as stored, with its prefix)
+   */
+  shardOf(key: string): Promise<RedisClusterShard>;
   stop(): Promise<void>;
 }
 
+/** Options of {@link startRedisCluster}. */
+export interface RedisClusterSetup {
+  /** Replicas per master (3 masters). @default 1 */
+  replicas?: 0 | 1;
+  /** Extra arguments for every node. */
+  args?: string[];
+}
+
 /**
- * Starts 6 cluster-enabled redis-servers and joins them with `redis-cli --cluster create` (1 replica per master).
- * @param nodeTimeout cluster-node-timeout in ms: how soon a dead master's replica takes over
+ * Starts 3 cluster-enabled masters (and their replicas), joins them with `redis-cli --cluster create` and waits
+ * until every replica has synced. cluster-node-timeout is 1 s, so a dead master's replica takes over within a few
+ * seconds, however long it was cut off from it (cluster-replica-validity-factor 0): a test can freeze it first.
+ * @param setup replicas per master and extra server arguments
  */
-export async function startRedisCluster(nodeTimeout = 1_000): Promise<RedisClusterFixture> {
+export async function startRedisCluster({ replicas = 1, args = [] }: RedisClusterSetup = {}): Promise<RedisClusterFixture> {
   const nodes = await Promise.all(
-    Array.from({ length: 6 }, () =>
-      startRedisServer((port) => ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeout)]),
+    Array.from({ length: 3 * (1 + replicas) }, () =>
+      startRedisServer((port) => [
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', '1000',
+        '--cluster-replica-validity-factor', '0',
+        ...args,
+      ]),
     ),
   );
   const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
   await new Promise<void>((resolve, reject) => {
-    const create = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore' });
+    const create = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'ignore' });
     create.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))));
   });
   for (const node of nodes) {
@@ -184,11 +230,41 @@ export async function startRedisCluster(nodeTimeout = 1_000): Promise<RedisClust
     for (let i = 0; i < 200 && !/cluster_state:ok/.test(String(await client.call('CLUSTER', 'INFO'))); i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    const replica = /role:slave/.test(await client.info('replication'));
     client.disconnect();
+    if (replica) {
+      await waitForReplicaSync(node.url);
+    }
   }
+  const alive = (node: RedisServer): boolean => node.process.exitCode === null && node.process.signalCode === null;
   return {
     nodes,
     startupNodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+    shardOf: async (key) => {
+      const asked = nodes.find(alive) as RedisServer;
+      const client = new Redis(asked.url);
+      try {
+        const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+        const lines = String(await client.call('CLUSTER', 'NODES')).trim().split('\n').map((line) => line.split(' '));
+        const byPort = (address: string): RedisServer | undefined => nodes.find((node) => address.startsWith(`127.0.0.1:${node.port}@`));
+        const owner = lines.find(
+          ([, , flags, , , , , , ...ranges]) =>
+            flags.includes('master') &&
+            !flags.includes('fail') &&
+            ranges.some((range) => {
+              const [from, to = from] = range.split('-').map(Number);
+              return slot >= from && slot <= to;
+            }),
+        );
+        if (!owner) {
+          throw new Error(`no live master serves slot ${slot}`);
+        }
+        const replica = lines.find(([, address, flags, master]) => master === owner[0] && !flags.includes('fail') && alive(byPort(address) as RedisServer));
+        return { master: byPort(owner[1]) as RedisServer, replica: replica && byPort(replica[1]) };
+      } finally {
+        client.disconnect();
+      }
+    },
     stop: async () => {
       await Promise.all(nodes.map((node) => node.stop()));
     },

@@ -81,3 +81,20 @@ export async function waitUntil(condition: () => Promise<boolean>): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/**
+ * Polls a condition every 100 ms until it holds (a condition that throws counts as not yet), and fails the test
+ * with `what` if it does not hold in time: for slow effects such as a failover.
+ * @param condition true when done
+ * @param what the awaited state, for the error message
+ * @param timeout ms
+ */
+export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await Promise.resolve().then(condition).catch(() => false))) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting until ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

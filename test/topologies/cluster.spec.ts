@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
-import { LockNotAcquiredError } from '../../lib';
+import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, RedisLockStore } from '../../lib';
+import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
-import { startRedisCluster, type RedisClusterFixture } from '../support/redis-server';
+import { eventually } from '../support/redis';
+import { startRedisCluster, type RedisClusterFixture, type RedisClusterShard, type RedisServer } from '../support/redis-server';
 
 function redisCli(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -25,8 +27,14 @@ async function masters(cluster: RedisClusterFixture): Promise<Array<{ port: numb
   return found;
 }
 
-/** Locks keys spread over every slot range in a loop, doing a non-atomic increment per key inside the lock. */
-async function lockLoop(subject: LockApp, counter: Cluster, until: () => boolean): Promise<{ done: number }> {
+/** A short lease: a lock whose release could not reach a dying master blocks its key no longer than that. */
+const LOOP_LOCK = { ttl: 2_000, waitTimeout: 5_000 };
+
+/**
+ * Locks keys spread over every slot range in a loop, doing a non-atomic increment per key inside the lock.
+ * @param onLocked told of each key locked, as it happens
+ */
+async function lockLoop(subject: LockApp, counter: Cluster, until: () => boolean, onLocked: (key: string) => void = () => undefined): Promise<{ done: number }> {
   let done = 0;
   for (let i = 0; !until() || done === 0; i += 1) {
     const key = `loop:${i % 12}`;
@@ -35,10 +43,41 @@ async function lockLoop(subject: LockApp, counter: Cluster, until: () => boolean
         const value = Number((await counter.get(`count:{${key}}`)) ?? '0');
         await counter.set(`count:{${key}}`, String(value + 1));
         done += 1;
-      }, { waitTimeout: 5_000 })
+        onLocked(key);
+      }, LOOP_LOCK)
       .catch(() => undefined);
   }
   return { done };
+}
+
+async function role(server: RedisServer): Promise<string> {
+  const client = new Redis(server.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    const [name] = (await client.call('ROLE')) as [string];
+    return name;
+  } catch {
+    return 'unreachable';
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Kills a master (nothing saved) and waits until its replica has taken over its slots. */
+async function failOver(master: RedisServer, replica: RedisServer): Promise<void> {
+  await master.stop();
+  await eventually(async () => (await role(replica)) === 'master', `the replica on port ${replica.port} is promoted`);
+}
+
+async function shardSubscribers(server: RedisServer, channel: string): Promise<{ sharded: number; classic: number }> {
+  const client = new Redis(server.url);
+  try {
+    const [, sharded] = (await client.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+    const [, classic] = (await client.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+    return { sharded, classic };
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function total(counter: Cluster): Promise<number> {
@@ -95,6 +134,62 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     await again.release();
   });
 
+  it('wakes waiters through sharded pub/sub on the shard that owns the key', async () => {
+    const holder = await subject.locks.acquire('sharded', { ttl: 60_000 });
+    const started = Date.now();
+    const waiting = subject.locks.acquire('sharded', { waitTimeout: 30_000 });
+    const { master } = await cluster.shardOf('lock:{sharded}');
+    await eventually(async () => (await shardSubscribers(master, 'lock:{sharded}')).sharded === 1, 'the waiter listens on the shard');
+    expect((await shardSubscribers(master, 'lock:{sharded}')).classic).toBe(0);
+    await holder.release();
+    const next = await waiting;
+    // Woken by the release, not by the holder's lease running out (60 s).
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await next.release();
+  });
+
+  it('wakes waiters through sharded pub/sub on a Cluster client with a keyPrefix', async () => {
+    const client = new Cluster(cluster.startupNodes, { keyPrefix: 'app:' });
+    const store = new RedisLockStore({ client, logger: false });
+    const other = await bootLockApp({ store });
+    try {
+      const holder = await other.locks.acquire('prefixed', { ttl: 60_000 });
+      const waiting = other.locks.acquire('prefixed', { waitTimeout: 30_000 });
+      const { master } = await cluster.shardOf('app:lock:{prefixed}');
+      await eventually(async () => (await shardSubscribers(master, 'app:lock:{prefixed}')).sharded === 1, 'the waiter listens on the shard');
+      await holder.release();
+      const next = await waiting;
+      expect(next.fencingToken).toBeGreaterThan(holder.fencingToken);
+      await next.release();
+    } finally {
+      await other.app.close();
+      await store.close();
+      client.disconnect();
+    }
+  });
+
+  it('works as an ACL user limited to what the README lists for a Cluster', async () => {
+    for (const node of cluster.nodes) {
+      const admin = new Redis(node.url);
+      await admin.call('ACL', 'SETUSER', 'nest-lock', ...LOCK_ACL, ...CLUSTER_LOCK_ACL);
+      admin.disconnect();
+    }
+    const user = { username: 'nest-lock', password: 'lock-user-password' };
+    const limited = await bootLockApp({ redis: { cluster: cluster.startupNodes, clusterOptions: { redisOptions: user } } });
+    try {
+      const holder = await limited.locks.acquire('acl', { ttl: 60_000 });
+      const waiting = limited.locks.acquire('acl', { waitTimeout: 30_000 });
+      const { master } = await cluster.shardOf('lock:{acl}');
+      await eventually(async () => (await shardSubscribers(master, 'lock:{acl}')).sharded === 1, 'the waiter listens on the shard');
+      await holder.release();
+      const next = await waiting;
+      expect(next.fencingToken).toBeGreaterThan(holder.fencingToken);
+      await next.release();
+    } finally {
+      await limited.app.close();
+    }
+  });
+
   it('loses nothing while slots migrate between masters (MOVED/ASK)', async () => {
     const [from, to] = await masters(cluster);
     let migrating = true;
@@ -105,4 +200,118 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     expect(done).toBeGreaterThan(0);
     expect(await total(counter)).toBe(done);
   }, 60_000);
+
+  it("waits for the replica of the key's own shard with the replicas option", async () => {
+    const replicated = await bootLockApp({ redis: { cluster: cluster.startupNodes }, replicas: { count: 1, timeoutMs: 300 } });
+    const { replica } = await cluster.shardOf('lock:{replicated}');
+    const replicaClient = new Redis((replica as RedisServer).url);
+    try {
+      await replicaClient.call('READONLY');
+      const lock = await replicated.locks.acquire('replicated');
+      expect(await replicaClient.get('lock:{replicated}')).toBe(lock.token);
+      await lock.release();
+      replica?.freeze();
+      // Other shards' replicas are fine: only this key's replica counts.
+      const error = await replicated.locks.acquire('replicated').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockNotReplicatedError);
+      expect(await replicated.locks.isLocked('replicated')).toBe(false);
+    } finally {
+      replica?.thaw();
+      replicaClient.disconnect();
+      await replicated.app.close();
+    }
+  });
+
+  it('carries on after a master is killed and its replica promoted', async () => {
+    const { master, replica } = await cluster.shardOf('lock:{loop:0}');
+    let promoted = false;
+    const lockedAfterFailover = new Set<string>();
+    let stop = false;
+    let before = 0;
+    const loop = lockLoop(subject, counter, () => stop, (key) => (promoted ? lockedAfterFailover.add(key) : (before += 1)));
+    await eventually(() => before >= 24, 'the loop is going');
+    await failOver(master, replica as RedisServer);
+    promoted = true;
+    // Every key, including those whose master died, is locked again on the new topology.
+    await eventually(() => lockedAfterFailover.size === 12, 'every key is locked after the failover', 30_000);
+    stop = true;
+    await loop;
+  }, 60_000);
+
+  it("a failover can lose a held lock: the holder's signal aborts and the next holder gets a higher fencing token", async () => {
+    // A key on a shard that still has its replica (the previous test used one up).
+    let key = 'fenced:0';
+    let shard: RedisClusterShard = await cluster.shardOf(`lock:{${key}}`);
+    for (let i = 1; !shard.replica; i += 1) {
+      key = `fenced:${i}`;
+      shard = await cluster.shardOf(`lock:{${key}}`);
+    }
+    const { master, replica } = shard as Required<RedisClusterShard>;
+    const other = await bootLockApp({ redis: { cluster: cluster.startupNodes }, commandTimeout: 1_000 });
+    const masterClient = new Redis(master.url);
+    const replicaClient = new Redis(replica.url);
+    try {
+      const earlier = await subject.locks.acquire(key);
+      await earlier.release();
+      await replicaClient.call('READONLY');
+      await eventually(
+        async () => (await replicaClient.get(`lock:{${key}}:fence`)) === String(earlier.fencingToken),
+        'the replica has the fencing counter',
+      );
+      // From here the replica misses every write: frozen, and its link closed by the master.
+      replica.freeze();
+      await masterClient.call('CLIENT', 'KILL', 'TYPE', 'replica');
+      const held = await subject.locks.acquire(key, { ttl: 3_000 });
+      expect(held.fencingToken).toBeGreaterThan(earlier.fencingToken);
+      masterClient.disconnect();
+      replica.thaw();
+      await failOver(master, replica);
+      // The promoted replica never saw `held`: the lock is free there, and its fencing counter is behind.
+      const next = await other.locks.acquire(key, { waitTimeout: 10_000 });
+      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+      await eventually(() => held.signal.aborted, 'the first holder learns it lost the lock', 10_000);
+      expect(held.signal.reason).toBeInstanceOf(LockLostError);
+      await next.release();
+    } finally {
+      replica.thaw();
+      masterClient.disconnect();
+      replicaClient.disconnect();
+      await other.app.close();
+    }
+  }, 60_000);
+});
+
+describe('Redis Cluster whose servers lack sharded pub/sub (as before Redis 7)', () => {
+  let cluster: RedisClusterFixture;
+  let subject: LockApp;
+
+  beforeAll(async () => {
+    const disabled = ['SPUBLISH', 'SSUBSCRIBE', 'SUNSUBSCRIBE'].flatMap((command) => ['--rename-command', command, '']);
+    cluster = await startRedisCluster({ replicas: 0, args: disabled });
+    subject = await bootLockApp({ redis: { cluster: cluster.startupNodes } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await subject?.app.close();
+    await cluster?.stop();
+  });
+
+  it('falls back to classic pub/sub to wake waiters', async () => {
+    const holder = await subject.locks.acquire('classic', { ttl: 60_000 });
+    const started = Date.now();
+    const waiting = subject.locks.acquire('classic', { waitTimeout: 30_000 });
+    const classicSubscribers = async (): Promise<number> => {
+      let sum = 0;
+      for (const node of cluster.nodes) {
+        sum += (await shardSubscribers(node, 'lock:{classic}')).classic;
+      }
+      return sum;
+    };
+    await eventually(async () => (await classicSubscribers()) === 1, 'the waiter listens on classic pub/sub');
+    await holder.release();
+    const next = await waiting;
+    // Woken by the release, not by the holder's lease running out (60 s).
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await next.release();
+  });
 });

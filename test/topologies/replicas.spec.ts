@@ -1,18 +1,7 @@
 import { Redis } from 'ioredis';
 import { LockNotReplicatedError } from '../../lib';
 import { bootLockApp, type LockApp } from '../support/app';
-import { startRedisServer, type RedisServer } from '../support/redis-server';
-
-async function waitForSync(replica: Redis): Promise<void> {
-  // Redis 7 waits 5 s (repl-diskless-sync-delay) before the first full sync.
-  for (let i = 0; i < 400; i += 1) {
-    if (/master_link_status:up/.test(await replica.info('replication'))) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the replica did not sync');
-}
+import { startRedisServer, waitForReplicaSync, type RedisServer } from '../support/redis-server';
 
 describe('replicas option: WAIT for replicas after acquire and release (1 master, 1 replica)', () => {
   let master: RedisServer;
@@ -24,7 +13,7 @@ describe('replicas option: WAIT for replicas after acquire and release (1 master
     master = await startRedisServer();
     replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
     replicaClient = new Redis(replica.url);
-    await waitForSync(replicaClient);
+    await waitForReplicaSync(replica.url);
     subject = await bootLockApp({ redis: master.url, replicas: { count: 1, timeoutMs: 300 } });
   }, 30_000);
 
@@ -53,7 +42,7 @@ describe('replicas option: WAIT for replicas after acquire and release (1 master
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await subject.locks.isLocked('unreplicated')).toBe(false);
     replica.thaw();
-    await waitForSync(replicaClient);
+    await waitForReplicaSync(replica.url);
     const lock = await subject.locks.acquire('unreplicated');
     await lock.release();
   });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { bootLockApp, type LockApp } from '../support/app';
-import { freePort, startRedisServer, type RedisServer } from '../support/redis-server';
+import { eventually } from '../support/redis';
+import { freePort, startRedisServer, waitForReplicaSync, type RedisServer } from '../support/redis-server';
 
 async function startSentinel(dir: string, masterPort: number): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
@@ -38,16 +39,6 @@ async function startSentinel(dir: string, masterPort: number): Promise<{ port: n
   return { port, child };
 }
 
-async function until(condition: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await condition().catch(() => false))) {
-    if (Date.now() > end) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('Sentinel: 1 master, 1 replica, 3 sentinels', () => {
   let master: RedisServer;
   let replica: RedisServer;
@@ -59,16 +50,14 @@ describe('Sentinel: 1 master, 1 replica, 3 sentinels', () => {
     dir = mkdtempSync(join(tmpdir(), 'nest-lock-sentinel-'));
     master = await startRedisServer(['--repl-diskless-sync-delay', '0']);
     replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-sync-delay', '0']);
-    const replicaClient = new Redis(replica.url);
-    await until(async () => /master_link_status:up/.test(await replicaClient.info('replication')), 10_000);
-    replicaClient.disconnect();
+    await waitForReplicaSync(replica.url);
     sentinels = await Promise.all([1, 2, 3].map(() => startSentinel(dir, master.port)));
     const sentinel = new Redis({ port: sentinels[0].port });
-    await until(async () => {
+    await eventually(async () => {
       const replicas = (await sentinel.call('SENTINEL', 'REPLICAS', 'mymaster')) as unknown[];
       const known = (await sentinel.call('SENTINEL', 'SENTINELS', 'mymaster')) as unknown[];
       return replicas.length === 1 && known.length === 2;
-    }, 20_000);
+    }, 'the sentinels know the replica and each other');
     sentinel.disconnect();
     subject = await bootLockApp({
       redis: { sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })), name: 'mymaster' },
@@ -110,7 +99,7 @@ describe('Sentinel: 1 master, 1 replica, 3 sentinels', () => {
     })();
     await new Promise((resolve) => setTimeout(resolve, 300));
     await sentinel.call('SENTINEL', 'FAILOVER', 'mymaster');
-    await until(async () => (await masterPort()) === String(replica.port), 20_000);
+    await eventually(async () => (await masterPort()) === String(replica.port), 'the sentinels report the replica as master');
     failedOver = true;
     await loop;
     sentinel.disconnect();

@@ -1,0 +1,15 @@
+/** The ACL line the README gives: only the lock's keys and channels, and the commands the library runs. */
+export const LOCK_ACL = [
+  'on',
+  '>lock-user-password',
+  'resetkeys',
+  '~lock:*',
+  'resetchannels',
+  '&lock:*',
+  '-@all',
+  ...['evalsha', 'eval', 'exists', 'get', 'set', 'del', 'pexpire', 'pttl', 'time', 'publish', 'subscribe', 'unsubscribe'],
+  ...['zadd', 'zrem', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zscore', 'ping', 'info', 'client|setname'],
+].map((rule) => (/^[a-z]/.test(rule) && rule !== 'on' && rule !== 'resetkeys' && rule !== 'resetchannels' ? `+${rule}` : rule));
+
+/** What the README adds to {@link LOCK_ACL} for a Redis Cluster: sharded pub/sub, and reading the topology. */
+export const CLUSTER_LOCK_ACL = ['+spublish', '+ssubscribe', '+sunsubscribe', '+cluster|slots', '+cluster|info'];
