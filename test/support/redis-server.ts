@@ -20,6 +20,10 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+/** Kills of the servers this process started: run when it exits, even if a test failed before its cleanup. */
+const running = new Set<() => void>();
+process.once('exit', () => running.forEach((kill) => kill()));
+
 /** A TCP port nothing listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -55,6 +59,8 @@ export async function startRedisServer(
     }
   };
   let child = launch();
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  running.add(killOnExit);
   const url = `redis://127.0.0.1:${port}`;
   await waitForPing(url, ping);
   return {
@@ -72,6 +78,7 @@ export async function startRedisServer(
     freeze: () => child.kill('SIGSTOP'),
     thaw: () => child.kill('SIGCONT'),
     stop: async () => {
+      running.delete(killOnExit);
       child.kill('SIGCONT');
       await kill(child);
       rmSync(dir, { recursive: true, force: true });
@@ -220,22 +227,13 @@ export async function startRedisCluster({ replicas = 1, args = [] }: RedisCluste
       ]),
     ),
   );
-  const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
-  await new Promise<void>((resolve, reject) => {
-    const create = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'ignore' });
-    create.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))));
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => node.stop()));
+  };
+  await joinCluster(nodes, replicas).catch(async (error: unknown) => {
+    await stop();
+    throw error;
   });
-  for (const node of nodes) {
-    const client = new Redis(node.url);
-    for (let i = 0; i < 200 && !/cluster_state:ok/.test(String(await client.call('CLUSTER', 'INFO'))); i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const replica = /role:slave/.test(await client.info('replication'));
-    client.disconnect();
-    if (replica) {
-      await waitForReplicaSync(node.url);
-    }
-  }
   const alive = (node: RedisServer): boolean => node.process.exitCode === null && node.process.signalCode === null;
   return {
     nodes,
@@ -265,8 +263,27 @@ export async function startRedisCluster({ replicas = 1, args = [] }: RedisCluste
         client.disconnect();
       }
     },
-    stop: async () => {
-      await Promise.all(nodes.map((node) => node.stop()));
-    },
+    stop,
   };
+}
+
+async function joinCluster(nodes: RedisServer[], replicas: number): Promise<void> {
+  const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+  await new Promise<void>((resolve, reject) => {
+    const create = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'ignore' });
+    create.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))));
+  });
+  for (const node of nodes) {
+    const client = new Redis(node.url);
+    try {
+      for (let i = 0; i < 200 && !/cluster_state:ok/.test(String(await client.call('CLUSTER', 'INFO'))); i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if (/role:slave/.test(await client.info('replication'))) {
+        await waitForReplicaSync(node.url);
+      }
+    } finally {
+      client.disconnect();
+    }
+  }
 }

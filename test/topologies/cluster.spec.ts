@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, RedisLockStore } from '../../lib';
+import { FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
 import { eventually } from '../support/redis';
@@ -106,7 +107,8 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   });
 
   it('locks keys in every slot range, with fencing tokens and wake-up on release', async () => {
-    for (const key of ['a', 'b', 'c', 'order:1', 'order:2', 'user:42']) {
+    const keys = ['a', 'b', 'c', 'order:1', 'order:2', 'user:42'];
+    for (const key of keys) {
       const first = await subject.locks.acquire(key);
       const waiting = subject.locks.acquire(key, { waitTimeout: 5_000 });
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -114,6 +116,14 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
       const second = await waiting;
       expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
       await second.release();
+    }
+    // Every master ran the scripts, each loading them the first time (NOSCRIPT, then EVAL).
+    const owners = new Set(await Promise.all(keys.map(async (key) => (await cluster.shardOf(`lock:{${key}}`)).master)));
+    expect(owners.size).toBe(3);
+    for (const owner of owners) {
+      const client = new Redis(owner.url);
+      expect(await client.script('EXISTS', FAIR_ACQUIRE_SCRIPT.sha)).toEqual([1]);
+      client.disconnect();
     }
   });
 
