@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX } from '../lock.constants.js';
 import { RedisLockStore } from '../stores/index.js';
 
@@ -21,28 +21,22 @@ export interface InspectedLock {
  */
 export class LockInspector {
   /**
-   * @param redis a client of the Redis the locks live in
+   * @param redis a client of the Redis the locks live in: one server, or a Cluster
    * @param prefix the module's `prefix` @default 'lock:'
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string = DEFAULT_PREFIX,
   ) {}
 
   /** Every lock that is held or has waiters, sorted by key. */
   async list(): Promise<InspectedLock[]> {
     const keys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${escapeGlob(this.prefix)}{*`, 'COUNT', 1000);
-      cursor = next;
-      for (const redisKey of found) {
-        const key = this.keyOf(redisKey);
-        if (key !== undefined) {
-          keys.add(key);
-        }
-      }
-    } while (cursor !== '0');
+    // A Cluster's keys are spread over its masters: SCAN each of them.
+    const servers = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis as Redis];
+    for (const server of servers) {
+      await this.scan(server, keys);
+    }
     const locks = await Promise.all([...keys].map((key) => this.describe(key)));
     return locks.filter((lock) => lock.holder !== undefined || lock.waiters > 0).sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -73,6 +67,20 @@ export class LockInspector {
   async forceRelease(key: string, token: string): Promise<boolean> {
     const store = new RedisLockStore({ client: this.redis, prefix: this.prefix, logger: false });
     return store.release([key], token);
+  }
+
+  private async scan(server: Redis, keys: Set<string>): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, found] = await server.scan(cursor, 'MATCH', `${escapeGlob(this.prefix)}{*`, 'COUNT', 1000);
+      cursor = next;
+      for (const redisKey of found) {
+        const key = this.keyOf(redisKey);
+        if (key !== undefined) {
+          keys.add(key);
+        }
+      }
+    } while (cursor !== '0');
   }
 
   private keyOf(redisKey: string): string | undefined {

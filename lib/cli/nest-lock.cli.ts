@@ -2,7 +2,7 @@
 // `npx nest-lock inspect` and `npx nest-lock release KEY --force`: look at and free locks as an operator.
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX, DEFAULT_REDIS_URL } from '../lock.constants.js';
 import { LockInspector, type InspectedLock } from './lock-inspector.js';
 
@@ -41,14 +41,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`release needs a KEY and --force.\n${USAGE}\n`);
     return 2;
   }
-  const redis = new Redis(values.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  let connectionError: Error | undefined;
-  redis.on('error', (error: Error) => (connectionError = error));
+  let redis: Redis | Cluster | undefined;
   try {
-    await redis.connect().catch((error: unknown) => {
-      const { host, port } = redis.options;
-      throw new Error(`cannot reach Redis at ${host}:${port} (${(connectionError ?? (error as Error)).message})`);
-    });
+    redis = await connect(values.redis);
     const inspector = new LockInspector(redis, values.prefix);
     return command === 'inspect'
       ? await inspect(inspector, values.json)
@@ -57,8 +52,33 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`nest-lock: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   } finally {
-    redis.disconnect();
+    redis?.disconnect();
   }
+}
+
+/** Connects to the Redis at `url`; if it is a node of a Redis Cluster, to the whole Cluster through it. */
+async function connect(url: string): Promise<Redis | Cluster> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  let connectionError: Error | undefined;
+  redis.on('error', (error: Error) => (connectionError = error));
+  const { host, port, username, password, tls } = redis.options;
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${host}:${port} (${(connectionError ?? (error as Error)).message})`);
+  }
+  if (!/cluster_enabled:1/.test(await redis.info('cluster'))) {
+    return redis;
+  }
+  redis.disconnect();
+  const cluster = new Cluster([{ host, port }], { redisOptions: { username, password, tls }, clusterRetryStrategy: () => null });
+  cluster.on('error', (error: Error) => (connectionError = error));
+  await new Promise<void>((resolve, reject) => {
+    cluster.once('ready', resolve);
+    cluster.once('end', () => reject(new Error(`cannot reach the Redis Cluster at ${host}:${port} (${connectionError?.message ?? 'connection closed'})`)));
+  });
+  return cluster;
 }
 
 async function inspect(inspector: LockInspector, json: boolean): Promise<number> {

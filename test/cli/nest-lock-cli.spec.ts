@@ -1,28 +1,6 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { bootLockApp } from '../support/app';
+import { cli } from '../support/cli';
 import { REDIS_URL, useTestRedis } from '../support/redis';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the shipped CLI (from source) with the given arguments and standard input. */
-function cli(args: string[], input = ''): Promise<CliResult> {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'support', 'resolve-ts.js'), join(__dirname, '..', '..', 'lib', 'cli', 'nest-lock.cli.ts'), ...args],
-    { env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') } },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(input);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('the nest-lock CLI', () => {
   const test = useTestRedis('cli');

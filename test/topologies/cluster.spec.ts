@@ -4,6 +4,7 @@ import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, RedisLockS
 import { FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
+import { cli } from '../support/cli';
 import { eventually } from '../support/redis';
 import { startRedisCluster, type RedisClusterFixture, type RedisClusterShard, type RedisServer } from '../support/redis-server';
 
@@ -199,6 +200,22 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
       await limited.app.close();
     }
   });
+
+  it('lets the CLI list locks on every master and force-release one, given any node', async () => {
+    const held = await Promise.all(['a', 'b', 'c', 'order:1', 'order:2', 'user:42'].map((key) => subject.locks.acquire(key, { ttl: 60_000 })));
+    try {
+      const shown = await cli(['inspect', '--json', '--redis', cluster.nodes[0].url]);
+      expect(shown.stderr).toBe('');
+      expect(JSON.parse(shown.stdout)).toEqual(
+        held.map((lock) => ({ key: lock.keys[0], holder: lock.token, ttl: expect.any(Number), fencingCounter: lock.fencingToken, waiters: 0 })).sort((x, y) => x.key.localeCompare(y.key)),
+      );
+      const released = await cli(['release', 'user:42', '--force', '--yes', '--redis', cluster.nodes[1].url]);
+      expect(released.stdout).toMatch(/Released lock "user:42"/);
+      expect(await subject.locks.isLocked('user:42')).toBe(false);
+    } finally {
+      await Promise.all(held.map((lock) => lock.release()));
+    }
+  }, 30_000);
 
   it('loses nothing while slots migrate between masters (MOVED/ASK)', async () => {
     const [from, to] = await masters(cluster);
