@@ -39,8 +39,8 @@ export interface RedisReleaseSubscriberOptions {
 export class RedisReleaseSubscriber {
   private connection?: Redis | Cluster;
   private readonly channels = new Map<string, ChannelEntry>();
-  /** ioredis gave the Cluster connection sharded subscribers (ioredis 5.6 and later). */
-  private shardedClient = false;
+  /** ioredis gave the Cluster connection sharded subscribers (ioredis 5.6 and later); undefined until probed. */
+  private shardedClient?: boolean;
   /** The server refused SSUBSCRIBE (Redis before 7): classic pub/sub after all. */
   private shardedRefused = false;
 
@@ -56,8 +56,10 @@ export class RedisReleaseSubscriber {
     if (!this.options.cluster) {
       return false;
     }
-    this.ensureConnection();
-    return this.shardedClient;
+    if (this.shardedClient === undefined) {
+      this.ensureConnection();
+    }
+    return this.shardedClient === true;
   }
 
   /**
@@ -86,14 +88,14 @@ export class RedisReleaseSubscriber {
       listeners: new Set([listener]),
       live: false,
       subscribed: this.subscribe(channel).then(
-          () => {
-            entry.live = true;
-          },
-          (error: unknown) => {
-            // The waiter still re-checks at the holder's lease end; a subscription only makes it faster.
-            this.options.logger.debug(`Could not subscribe to release notifications: ${String(error)}`);
-          },
-        ),
+        () => {
+          entry.live = true;
+        },
+        (error: unknown) => {
+          // The waiter still re-checks at the holder's lease end; a subscription only makes it faster.
+          this.options.logger.debug(`Could not subscribe to release notifications: ${String(error)}`);
+        },
+      ),
     };
     this.channels.set(channel, entry);
     return entry.subscribed;
@@ -144,7 +146,7 @@ export class RedisReleaseSubscriber {
   }
 
   private useSharded(): boolean {
-    return this.shardedClient && !this.shardedRefused;
+    return this.shardedClient === true && !this.shardedRefused;
   }
 
   /** Sharded channels are keys to ioredis, which adds `keyPrefix` to them itself. */
