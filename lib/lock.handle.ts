@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { LockLostError } from './errors/index.js';
+import { LockLostError, LockStoreUnavailableError } from './errors/index.js';
 import type { LockEvent, LockStore } from './interfaces/index.js';
 import type { LockLogger } from './lock.logger.js';
 import { assertLockOptions } from './lock-options.validator.js';
@@ -12,6 +12,8 @@ export interface LockHandleContext {
   settled(lock: Lock): void;
   /** Publishes what happened to the lock. */
   emit(event: LockEvent): void;
+  /** Aborts when the app shuts down: background work of the lock stops. */
+  readonly stopped: AbortSignal;
 }
 
 /** How a {@link Lock} came to be. */
@@ -28,6 +30,9 @@ export interface LockGrant {
 }
 
 const TTL_OPTION: ReadonlySet<string> = new Set(['ttl']);
+
+/** How often a release the store did not answer is tried again (until the lease's local end). */
+const RELEASE_RETRY_INTERVAL = 500;
 
 /**
  * A held lock. Created by `LockService`; release it when the work is done (`using()` does it for you).
@@ -117,18 +122,46 @@ export class Lock {
   /**
    * Releases the lock if this holder still has it. Safe to call more than once.
    * @returns true if this call released it; false if it was already released, expired or taken by someone else
-   * @throws LockStoreUnavailableError if the store did not answer (the lease then ends by itself)
+   * @throws LockStoreUnavailableError if the store did not answer; the release is then retried in the background
+   * until the lease's local end (when it would end by itself anyway)
    */
   async release(): Promise<boolean> {
     if (this.state === 'released') {
       return false;
     }
     this.settle('released');
-    const released = await this.context.store.release(this.keys, this.token);
+    const released = await this.context.store.release(this.keys, this.token).catch((error: unknown) => {
+      if (error instanceof LockStoreUnavailableError) {
+        this.retryRelease();
+      }
+      throw error;
+    });
+    this.reportReleased(released);
+    return released;
+  }
+
+  /**
+   * Tries a release the store did not answer again, in the background, until the lease's local end: after a
+   * blip or a failover the key is free again within a retry, not only when the lease runs out. The release is
+   * token-checked, so a late one never frees a later holder's lock.
+   */
+  private retryRelease(): void {
+    const retry = (): void => {
+      if (performance.now() >= this.deadline || this.context.stopped.aborted) {
+        return;
+      }
+      this.context.store.release(this.keys, this.token).then(
+        (released) => this.reportReleased(released),
+        () => (this.watchdogTimer = unrefTimer(retry, RELEASE_RETRY_INTERVAL)),
+      );
+    };
+    this.watchdogTimer = unrefTimer(retry, RELEASE_RETRY_INTERVAL);
+  }
+
+  private reportReleased(released: boolean): void {
     if (released) {
       this.context.emit({ type: 'released', ...this.identity(), held: performance.now() - this.grantedAt });
     }
-    return released;
   }
 
   private renew(startedAt: number, lease: number): void {

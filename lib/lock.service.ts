@@ -368,6 +368,7 @@ export class LockService implements OnApplicationShutdown {
         logger: this.logger,
         settled: (settled) => this.held.delete(settled),
         emit: (event) => this.eventSubject.next(event),
+        stopped: this.shutdown.signal,
       },
     );
     this.held.add(lock);

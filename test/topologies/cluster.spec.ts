@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
-import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, RedisLockStore } from '../../lib';
+import { filter, firstValueFrom } from 'rxjs';
+import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, LockStoreUnavailableError, RedisLockStore } from '../../lib';
 import { FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
@@ -29,9 +30,6 @@ async function masters(cluster: RedisClusterFixture): Promise<Array<{ port: numb
   return found;
 }
 
-/** A short lease: a lock whose release could not reach a dying master blocks its key no longer than that. */
-const LOOP_LOCK = { ttl: 2_000, waitTimeout: 5_000 };
-
 /**
  * Locks keys spread over every slot range in a loop, doing a non-atomic increment per key inside the lock.
  * @param onLocked told of each key locked, as it happens
@@ -46,7 +44,7 @@ async function lockLoop(subject: LockApp, counter: Cluster, until: () => boolean
         await counter.set(`count:{${key}}`, String(value + 1));
         done += 1;
         onLocked(key);
-      }, LOOP_LOCK)
+      }, { waitTimeout: 5_000 })
       .catch(() => undefined);
   }
   return { done };
@@ -69,6 +67,29 @@ async function role(server: RedisServer): Promise<string> {
 async function failOver(master: RedisServer, replica: RedisServer): Promise<void> {
   await master.stop();
   await eventually(async () => (await role(replica)) === 'master', `the replica on port ${replica.port} is promoted`);
+}
+
+/** A key (`<name>:<n>`) on a shard that still has a live replica: each failover test uses one shard up. */
+async function keyWithReplica(cluster: RedisClusterFixture, name: string): Promise<{ key: string } & Required<RedisClusterShard>> {
+  for (let i = 0; i < 100; i += 1) {
+    const key = `${name}:${i}`;
+    const shard = await cluster.shardOf(`lock:{${key}}`);
+    if (shard.replica) {
+      return { key, master: shard.master, replica: shard.replica };
+    }
+  }
+  throw new Error('no shard has a replica left');
+}
+
+/** Waits until a replica has received a key's value. */
+async function replicated(replica: RedisServer, redisKey: string, value: string): Promise<void> {
+  const client = new Redis(replica.url);
+  try {
+    await client.call('READONLY');
+    await eventually(async () => (await client.get(redisKey)) === value, `the replica has ${redisKey}`);
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function shardSubscribers(server: RedisServer, channel: string): Promise<{ sharded: number; classic: number }> {
@@ -266,25 +287,13 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   }, 60_000);
 
   it("a failover can lose a held lock: the holder's signal aborts and the next holder gets a higher fencing token", async () => {
-    // A key on a shard that still has its replica (the previous test used one up).
-    let key = 'fenced:0';
-    let shard: RedisClusterShard = await cluster.shardOf(`lock:{${key}}`);
-    for (let i = 1; !shard.replica; i += 1) {
-      key = `fenced:${i}`;
-      shard = await cluster.shardOf(`lock:{${key}}`);
-    }
-    const { master, replica } = shard as Required<RedisClusterShard>;
+    const { key, master, replica } = await keyWithReplica(cluster, 'fenced');
     const other = await bootLockApp({ redis: { cluster: cluster.startupNodes }, commandTimeout: 1_000 });
     const masterClient = new Redis(master.url);
-    const replicaClient = new Redis(replica.url);
     try {
       const earlier = await subject.locks.acquire(key);
       await earlier.release();
-      await replicaClient.call('READONLY');
-      await eventually(
-        async () => (await replicaClient.get(`lock:{${key}}:fence`)) === String(earlier.fencingToken),
-        'the replica has the fencing counter',
-      );
+      await replicated(replica, `lock:{${key}}:fence`, String(earlier.fencingToken));
       // From here the replica misses every write: frozen, and its link closed by the master.
       replica.freeze();
       await masterClient.call('CLIENT', 'KILL', 'TYPE', 'replica');
@@ -302,7 +311,26 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     } finally {
       replica.thaw();
       masterClient.disconnect();
-      replicaClient.disconnect();
+      await other.app.close();
+    }
+  }, 60_000);
+
+  it('retries a release the dying master did not answer, so the key is free after the failover, not at the lease end', async () => {
+    const { key, master, replica } = await keyWithReplica(cluster, 'retried');
+    const other = await bootLockApp({ redis: { cluster: cluster.startupNodes }, commandTimeout: 1_000 });
+    try {
+      const lock = await subject.locks.acquire(key, { ttl: 30_000 });
+      const released = firstValueFrom(subject.locks.events.pipe(filter((event) => event.type === 'released' && event.token === lock.token)));
+      await replicated(replica, `lock:{${key}}`, lock.token);
+      await master.stop();
+      await expect(lock.release()).rejects.toBeInstanceOf(LockStoreUnavailableError);
+      await failOver(master, replica);
+      // The promoted replica has the lock with most of its 30 s lease left: only the retried release frees it.
+      const next = await other.locks.acquire(key, { waitTimeout: 10_000 });
+      expect(next.fencingToken).toBeGreaterThan(lock.fencingToken);
+      await released;
+      await next.release();
+    } finally {
       await other.app.close();
     }
   }, 60_000);
