@@ -107,6 +107,25 @@ async function shardSubscribers(server: RedisServer, channel: string): Promise<{
   }
 }
 
+/**
+ * A holder and a waiter on `key`: the waiter listens on the shard that owns the key (sharded pub/sub only) and
+ * the release wakes it, long before the holder's lease would have ended.
+ * @param channel the channel as Redis sees it (with any client keyPrefix)
+ */
+async function wakeUpOnShard(cluster: RedisClusterFixture, app: LockApp, key: string, channel = `lock:{${key}}`): Promise<void> {
+  const holder = await app.locks.acquire(key, { ttl: 60_000 });
+  const started = Date.now();
+  const waiting = app.locks.acquire(key, { waitTimeout: 30_000 });
+  const { master } = await cluster.shardOf(channel);
+  await eventually(async () => (await shardSubscribers(master, channel)).sharded === 1, 'the waiter listens on the shard');
+  expect((await shardSubscribers(master, channel)).classic).toBe(0);
+  await holder.release();
+  const next = await waiting;
+  expect(Date.now() - started).toBeLessThan(20_000);
+  expect(next.fencingToken).toBeGreaterThan(holder.fencingToken);
+  await next.release();
+}
+
 async function total(counter: Cluster): Promise<number> {
   let sum = 0;
   for (let i = 0; i < 12; i += 1) {
@@ -171,17 +190,7 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   });
 
   it('wakes waiters through sharded pub/sub on the shard that owns the key', async () => {
-    const holder = await subject.locks.acquire('sharded', { ttl: 60_000 });
-    const started = Date.now();
-    const waiting = subject.locks.acquire('sharded', { waitTimeout: 30_000 });
-    const { master } = await cluster.shardOf('lock:{sharded}');
-    await eventually(async () => (await shardSubscribers(master, 'lock:{sharded}')).sharded === 1, 'the waiter listens on the shard');
-    expect((await shardSubscribers(master, 'lock:{sharded}')).classic).toBe(0);
-    await holder.release();
-    const next = await waiting;
-    // Woken by the release, not by the holder's lease running out (60 s).
-    expect(Date.now() - started).toBeLessThan(20_000);
-    await next.release();
+    await wakeUpOnShard(cluster, subject, 'sharded');
   });
 
   it('wakes waiters through sharded pub/sub on a Cluster client with a keyPrefix', async () => {
@@ -189,14 +198,7 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     const store = new RedisLockStore({ client, logger: false });
     const other = await bootLockApp({ store });
     try {
-      const holder = await other.locks.acquire('prefixed', { ttl: 60_000 });
-      const waiting = other.locks.acquire('prefixed', { waitTimeout: 30_000 });
-      const { master } = await cluster.shardOf('app:lock:{prefixed}');
-      await eventually(async () => (await shardSubscribers(master, 'app:lock:{prefixed}')).sharded === 1, 'the waiter listens on the shard');
-      await holder.release();
-      const next = await waiting;
-      expect(next.fencingToken).toBeGreaterThan(holder.fencingToken);
-      await next.release();
+      await wakeUpOnShard(cluster, other, 'prefixed', 'app:lock:{prefixed}');
     } finally {
       await other.app.close();
       await store.close();
@@ -213,14 +215,7 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     const user = { username: 'nest-lock', password: 'lock-user-password' };
     const limited = await bootLockApp({ redis: { cluster: cluster.startupNodes, clusterOptions: { redisOptions: user } } });
     try {
-      const holder = await limited.locks.acquire('acl', { ttl: 60_000 });
-      const waiting = limited.locks.acquire('acl', { waitTimeout: 30_000 });
-      const { master } = await cluster.shardOf('lock:{acl}');
-      await eventually(async () => (await shardSubscribers(master, 'lock:{acl}')).sharded === 1, 'the waiter listens on the shard');
-      await holder.release();
-      const next = await waiting;
-      expect(next.fencingToken).toBeGreaterThan(holder.fencingToken);
-      await next.release();
+      await wakeUpOnShard(cluster, limited, 'acl');
     } finally {
       await limited.app.close();
     }
