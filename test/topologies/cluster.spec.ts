@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
+import { Cluster as Cluster6 } from 'ioredis6';
 import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, LockStoreUnavailableError, RedisLockStore } from '../../lib';
 import { FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
@@ -126,6 +127,19 @@ async function wakeUpOnShard(cluster: RedisClusterFixture, app: LockApp, key: st
   await next.release();
 }
 
+/** {@link wakeUpOnShard} in an app whose store uses the given Cluster client (closed afterwards). */
+async function wakeUpOnClient(cluster: RedisClusterFixture, client: Cluster, key: string, channel?: string): Promise<void> {
+  const store = new RedisLockStore({ client, logger: false });
+  const app = await bootLockApp({ store });
+  try {
+    await wakeUpOnShard(cluster, app, key, channel);
+  } finally {
+    await app.app.close();
+    await store.close();
+    client.disconnect();
+  }
+}
+
 async function total(counter: Cluster): Promise<number> {
   let sum = 0;
   for (let i = 0; i < 12; i += 1) {
@@ -194,16 +208,11 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   });
 
   it('wakes waiters through sharded pub/sub on a Cluster client with a keyPrefix', async () => {
-    const client = new Cluster(cluster.startupNodes, { keyPrefix: 'app:' });
-    const store = new RedisLockStore({ client, logger: false });
-    const other = await bootLockApp({ store });
-    try {
-      await wakeUpOnShard(cluster, other, 'prefixed', 'app:lock:{prefixed}');
-    } finally {
-      await other.app.close();
-      await store.close();
-      client.disconnect();
-    }
+    await wakeUpOnClient(cluster, new Cluster(cluster.startupNodes, { keyPrefix: 'app:' }), 'prefixed', 'app:lock:{prefixed}');
+  });
+
+  it('wakes waiters through sharded pub/sub on an ioredis 6 Cluster client', async () => {
+    await wakeUpOnClient(cluster, new Cluster6(cluster.startupNodes) as unknown as Cluster, 'ioredis6');
   });
 
   it('works as an ACL user limited to what the README lists for a Cluster', async () => {
