@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { chart, markdown, table, type Section } from './report';
 import {
+  appRestarts,
   decoratorOverhead,
   hotKey,
   idleWaiters,
@@ -19,9 +20,9 @@ import {
 } from './scenarios';
 
 const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
-  smoke: { rounds: 1, uncontendedCycles: 50, manyKeysCallers: 20, manyKeysMs: 200, hotKeyWorkers: 2, hotKeyMs: 500, idleWaiters: 10, idleMs: 300, decoratorCalls: 50, soakCycles: 500 },
-  quick: { rounds: 3, uncontendedCycles: 1500, manyKeysCallers: 200, manyKeysMs: 1200, hotKeyWorkers: 8, hotKeyMs: 2500, idleWaiters: 100, idleMs: 5000, decoratorCalls: 1500, soakCycles: 100_000 },
-  full: { rounds: 5, uncontendedCycles: 5000, manyKeysCallers: 200, manyKeysMs: 5000, hotKeyWorkers: 8, hotKeyMs: 10_000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 5000, soakCycles: 1_000_000 },
+  smoke: { rounds: 1, uncontendedCycles: 50, manyKeysCallers: 20, manyKeysMs: 200, hotKeyWorkers: 2, hotKeyMs: 500, idleWaiters: 10, idleMs: 300, decoratorCalls: 50, soakCycles: 500, appRestarts: 5 },
+  quick: { rounds: 3, uncontendedCycles: 1500, manyKeysCallers: 200, manyKeysMs: 1200, hotKeyWorkers: 8, hotKeyMs: 2500, idleWaiters: 100, idleMs: 5000, decoratorCalls: 1500, soakCycles: 100_000, appRestarts: 100 },
+  full: { rounds: 5, uncontendedCycles: 5000, manyKeysCallers: 200, manyKeysMs: 5000, hotKeyWorkers: 8, hotKeyMs: 10_000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 5000, soakCycles: 1_000_000, appRestarts: 300 },
 };
 
 async function main(): Promise<void> {
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
   await step('4. Idle waiters', `${sizes.idleWaiters} waiters in one process on a lock held for ${sizes.idleMs} ms. Target: nest-lock fewer than 10 commands in total.`, () => idleWaiters(url, sizes));
   await step('5. Decorator overhead', 'A no-op method, uncontended. Target: @Locked at most 5% (or 10 us) over using().', () => decoratorOverhead(url, sizes));
   await step('6. Soak', `${sizes.soakCycles} uncontended nest-lock cycles over 1000 keys. Target: heap growth under 5 MB, no handle left open.`, () => soak(url, sizes));
+  await step('7. App restarts', `${sizes.appRestarts} LockModule apps created and closed in one process. Target: no slower afterwards (about 1x; it grew with every app before nest-lock shared one AsyncLocalStorage).`, () => appRestarts(url, sizes));
 
   if (only !== undefined) {
     process.exit(0);

@@ -22,6 +22,8 @@ export interface BenchSizes {
   idleMs: number;
   decoratorCalls: number;
   soakCycles: number;
+  /** LockModule apps created and closed in scenario 7. */
+  appRestarts: number;
 }
 
 export type Row = Record<string, string | number>;
@@ -279,6 +281,66 @@ export async function soak(url: string, sizes: BenchSizes): Promise<Row[]> {
       gc: gc ? 'forced' : 'not exposed',
     },
   ];
+}
+
+/**
+ * Scenario 7: a process that creates and closes LockModule apps (test suites, hot reload): `using()` on a no-op
+ * and a plain `await`, before and after `appRestarts` apps came, used `using()` once, and went.
+ */
+export async function appRestarts(url: string, sizes: BenchSizes): Promise<Row[]> {
+  const measure = (): Promise<{ using: number; await: number }> =>
+    withLockApp(url, async (locks) => {
+      const using = async (): Promise<number> => {
+        const started = performance.now();
+        for (let i = 0; i < sizes.decoratorCalls; i += 1) {
+          await locks.using('bench:s7', async () => 1);
+        }
+        return ((performance.now() - started) * 1000) / sizes.decoratorCalls;
+      };
+      await using();
+      await plainAwaits(100_000);
+      return { using: median(await sample(sizes.rounds, using)), await: median(await sample(sizes.rounds, () => plainAwaits(100_000))) };
+    });
+  const before = await measure();
+  for (let i = 0; i < sizes.appRestarts; i += 1) {
+    await withLockApp(url, (locks) => locks.using(`bench:s7:${i}`, async () => 1));
+  }
+  const after = await measure();
+  return [
+    { measure: 'lockService.using, us', before: round1(before.using), after: round1(after.using), 'after x before': ratio(after.using / before.using) },
+    { measure: 'plain await, ns', before: round1(before.await * 1000), after: round1(after.await * 1000), 'after x before': ratio(after.await / before.await) },
+  ];
+}
+
+async function withLockApp<T>(url: string, body: (locks: LockService) => Promise<T>): Promise<T> {
+  const client = new Redis(url);
+  @Module({ imports: [LockModule.forRoot({ redis: client, logger: false })] })
+  class RestartedModule {}
+  const app = await NestFactory.createApplicationContext(RestartedModule, { logger: false });
+  try {
+    return await body(app.get(LockService));
+  } finally {
+    await app.close();
+    await client.quit();
+  }
+}
+
+async function sample(rounds: number, run: () => Promise<number>): Promise<number[]> {
+  const values: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    values.push(await run());
+  }
+  return values;
+}
+
+/** us per `await` of an already-resolved async call: what every promise of the process costs. */
+async function plainAwaits(count: number): Promise<number> {
+  const noop = async (): Promise<number> => 1;
+  const started = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    await noop();
+  }
+  return ((performance.now() - started) * 1000) / count;
 }
 
 function startWorker(url: string): Promise<ChildProcess> {

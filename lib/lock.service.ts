@@ -41,6 +41,13 @@ interface LocalWaiter {
 const UNAVAILABLE_RETRY_DELAY = 100;
 
 /**
+ * The locks each call chain holds, per LockService. One storage for the whole process, not one per service: in
+ * Node 20 every AsyncLocalStorage ever used costs each promise of the process, so one per app made a process that
+ * creates and closes apps (test suites, hot reload) slower with every app.
+ */
+const CALL_CHAINS = new AsyncLocalStorage<ReadonlyMap<LockService, ReadonlyMap<string, Hold>>>();
+
+/**
  * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
  */
 @Injectable()
@@ -49,7 +56,6 @@ export class LockService implements OnApplicationShutdown {
   private readonly held = new Set<Lock>();
   private readonly shutdown = new AbortController();
   private readonly defaults: ResolvedLockOptions;
-  private readonly chain = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
   private readonly localQueues = new Map<string, LocalWaiter[]>();
   private readonly eventSubject = new Subject<LockEvent>();
 
@@ -127,7 +133,7 @@ export class LockService implements OnApplicationShutdown {
    * @returns the lock, or `undefined` outside a lock (or if the chain does not hold `key`)
    */
   current(key?: string): Lock | undefined {
-    const chain = this.chain.getStore();
+    const chain = this.chain();
     if (key !== undefined) {
       return chain?.get(key)?.lock;
     }
@@ -171,6 +177,11 @@ export class LockService implements OnApplicationShutdown {
     this.logger.debug(message);
   }
 
+  /** The locks the current call chain holds in this app. */
+  private chain(): ReadonlyMap<string, Hold> | undefined {
+    return CALL_CHAINS.getStore()?.get(this);
+  }
+
   private exitQuietly(entry: LockEntry): Promise<void> {
     return entry.exit().catch((releaseError: unknown) => {
       this.logger.warn(`Could not release a lock after its work ended: ${String(releaseError)}`);
@@ -182,7 +193,7 @@ export class LockService implements OnApplicationShutdown {
    * how to run inside the lock and how to leave it. Keys the chain holds are re-entered (hold count).
    */
   async enter(keys: string[], options: ResolvedLockOptions): Promise<LockEntry> {
-    const chain = this.chain.getStore();
+    const chain = this.chain();
     const reentered = new Set<Hold>();
     for (const key of keys) {
       const hold = chain?.get(key);
@@ -207,7 +218,7 @@ export class LockService implements OnApplicationShutdown {
     let exited = false;
     return {
       lock: (context.get(missing[0] ?? keys[0]) as Hold).lock,
-      run: (fn) => this.chain.run(context, fn),
+      run: (fn) => CALL_CHAINS.run(new Map(CALL_CHAINS.getStore()).set(this, context), fn),
       exit: async () => {
         if (exited) {
           return;

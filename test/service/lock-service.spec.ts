@@ -143,6 +143,24 @@ describe('LockService', () => {
       expect(await subject.locks.isLocked('k')).toBe(false);
     });
 
+    it('is re-entrant only within one app: another app in the same call chain must take the lock itself', async () => {
+      const other = await bootLockApp({ prefix });
+      try {
+        await subject.locks.using('shared', async (outer) => {
+          expect(subject.locks.current('shared')).toBe(outer);
+          expect(other.locks.current()).toBeUndefined();
+          await expect(other.locks.using('shared', async () => 'entered', { waitTimeout: 0 })).rejects.toBeInstanceOf(LockNotAcquiredError);
+          await other.locks.using('elsewhere', async (inner) => {
+            expect(other.locks.current()).toBe(inner);
+            expect(subject.locks.current()).toBe(outer);
+            expect(await subject.locks.using('shared', async (again) => again)).toBe(outer);
+          });
+        });
+      } finally {
+        await other.app.close();
+      }
+    });
+
     it('releases the lock when the function throws, and rethrows its error', async () => {
       await expect(
         subject.locks.using('k', () => {
