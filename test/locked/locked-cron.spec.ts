@@ -1,10 +1,9 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { Cron, ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Locked, LockModule } from '../../lib';
-import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { REDIS_URL, useTestRedis } from '../support/redis';
 
 const runs: Array<{ app: string; second: number }> = [];
 
@@ -32,21 +31,10 @@ async function bootInstance(name: string, prefix: string): Promise<INestApplicat
 }
 
 describe('@Locked with onBusy: skip on a @Cron job in two app instances', () => {
-  let redis: Redis;
-  let prefix: string;
-
-  beforeAll(() => {
-    redis = redisClient();
-    prefix = uniquePrefix('locked-cron');
-  });
-
-  afterAll(async () => {
-    await deleteKeysUnder(redis, prefix);
-    await redis.quit();
-  });
+  const test = useTestRedis('locked-cron');
 
   it('runs each tick exactly once across both instances', async () => {
-    const [a, b] = await Promise.all([bootInstance('a', prefix), bootInstance('b', prefix)]);
+    const [a, b] = await Promise.all([bootInstance('a', test.prefix), bootInstance('b', test.prefix)]);
     await sleep(4_200);
     await Promise.all([a.close(), b.close()]);
     const seconds = runs.map((run) => run.second);

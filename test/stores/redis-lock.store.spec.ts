@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { LockStoreUnavailableError, RedisLockStore, type LockReleaseWatch } from '../../lib';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
-import { DEAD_REDIS_URL, deleteKeysUnder, keysUnder, redisClient, uniquePrefix } from '../support/redis';
+import { DEAD_REDIS_URL, deleteKeysUnder, keysUnder, redisClient, uniquePrefix, useTestRedis } from '../support/redis';
 
 describeLockStoreConformance('RedisLockStore', async () => {
   const client = redisClient();
@@ -18,33 +18,22 @@ describeLockStoreConformance('RedisLockStore', async () => {
 });
 
 describe('RedisLockStore', () => {
-  let client: Redis;
-  let prefix: string;
-
-  beforeEach(() => {
-    client = redisClient();
-    prefix = uniquePrefix('redis-store');
-  });
-
-  afterEach(async () => {
-    await deleteKeysUnder(client, prefix);
-    await client.quit();
-  });
+  const test = useTestRedis('redis-store');
 
   it('keeps a lock key and its fencing counter in one hash slot under the prefix', async () => {
-    const store = new RedisLockStore({ client, prefix, logger: false });
+    const store = new RedisLockStore({ client: test.redis, prefix: test.prefix, logger: false });
     await store.acquire(['order:1'], 'token-1', 1000);
-    const keys = (await keysUnder(client, prefix)).sort();
-    expect(keys).toEqual([`${prefix}{order:1}`, `${prefix}{order:1}:fence`]);
-    expect(await client.get(`${prefix}{order:1}`)).toBe('token-1');
-    expect(await client.pttl(`${prefix}{order:1}`)).toBeGreaterThan(900);
+    const keys = (await keysUnder(test.redis, test.prefix)).sort();
+    expect(keys).toEqual([`${test.prefix}{order:1}`, `${test.prefix}{order:1}:fence`]);
+    expect(await test.redis.get(`${test.prefix}{order:1}`)).toBe('token-1');
+    expect(await test.redis.pttl(`${test.prefix}{order:1}`)).toBeGreaterThan(900);
   });
 
   it('honours a keyPrefix set on the client', async () => {
-    const prefixed = redisClient({ keyPrefix: `${prefix}app:` });
+    const prefixed = redisClient({ keyPrefix: `${test.prefix}app:` });
     const store = new RedisLockStore({ client: prefixed, prefix: 'lock:', logger: false });
     await store.acquire(['k'], 't1', 1000);
-    expect(await client.get(`${prefix}app:lock:{k}`)).toBe('t1');
+    expect(await test.redis.get(`${test.prefix}app:lock:{k}`)).toBe('t1');
     const watch = store.watch(['k'], 'waiter') as LockReleaseWatch;
     await watch.ready;
     await store.release(['k'], 't1');
@@ -57,20 +46,20 @@ describe('RedisLockStore', () => {
   });
 
   it('keeps fencing tokens growing after the counter is lost (Redis restarted empty)', async () => {
-    const store = new RedisLockStore({ client, prefix, logger: false });
+    const store = new RedisLockStore({ client: test.redis, prefix: test.prefix, logger: false });
     const first = await store.acquire(['f'], 't1', 1000);
     await store.release(['f'], 't1');
-    await client.del(`${prefix}{f}:fence`);
+    await test.redis.del(`${test.prefix}{f}:fence`);
     const second = await store.acquire(['f'], 't2', 1000);
     if (!first.acquired || !second.acquired) throw new Error('expected to acquire');
     expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
   });
 
   it('runs its scripts again after Redis forgot them (SCRIPT FLUSH)', async () => {
-    const store = new RedisLockStore({ client, prefix, logger: false });
-    await client.script('FLUSH');
+    const store = new RedisLockStore({ client: test.redis, prefix: test.prefix, logger: false });
+    await test.redis.script('FLUSH');
     await expect(store.acquire(['s'], 't1', 1000)).resolves.toMatchObject({ acquired: true });
-    await client.script('FLUSH');
+    await test.redis.script('FLUSH');
     await expect(store.release(['s'], 't1')).resolves.toBe(true);
   });
 
@@ -78,7 +67,7 @@ describe('RedisLockStore', () => {
     const unreachable = new RedisLockStore({
       client: redisClientFor(DEAD_REDIS_URL),
       ownsClient: true,
-      prefix,
+      prefix: test.prefix,
       commandTimeout: 200,
       logger: false,
     });
@@ -89,13 +78,13 @@ describe('RedisLockStore', () => {
 
   it('never closes a client it was given, and closes one it owns', async () => {
     const given = redisClient();
-    const store = new RedisLockStore({ client: given, prefix, logger: false });
+    const store = new RedisLockStore({ client: given, prefix: test.prefix, logger: false });
     await store.acquire(['c'], 't', 1000);
     await store.close();
     expect(given.status).toBe('ready');
     const owned = redisClient();
     await owned.ping();
-    await new RedisLockStore({ client: owned, ownsClient: true, prefix, logger: false }).close();
+    await new RedisLockStore({ client: owned, ownsClient: true, prefix: test.prefix, logger: false }).close();
     await new Promise((resolve) => (owned.status === 'end' ? resolve(undefined) : owned.once('end', resolve)));
     await given.quit();
   });
