@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
+import { pause, settleWithin } from './utils/timer.util.js';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { InvalidLockOptionsError, LockError, LockLostError, LockNotAcquiredError, LockStoreUnavailableError } from './errors/index.js';
 import { LockStore, type LockEvent, type LockKey, type LockOptions, type LockStoreGrant } from './interfaces/index.js';
@@ -28,7 +29,10 @@ export interface LockEntry {
   readonly lock: Lock;
   /** Runs `fn` with the lock visible to `current()` and re-entrant for nested calls. */
   run<T>(fn: () => T): T;
-  /** Leaves the lock; the outermost holder's exit releases it. */
+  /**
+   * Leaves the lock; the outermost holder's exit releases it. Never rejects: the work is done by then, so a release
+   * that fails is logged (and retried in the background by the lock) instead of failing the work.
+   */
   exit(): Promise<void>;
 }
 
@@ -58,6 +62,8 @@ export class LockService implements OnApplicationShutdown {
   private readonly defaults: ResolvedLockOptions;
   private readonly localQueues = new Map<string, LocalWaiter[]>();
   private readonly eventSubject = new Subject<LockEvent>();
+  /** Acquisitions in progress. */
+  private readonly taking = new Set<Promise<Lock>>();
 
   /**
    * Everything that happens to this app's locks: acquired (with the wait), busy, extended, released (with the hold
@@ -111,7 +117,9 @@ export class LockService implements OnApplicationShutdown {
 
   /**
    * Takes the lock, runs `fn` with the watchdog on, and releases the lock afterwards, whatever happens.
-   * If both `fn` and the release fail, `fn`'s error is the one thrown.
+   * Once `fn` has run, the call settles with `fn`'s outcome: a release that fails is logged and retried in the
+   * background, never thrown (the work is done; a retry of the call would repeat it). A lock lost during `fn`
+   * is reported through `lock.signal`, not by rejecting.
    * @param key a key, or several keys taken together
    * @param fn the work; it gets the lock (watch `lock.signal`, pass `lock.fencingToken` to your writes)
    * @param options per-call options; `autoExtend` defaults to true here
@@ -142,7 +150,7 @@ export class LockService implements OnApplicationShutdown {
 
   /**
    * @internal Runs `fn` inside the lock of `keys` for the current call chain: re-entrant, released after `fn`
-   * settles (by the outermost holder). If `fn` and the release both fail, `fn`'s error wins.
+   * settles (by the outermost holder). Settles with `fn`'s outcome, whatever the release does.
    */
   async runExclusive<T>(keys: string[], options: ResolvedLockOptions, fn: (lock: Lock) => T | Promise<T>): Promise<T> {
     const entry = await this.enter(keys, options);
@@ -150,7 +158,7 @@ export class LockService implements OnApplicationShutdown {
     try {
       result = await entry.run(() => fn(entry.lock));
     } catch (error) {
-      await this.exitQuietly(entry);
+      await entry.exit();
       throw error;
     }
     if (isObservable(result)) {
@@ -163,7 +171,7 @@ export class LockService implements OnApplicationShutdown {
 
   /** @internal Mirrors `source`, leaving the lock when it completes, errors or is unsubscribed. */
   holdUntilFinalized<V>(source: Observable<V>, entry: LockEntry): Observable<V> {
-    return source.pipe(finalize(() => void this.exitQuietly(entry)));
+    return source.pipe(finalize(() => void entry.exit()));
   }
 
   /** @internal Options of a `@Locked` call: the decoration's, then the module's; `skip` does not wait by default. */
@@ -180,12 +188,6 @@ export class LockService implements OnApplicationShutdown {
   /** The locks the current call chain holds in this app. */
   private chain(): ReadonlyMap<string, Hold> | undefined {
     return CALL_CHAINS.getStore()?.get(this);
-  }
-
-  private exitQuietly(entry: LockEntry): Promise<void> {
-    return entry.exit().catch((releaseError: unknown) => {
-      this.logger.warn(`Could not release a lock after its work ended: ${String(releaseError)}`);
-    });
   }
 
   /**
@@ -224,10 +226,19 @@ export class LockService implements OnApplicationShutdown {
           return;
         }
         exited = true;
-        const released = holds.filter((hold) => (hold.count -= 1) === 0).map((hold) => hold.lock.release());
+        const released = holds.filter((hold) => (hold.count -= 1) === 0).map((hold) => this.releaseAfterWork(hold.lock));
         await Promise.all(released);
       },
     };
+  }
+
+  private async releaseAfterWork(lock: Lock): Promise<void> {
+    await lock.release().catch((error: unknown) => {
+      this.logger.warn(
+        `Could not release lock ${JSON.stringify(lock.keys)} after its work ended (${error instanceof Error ? error.message : String(error)}); ` +
+          `the work's outcome stands, and the release is retried in the background until the lease ends.`,
+      );
+    });
   }
 
   /**
@@ -241,6 +252,8 @@ export class LockService implements OnApplicationShutdown {
   /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
+    // Aborted waiters leave the Redis queues on their way out: let them, before the connection closes.
+    await settleWithin(Promise.allSettled([...this.taking]), this.options.commandTimeout);
     const held = [...this.held];
     await Promise.allSettled(held.map((lock) => lock.release()));
     if (held.length > 0) {
@@ -252,7 +265,16 @@ export class LockService implements OnApplicationShutdown {
     }
   }
 
-  private async take(keys: string[], options: ResolvedLockOptions, waitTimeout: number): Promise<Lock> {
+  /** Takes the lock for a new token, waiting up to `waitTimeout` ms; shutdown waits for the way out of the queue. */
+  private take(keys: string[], options: ResolvedLockOptions, waitTimeout: number): Promise<Lock> {
+    const taking = this.waitForGrant(keys, options, waitTimeout);
+    this.taking.add(taking);
+    const settled = (): void => void this.taking.delete(taking);
+    taking.then(settled, settled);
+    return taking;
+  }
+
+  private async waitForGrant(keys: string[], options: ResolvedLockOptions, waitTimeout: number): Promise<Lock> {
     const signal = options.signal ? AbortSignal.any([options.signal, this.shutdown.signal]) : this.shutdown.signal;
     signal.throwIfAborted();
     const token = randomUUID();
@@ -261,18 +283,19 @@ export class LockService implements OnApplicationShutdown {
     const turn = keys.length === 1 && waitTimeout > 0 ? await this.localTurn(keys[0], started, deadline, signal) : undefined;
     // Listening before the first attempt is free when the channel is subscribed already (a contended key).
     let watch = this.store.watch?.(keys, token, true);
-    let queuedAt: number | undefined;
+    const trail = new AttemptTrail();
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
         const attemptStarted = performance.now();
-        const wait = Math.max(0, Math.floor(deadline - attemptStarted));
+        if (!first && attemptStarted >= deadline) {
+          throw trail.unavailable ?? this.busy(keys, started);
+        }
+        const wait = storeWait(deadline - attemptStarted);
         const outcome = await this.attempt(keys, token, options.ttl, wait, deadline);
         if (outcome.acquired) {
           return await this.grant(keys, token, outcome, options, attemptStarted, signal, started);
         }
-        if (wait > 0 && !outcome.unavailable) {
-          queuedAt = attemptStarted;
-        }
+        trail.record(outcome, attemptStarted, wait);
         const remaining = deadline - performance.now();
         if (remaining <= 0 || signal.aborted) {
           signal.throwIfAborted();
@@ -288,14 +311,15 @@ export class LockService implements OnApplicationShutdown {
           // A lock can also end by expiry, which sends no message: re-check when the holder's lease ends.
           const recheck = outcome.retryAfter === undefined ? remaining : Math.min(remaining, outcome.retryAfter + 1);
           const handedOver = await (watch ? watch.next(recheck, signal) : pause(recheck, signal));
-          if (handedOver && queuedAt !== undefined && !signal.aborted) {
-            // The releasing holder gave us the lock; its lease began after our last queued attempt started.
-            return await this.grant(keys, token, handedOver, options, queuedAt, signal, started);
+          const since = handedOver && !signal.aborted ? trail.handOffStart(handedOver, options.ttl) : undefined;
+          if (since !== undefined) {
+            return await this.grant(keys, token, handedOver as LockStoreGrant, options, since, signal, started);
           }
+          // Any other hand-off is confirmed (or found stale) by the next attempt.
         }
       }
     } catch (error) {
-      if (queuedAt !== undefined) {
+      if (trail.leaveOnExit) {
         await this.store.leave?.(keys, token, options.ttl).catch(() => undefined);
       }
       throw error;
@@ -343,7 +367,7 @@ export class LockService implements OnApplicationShutdown {
     deadline: number,
   ): Promise<
     | { acquired: true; fencingToken: number; unavailable?: undefined }
-    | { acquired: false; retryAfter?: number; unavailable?: LockStoreUnavailableError }
+    | { acquired: false; retryAfter?: number; lastFencingToken?: number; unavailable?: LockStoreUnavailableError }
   > {
     try {
       return await this.store.acquire(keys, token, ttl, wait);
@@ -403,22 +427,43 @@ export class LockService implements OnApplicationShutdown {
   }
 }
 
-/** Resolves when `promise` settles, `ms` pass or `signal` aborts, whichever is first, leaving no timer or listener behind. */
-function settleWithin(promise: Promise<unknown>, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    promise.then(done, done);
-  });
+/** The waiting caller's record of its attempts: what a hand-off must be newer than, and what to clean up. */
+class AttemptTrail {
+  /** The store's last refusal named this fencing token: hand-offs at or below it are stale. */
+  lastFencingToken = 0;
+  /** `performance.now()` when the latest refused attempt started; a valid hand-off happened after it. */
+  refusedAt?: number;
+  /** The last attempt went unanswered. */
+  unavailable?: LockStoreUnavailableError;
+  /** Some attempt may have queued the caller or taken keys: leave (by token) if the wait fails. */
+  leaveOnExit = false;
+
+  record(outcome: { retryAfter?: number; lastFencingToken?: number; unavailable?: LockStoreUnavailableError }, startedAt: number, wait: number): void {
+    this.unavailable = outcome.unavailable;
+    this.leaveOnExit ||= wait > 0 || outcome.unavailable !== undefined;
+    if (!outcome.unavailable) {
+      this.refusedAt = startedAt;
+      this.lastFencingToken = Math.max(this.lastFencingToken, outcome.lastFencingToken ?? 0);
+    }
+  }
+
+  /**
+   * When the lease of a hand-off may be counted from, if the hand-off can be used as it is: it is newer than the
+   * last refusal, needs no confirmation, and, counted from that refusal (the earliest it can have been made),
+   * still has at least half its lease. Otherwise undefined: the next attempt confirms it or finds it stale.
+   */
+  handOffStart(grant: LockStoreGrant, ttl: number): number | undefined {
+    if (grant.confirm || this.refusedAt === undefined || grant.fencingToken <= this.lastFencingToken) {
+      return undefined;
+    }
+    const lease = Math.min(ttl, grant.lease ?? ttl);
+    return this.refusedAt + lease - performance.now() >= lease / 2 ? this.refusedAt : undefined;
+  }
+}
+
+/** The wait to tell the store: whole ms, and a finite number for a wait without end. */
+function storeWait(ms: number): number {
+  return Math.max(0, Math.floor(Math.min(ms, Number.MAX_SAFE_INTEGER)));
 }
 
 const NEVER = new Promise<never>(() => undefined);
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return settleWithin(NEVER, ms, signal);
-}

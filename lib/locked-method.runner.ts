@@ -73,7 +73,15 @@ function runObservable(instance: unknown, args: unknown[], original: AnyMethod, 
         await entry.exit();
         return;
       }
-      inner = entry.run(() => service.holdUntilFinalized(toObservable(original.apply(instance, args)), entry).subscribe(subscriber));
+      let result: unknown;
+      try {
+        result = entry.run(() => original.apply(instance, args));
+      } catch (error) {
+        // Thrown before there was a stream to hold the lock for: leave it now.
+        await entry.exit();
+        throw error;
+      }
+      inner = entry.run(() => service.holdUntilFinalized(toObservable(result), entry).subscribe(subscriber));
     };
     start().catch((error: unknown) => subscriber.error(error));
     return () => {

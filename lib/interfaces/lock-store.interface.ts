@@ -6,6 +6,11 @@ export interface LockStoreGrant {
   fencingToken: number;
   /** ms the lease runs from the hand-off, if shorter than the waiter's ttl (capped by its wait deadline). */
   lease?: number;
+  /**
+   * The hand-off counts only once an acquire attempt by the waiter confirms it (a store that must check
+   * something first, such as replication, sets it). Stores never set it on the result of `acquire`.
+   */
+  confirm?: boolean;
 }
 
 /** Outcome of one acquisition attempt. */
@@ -19,6 +24,11 @@ export type LockStoreAcquireResult =
       acquired: false;
       /** ms until the blocking holder's lease ends, if known; a waiter re-checks no later than this. */
       retryAfter?: number;
+      /**
+       * The highest fencing token issued for the key when the attempt was refused, if known. A hand-off to the
+       * caller with a token at or below it happened before this refusal: it is stale and must not be used.
+       */
+      lastFencingToken?: number;
     };
 
 /**
@@ -50,7 +60,7 @@ export interface LockStore {
    * Takes every key for `token` if none is held (all or nothing) and issues a fencing token. A single key is
    * fair: it goes to the longest-waiting live waiter first, and a caller that may wait (`wait` > 0) takes its
    * place in that queue until its deadline. A release hands the key straight to the head of its queue (see
-   * `watch`); an attempt by a waiter that was handed the key reports it as acquired, with the lease left.
+   * `watch`); an attempt by a waiter that was handed the key reports it as acquired and renews its lease to `ttl`.
    * @param keys the keys, in the caller's order
    * @param token unique id of this acquisition
    * @param ttl lease in ms

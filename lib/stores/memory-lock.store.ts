@@ -46,7 +46,8 @@ export class MemoryLockStore implements LockStore {
     const now = performance.now();
     const entry = keys.length === 1 ? this.live(keys[0]) : undefined;
     if (entry?.token === token) {
-      return { acquired: true, fencingToken: this.fences.get(keys[0]) ?? this.fence, lease: entry.expiresAt - now };
+      entry.expiresAt = now + ttl;
+      return { acquired: true, fencingToken: this.fences.get(keys[0]) ?? this.fence };
     }
     const blocker = keys.map((key) => this.live(key)).find((found) => found !== undefined);
     const head = keys.length === 1 ? this.head(keys[0]) : undefined;
@@ -63,7 +64,7 @@ export class MemoryLockStore implements LockStore {
       this.enqueue(keys[0], token, ttl, now + wait);
     }
     const until = blocker ? blocker.expiresAt : Math.min((head as Waiter).deadline, now + ttl);
-    return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)) };
+    return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {

@@ -4,10 +4,12 @@ import { createHash } from 'node:crypto';
 export interface LockScript {
   readonly source: string;
   readonly sha: string;
+  /** Running it late, after its caller gave up on it, does no harm (a token-checked clean-up). */
+  readonly idempotent: boolean;
 }
 
-function script(source: string): LockScript {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
+function script(source: string, idempotent = false): LockScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex'), idempotent };
 }
 
 /**
@@ -112,14 +114,15 @@ end
 
 /**
  * Single key, fair. KEYS: lock, fence, queue, deadlines. ARGV: token, ttl ms, fence retention ms, wait ms.
- * Returns {1, fencingToken[, lease left]} or {0, ms after which to re-check}.
+ * Returns {1, fencingToken} or {0, ms after which to re-check, the key's last fencing token}.
  */
 export const FAIR_ACQUIRE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
--- Guarantees: the lock goes to the token only if it is free and no live waiter queued before it (FIFO), or if a release already handed it to the token; a waiter that may wait joins the queue with its deadline.
+-- Guarantees: the lock goes to the token only if it is free and no live waiter queued before it (FIFO), or if a release already handed it to the token (then its lease is renewed to ttl); a waiter that may wait joins the queue with its deadline.
 local member = ARGV[1] .. '|' .. ARGV[2]
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
-  return {1, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[1])}
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, redis.call('GET', KEYS[2]) or store_fence(KEYS[2], take_fence(KEYS[2]), ARGV[3])}
 end
 local now, head
 if not holder and redis.call('EXISTS', KEYS[3]) == 1 then
@@ -146,10 +149,11 @@ if wait > 0 then
     redis.call('PEXPIRE', KEYS[4], wait)
   end
 end
+local last = redis.call('GET', KEYS[2]) or '0'
 if not holder then
-  return {0, math.max(1, math.min(tonumber(redis.call('ZSCORE', KEYS[4], head)) - now, tonumber(ARGV[2])))}
+  return {0, math.max(1, math.min(tonumber(redis.call('ZSCORE', KEYS[4], head)) - now, tonumber(ARGV[2]))), last}
 end
-return {0, redis.call('PTTL', KEYS[1])}
+return {0, redis.call('PTTL', KEYS[1]), last}
 `);
 
 /**
@@ -199,7 +203,7 @@ for i = 1, #KEYS, 4 do
   end
 end
 return released
-`),
+`, true),
     leave: script(`${shared}
 -- Guarantees: removes the waiter from each key's queue, gives back a key handed to it meanwhile, and hands a free key to the next head, so giving up never stalls the queue.
 local member = ARGV[1] .. '|' .. ARGV[2]
@@ -215,7 +219,7 @@ for i = 1, #KEYS, 4 do
   end
 end
 return 1
-`),
+`, true),
   };
 }
 

@@ -101,8 +101,8 @@ export class RedisLockStore implements LockStore {
     if (this.cluster && keys.length > 1) {
       return this.acquireKeyByKey(keys, token, ttl);
     }
-    // The script may still run after we gave up on it: free whatever it took, by token.
-    const cleanUp = (): void => void this.release(keys, token).catch(() => undefined);
+    // The script may still run after we gave up on it: free whatever it took, and its queue entry, by token.
+    const cleanUp = (): void => void (wait > 0 ? this.leave(keys, token, ttl) : this.release(keys, token)).catch(() => undefined);
     const reply =
       keys.length === 1
         ? await this.run(FAIR_ACQUIRE_SCRIPT, this.keySet(keys[0]), [token, ttl, FENCE_RETENTION, wait], 'acquire', keys, cleanUp)
@@ -114,16 +114,20 @@ export class RedisLockStore implements LockStore {
             keys,
             cleanUp,
           );
-    const [acquired, value, lease] = asArray(reply);
+    const [acquired, value, last] = asArray(reply);
     if (toNumber(acquired) === 1) {
       await this.confirmReplicated(keys, 'acquire').catch(async (error: unknown) => {
         await this.release(keys, token).catch(() => undefined);
         throw error;
       });
-      return { acquired: true, fencingToken: toNumber(value), lease: lease === undefined ? undefined : toNumber(lease) };
+      return { acquired: true, fencingToken: toNumber(value) };
     }
     const retryAfter = toNumber(value);
-    return { acquired: false, retryAfter: retryAfter >= 0 ? retryAfter : undefined };
+    return {
+      acquired: false,
+      retryAfter: retryAfter >= 0 ? retryAfter : undefined,
+      lastFencingToken: last === undefined ? undefined : toNumber(last),
+    };
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
@@ -174,11 +178,13 @@ export class RedisLockStore implements LockStore {
 
   watch(keys: readonly string[], token: string, onlyIfLive = false): LockReleaseWatch | undefined {
     const keyPrefix = this.keyPrefix();
-    return this.subscriber.watch(
+    const watch = this.subscriber.watch(
       keys.map((key) => keyPrefix + this.lockKey(key)),
       token,
       onlyIfLive,
     );
+    // The releaser's WAIT covers its own connection only: a waiter confirms a hand-off with an attempt of its own.
+    return watch && this.replicas ? confirmingHandOffs(watch) : watch;
   }
 
   async close(): Promise<void> {
@@ -244,7 +250,7 @@ export class RedisLockStore implements LockStore {
       return reply;
     };
     const confirmed = toNumber(
-      await this.guard(`wait for replicas of the ${operation} of`, keys, waitForReplicas, undefined, timeoutMs),
+      await this.guard(`wait for replicas of the ${operation} of`, keys, waitForReplicas, { blocksFor: timeoutMs }),
     );
     if (confirmed < count) {
       throw new LockNotReplicatedError(keys, confirmed, count, operation);
@@ -299,29 +305,28 @@ export class RedisLockStore implements LockStore {
         }
         throw error;
       });
-    return this.guard(operation, keys, exchange, onTimeout);
+    return this.guard(operation, keys, exchange, { onTimeout, late: script.idempotent });
   }
 
   /**
    * Runs one exchange with Redis within `commandTimeout`, without queueing it on a connection that is down,
-   * and turns connection trouble into {@link LockStoreUnavailableError}.
+   * and turns connection trouble into {@link LockStoreUnavailableError}. An exchange still waiting for the
+   * connection when its time is up is dropped, unless `late` says it is harmless to run it whenever it can.
    */
-  private guard<T>(
-    operation: string,
-    keys: readonly string[],
-    exchange: () => Promise<T>,
-    onTimeout?: () => void,
-    blocksFor = 0,
-  ): Promise<T> {
-    const limit = this.commandTimeout + blocksFor;
+  private guard<T>(operation: string, keys: readonly string[], exchange: () => Promise<T>, options: GuardOptions = {}): Promise<T> {
+    const limit = this.commandTimeout + (options.blocksFor ?? 0);
     return new Promise<T>((resolve, reject) => {
+      let expired = false;
       const timer = setTimeout(() => {
-        onTimeout?.();
+        expired = true;
+        options.onTimeout?.();
         const last = this.lastConnectionError === undefined ? '' : `; last connection error: ${this.lastConnectionError}`;
         reject(new LockStoreUnavailableError(describeOperation(operation, keys), new Error(`no answer within ${limit} ms${last}`)));
       }, limit);
       const status = this.client.status;
-      const sent = status === 'ready' || status === 'wait' ? exchange() : this.whenReady().then(exchange);
+      const sendWhenReady = (): Promise<T> =>
+        expired && !options.late ? Promise.reject(new Error('gave up before the connection was ready')) : exchange();
+      const sent = status === 'ready' || status === 'wait' ? exchange() : this.whenReady().then(sendWhenReady);
       sent.then(
         (value) => {
           clearTimeout(timer);
@@ -349,6 +354,28 @@ export class RedisLockStore implements LockStore {
     );
     return this.ready;
   }
+}
+
+/** How {@link RedisLockStore.guard} runs one exchange. */
+interface GuardOptions {
+  /** Called when the exchange did not answer in time (it may still run on the server). */
+  onTimeout?: () => void;
+  /** The exchange may be sent after its caller gave up on it (a token-checked clean-up). */
+  late?: boolean;
+  /** ms the command itself may block on the server (WAIT), on top of `commandTimeout`. */
+  blocksFor?: number;
+}
+
+/** Marks every hand-off of a watch as needing the waiter's own confirmation. */
+function confirmingHandOffs(watch: LockReleaseWatch): LockReleaseWatch {
+  return {
+    ready: watch.ready,
+    next: async (timeout, signal) => {
+      const grant = await watch.next(timeout, signal);
+      return grant && { ...grant, confirm: true };
+    },
+    close: () => watch.close(),
+  };
 }
 
 function describeOperation(operation: string, keys: readonly string[]): string {

@@ -1,5 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { LockStoreGrant } from '../interfaces/index.js';
+import { startTimer, type Timer } from '../utils/timer.util.js';
+
+/** The wait in progress: how to end it, and how to move its timer forward. */
+interface PendingWait {
+  finish(): void;
+  rearm(): void;
+}
 
 /**
  * Remembers that a release (or a hand-off to this waiter) happened until the waiter takes it, so one that
@@ -8,9 +15,8 @@ import type { LockStoreGrant } from '../interfaces/index.js';
 export class ReleaseLatch {
   private released = false;
   private grant?: LockStoreGrant;
-  private wake?: () => void;
   private recheckAt = Number.POSITIVE_INFINITY;
-  private reschedule?: (delay: number) => void;
+  private pending?: PendingWait;
 
   /**
    * Records a release, or the hand-off of the lock to this waiter, and ends the current wait, if any.
@@ -19,25 +25,26 @@ export class ReleaseLatch {
   readonly notify = (grant?: LockStoreGrant): void => {
     this.released = true;
     this.grant = grant ?? this.grant;
-    this.wake?.();
+    this.pending?.finish();
   };
 
   /**
-   * Ends the current (or next) wait no later than `delay` ms from now, without counting as a release.
+   * Ends the current (or next) wait no later than `delay` ms from now, without counting as a release. It never
+   * makes a wait last longer than the timeout it was given.
    * @param delay ms
    */
   recheckWithin(delay: number): void {
     const at = performance.now() + delay;
     if (at < this.recheckAt) {
       this.recheckAt = at;
-      this.reschedule?.(delay);
+      this.pending?.rearm();
     }
   }
 
   /**
    * Resolves at once if a release was recorded since the last wait; otherwise on the next release, after
-   * `timeout` ms, or when `signal` aborts, whichever comes first.
-   * @param timeout longest wait in ms
+   * `timeout` ms (or the re-check asked for, if sooner), or when `signal` aborts, whichever comes first.
+   * @param timeout longest wait in ms (any duration)
    * @param signal ends the wait early
    * @returns the hand-off, if the lock was given to this waiter
    */
@@ -45,21 +52,28 @@ export class ReleaseLatch {
     if (this.released || signal?.aborted) {
       return Promise.resolve(this.take());
     }
+    const deadline = performance.now() + timeout;
     return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        this.wake = undefined;
-        this.reschedule = undefined;
-        resolve(this.take());
+      let timer: Timer | undefined;
+      const wait: PendingWait = {
+        finish: () => {
+          timer?.clear();
+          signal?.removeEventListener('abort', wait.finish);
+          // Only this wait's own registration is cleared: a newer wait may have replaced it.
+          if (this.pending === wait) {
+            this.pending = undefined;
+          }
+          resolve(this.take());
+        },
+        rearm: () => {
+          timer?.clear();
+          timer = startTimer(wait.finish, Math.min(deadline, this.recheckAt) - performance.now(), false);
+        },
       };
-      let timer = setTimeout(done, Math.max(0, Math.min(timeout, this.recheckAt - performance.now())));
-      signal?.addEventListener('abort', done, { once: true });
-      this.wake = done;
-      this.reschedule = (delay) => {
-        clearTimeout(timer);
-        timer = setTimeout(done, Math.max(0, delay));
-      };
+      this.pending?.finish();
+      this.pending = wait;
+      wait.rearm();
+      signal?.addEventListener('abort', wait.finish, { once: true });
     });
   }
 

@@ -1,6 +1,6 @@
 import { LockError } from '../../lib';
 import { bootLockApp } from '../support/app';
-import { useTestRedis } from '../support/redis';
+import { useTestRedis, waitUntil } from '../support/redis';
 
 describe('LockModule shutdown', () => {
   const test = useTestRedis('shutdown');
@@ -24,6 +24,23 @@ describe('LockModule shutdown', () => {
     await app.close();
     expect(await waiting).toBeInstanceOf(LockError);
     expect(Date.now() - started).toBeLessThan(2000);
+    await other.app.close();
+  });
+
+  it('lets its waiting callers leave the Redis queue before it closes its connection', async () => {
+    const other = await bootLockApp({ prefix: test.prefix, ttl: 60_000 });
+    const holder = await other.locks.acquire('queued-at-shutdown');
+    const queue = `${test.prefix}{queued-at-shutdown}:q`;
+    // Default configuration: the module creates (and on close, closes) its own connection.
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
+    const waiting = locks.acquire('queued-at-shutdown', { waitTimeout: 60_000 }).catch((e: unknown) => e);
+    await waitUntil(async () => (await test.redis.zcard(queue)) === 1);
+    await app.close();
+    expect(await waiting).toBeInstanceOf(LockError);
+    expect(await test.redis.zcard(queue)).toBe(0);
+    await holder.release();
+    // Not handed to the closed app's departed waiter: free at once.
+    expect(await other.locks.isLocked('queued-at-shutdown')).toBe(false);
     await other.app.close();
   });
 

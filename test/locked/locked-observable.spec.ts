@@ -11,6 +11,11 @@ import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, waitUntil } from
 class Feed {
   constructor(private readonly locks: LockService) {}
 
+  @Locked('broken:{0}')
+  broken(_name: string): Observable<number> {
+    throw new Error('could not build the stream');
+  }
+
   @Locked('feed:{0}')
   ticks(_name: string, count: number): Observable<{ tick: number; fencing: number | undefined }> {
     return interval(40).pipe(
@@ -75,6 +80,16 @@ describe('@Locked on Observable results', () => {
     expect(values.length).toBeGreaterThan(2);
     expect(values.every(Boolean)).toBe(true);
     expect(await locks.isLocked('feed:a')).toBe(false);
+  });
+
+  it('releases the lock when the method throws before returning its Observable', async () => {
+    await expect(lastValueFrom(feed.broken('x'))).rejects.toThrow('could not build the stream');
+    expect(await locks.isLocked('broken:x')).toBe(false);
+  });
+
+  it('releases an enclosing using() on the same key when the method throws before returning its Observable', async () => {
+    await expect(locks.using('broken:y', () => lastValueFrom(feed.broken('y')))).rejects.toThrow('could not build the stream');
+    expect(await locks.isLocked('broken:y')).toBe(false);
   });
 
   it('releases the lock when the subscriber unsubscribes early', async () => {

@@ -134,6 +134,15 @@ describe('LockService', () => {
   });
 
   describe('using', () => {
+    it('resolves with the work’s result when the lock was force-released during the work, and the signal told the work', async () => {
+      const result = await subject.locks.using('force-released', async (lock) => {
+        await redis.del(`${prefix}{force-released}`);
+        await lock.extend().catch(() => undefined);
+        return lock.signal.aborted ? 'told' : 'not told';
+      });
+      expect(result).toBe('told');
+    });
+
     it('runs the function under the lock and releases it afterwards', async () => {
       const result = await subject.locks.using('k', async (lock) => {
         expect(await subject.locks.isLocked('k')).toBe(true);
@@ -170,15 +179,21 @@ describe('LockService', () => {
       expect(await subject.locks.isLocked('k')).toBe(false);
     });
 
-    it('rethrows the function’s error when the release fails too', async () => {
+    it('settles with the function’s outcome when the release fails, and logs the failed release', async () => {
       const store = new MemoryLockStore();
       store.release = () => Promise.reject(new Error('release failed'));
-      const failing = await bootLockApp({ store });
+      const warnings: string[] = [];
+      const logger = { log: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
+      const failing = await bootLockApp({ store, logger });
       const error = await failing.locks
         .using('k', () => Promise.reject(new Error('work failed first')))
         .catch((e: unknown) => e);
       expect((error as Error).message).toBe('work failed first');
-      await expect(failing.locks.using('k2', () => 'done')).rejects.toThrow('release failed');
+      await expect(failing.locks.using('k2', () => 'done')).resolves.toBe('done');
+      expect(warnings).toEqual([
+        expect.stringMatching(/Could not release lock \["k"\] after its work ended \(release failed\); the work's outcome stands/),
+        expect.stringMatching(/Could not release lock \["k2"\] after its work ended \(release failed\)/),
+      ]);
       await failing.app.close();
     });
 
