@@ -77,12 +77,13 @@ export function assertLockOptions(options: unknown, allowed: ReadonlySet<string>
   }
   if (record.ttl !== undefined && !(isInteger(record.ttl) && record.ttl >= MIN_TTL)) {
     throw new InvalidLockOptionsError(
-      `${where}: ttl must be a whole number of ms, at least ${MIN_TTL}, got ${describe(record.ttl)}.`,
+      `${where}: ttl must be a whole number of ms from ${MIN_TTL} to ${Number.MAX_SAFE_INTEGER}, got ${describe(record.ttl)}.`,
     );
   }
-  if (record.waitTimeout !== undefined && !(isInteger(record.waitTimeout) && record.waitTimeout >= 0)) {
+  if (record.waitTimeout !== undefined && !(isWait(record.waitTimeout))) {
     throw new InvalidLockOptionsError(
-      `${where}: waitTimeout must be a whole number of ms, 0 or more, got ${describe(record.waitTimeout)}.`,
+      `${where}: waitTimeout must be a whole number of ms from 0 to ${Number.MAX_SAFE_INTEGER}, or Infinity to wait ` +
+        `without end, got ${describe(record.waitTimeout)}.`,
     );
   }
   if (record.autoExtend !== undefined && typeof record.autoExtend !== 'boolean') {
@@ -126,6 +127,11 @@ export function describe(value: unknown): string {
     return 'an array';
   }
   return typeof value === 'object' ? `an object (${value.constructor?.name ?? 'Object'})` : `a ${typeof value}`;
+}
+
+/** A wait: any safe whole number of ms, or `Infinity` (no end). */
+function isWait(value: unknown): value is number {
+  return value === Number.POSITIVE_INFINITY || (isInteger(value) && value >= 0);
 }
 
 function isInteger(value: unknown): value is number {

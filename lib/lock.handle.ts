@@ -3,6 +3,7 @@ import { LockLostError, LockStoreUnavailableError } from './errors/index.js';
 import type { LockEvent, LockStore } from './interfaces/index.js';
 import type { LockLogger } from './lock.logger.js';
 import { assertLockOptions } from './lock-options.validator.js';
+import { startTimer, type Timer } from './utils/timer.util.js';
 
 /** What a {@link Lock} needs from the service that created it. */
 export interface LockHandleContext {
@@ -56,8 +57,8 @@ export class Lock {
   private ttl: number;
   private deadline = 0;
   private epochDeadline = 0;
-  private expiryTimer?: NodeJS.Timeout;
-  private watchdogTimer?: NodeJS.Timeout;
+  private expiryTimer?: Timer;
+  private watchdogTimer?: Timer;
   private controller?: AbortController;
   private readonly autoExtend: boolean;
   private readonly grantedAt = performance.now();
@@ -152,10 +153,10 @@ export class Lock {
       }
       this.context.store.release(this.keys, this.token).then(
         (released) => this.reportReleased(released),
-        () => (this.watchdogTimer = unrefTimer(retry, RELEASE_RETRY_INTERVAL)),
+        () => (this.watchdogTimer = startTimer(retry, RELEASE_RETRY_INTERVAL)),
       );
     };
-    this.watchdogTimer = unrefTimer(retry, RELEASE_RETRY_INTERVAL);
+    this.watchdogTimer = startTimer(retry, RELEASE_RETRY_INTERVAL);
   }
 
   private reportReleased(released: boolean): void {
@@ -178,11 +179,11 @@ export class Lock {
 
   /** Reports the loss at the lease's local end, unless a renewal comes first. */
   private armExpiry(): void {
-    this.expiryTimer ??= unrefTimer(() => this.expire(), this.deadline - performance.now());
+    this.expiryTimer ??= startTimer(() => this.expire(), this.deadline - performance.now());
   }
 
   private scheduleExtension(delay: number): void {
-    this.watchdogTimer = unrefTimer(() => void this.watchdogTick(), delay);
+    this.watchdogTimer = startTimer(() => void this.watchdogTick(), delay);
   }
 
   private async watchdogTick(): Promise<void> {
@@ -237,12 +238,8 @@ export class Lock {
   }
 
   private stopTimers(): void {
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.watchdogTimer);
+    this.expiryTimer?.clear();
+    this.watchdogTimer?.clear();
     this.expiryTimer = undefined;
   }
-}
-
-function unrefTimer(callback: () => void, delay: number): NodeJS.Timeout {
-  return setTimeout(callback, Math.max(0, delay)).unref();
 }

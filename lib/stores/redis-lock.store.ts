@@ -15,6 +15,7 @@ import {
   type LockScript,
 } from './redis-lock.scripts.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
+import { startTimer } from '../utils/timer.util.js';
 
 /** Options of {@link RedisLockStore}. */
 export interface RedisLockStoreOptions {
@@ -317,23 +318,23 @@ export class RedisLockStore implements LockStore {
     const limit = this.commandTimeout + (options.blocksFor ?? 0);
     return new Promise<T>((resolve, reject) => {
       let expired = false;
-      const timer = setTimeout(() => {
+      const timer = startTimer(() => {
         expired = true;
         options.onTimeout?.();
         const last = this.lastConnectionError === undefined ? '' : `; last connection error: ${this.lastConnectionError}`;
         reject(new LockStoreUnavailableError(describeOperation(operation, keys), new Error(`no answer within ${limit} ms${last}`)));
-      }, limit);
+      }, limit, false);
       const status = this.client.status;
       const sendWhenReady = (): Promise<T> =>
         expired && !options.late ? Promise.reject(new Error('gave up before the connection was ready')) : exchange();
       const sent = status === 'ready' || status === 'wait' ? exchange() : this.whenReady().then(sendWhenReady);
       sent.then(
         (value) => {
-          clearTimeout(timer);
+          timer.clear();
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          timer.clear();
           reject(classify(error, describeOperation(operation, keys)));
         },
       );

@@ -89,7 +89,7 @@ describe('bad input', () => {
     ['Infinity ttl', { ttl: Number.POSITIVE_INFINITY }, /ttl.*Infinity/],
     ['negative ttl', { ttl: -5 }, /ttl.*-5/],
     ['fractional ttl', { ttl: 100.5 }, /ttl.*100.5/],
-    ['ttl under 10 ms', { ttl: 9 }, /ttl.*at least 10/],
+    ['ttl under 10 ms', { ttl: 9 }, /ttl must be a whole number of ms from 10 to/],
     ['waitTimeout -1', { waitTimeout: -1 }, /waitTimeout.*-1/],
     ['string waitTimeout', { waitTimeout: '5' }, /waitTimeout/],
     ['autoExtend as a string', { autoExtend: 'true' }, /autoExtend/],
