@@ -202,11 +202,13 @@ export class RedisLockStore implements LockStore {
   private async acquireKeyByKey(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
     const taken: string[] = [];
     let fencingToken = 0;
+    // Whatever fails after a key was taken (a busy key, an unanswered one, the write-back), every key goes back.
+    const giveBack = async (error: unknown): Promise<never> => {
+      await this.release(keys, token).catch(() => undefined);
+      throw error;
+    };
     for (const key of [...keys].sort()) {
-      const result = await this.acquire([key], token, ttl, 0).catch(async (error: unknown) => {
-        await this.release([...taken, key], token).catch(() => undefined);
-        throw error;
-      });
+      const result = await this.acquire([key], token, ttl, 0).catch(giveBack);
       if (!result.acquired) {
         if (taken.length > 0) {
           await this.release(taken, token).catch(() => undefined);
@@ -216,7 +218,7 @@ export class RedisLockStore implements LockStore {
       taken.push(key);
       fencingToken = Math.max(fencingToken, result.fencingToken);
     }
-    await Promise.all(keys.map((key) => this.raiseFence([key], fencingToken)));
+    await Promise.all(keys.map((key) => this.raiseFence([key], fencingToken))).catch(giveBack);
     return { acquired: true, fencingToken };
   }
 

@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster6 } from 'ioredis6';
 import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, LockStoreUnavailableError, RedisLockStore } from '../../lib';
-import { FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis-lock.scripts';
+import { FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from '../../lib/stores/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
 import { cli } from '../support/cli';
+import { failingScripts } from '../support/failing-client';
 import { eventually } from '../support/redis';
 import { startRedisCluster, type RedisClusterFixture, type RedisClusterShard, type RedisServer } from '../support/redis-server';
 
@@ -201,6 +202,22 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     const again = await subject.locks.acquire('b');
     expect(again.fencingToken).toBeGreaterThan(all.fencingToken);
     await again.release();
+  });
+
+  it('gives every key back when the fencing write-back of a multi-key lock across slots fails', async () => {
+    const client = failingScripts(new Cluster(cluster.startupNodes), (script) => script === RAISE_FENCE_SCRIPT.sha || script === RAISE_FENCE_SCRIPT.source);
+    const store = new RedisLockStore({ client, logger: false, commandTimeout: 1_000 });
+    const app = await bootLockApp({ store });
+    try {
+      const error = await app.locks.acquire(['fenced-a', 'fenced-b'], { waitTimeout: 0 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockStoreUnavailableError);
+      expect(await subject.locks.isLocked('fenced-a')).toBe(false);
+      expect(await subject.locks.isLocked('fenced-b')).toBe(false);
+    } finally {
+      await app.app.close();
+      await store.close();
+      client.disconnect();
+    }
   });
 
   it('wakes waiters through sharded pub/sub on the shard that owns the key', async () => {
