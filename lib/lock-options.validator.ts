@@ -15,10 +15,11 @@ export interface ResolvedLockOptions {
   ttl: number;
   waitTimeout: number;
   autoExtend: boolean;
+  minHold: number;
   signal?: AbortSignal;
 }
 
-const LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'signal']);
+const LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'signal']);
 
 /**
  * Checks one key and returns it. A key is a non-empty, non-blank string of at most 1024 UTF-8 bytes.
@@ -86,6 +87,11 @@ export function assertLockOptions(options: unknown, allowed: ReadonlySet<string>
         `without end, got ${describe(record.waitTimeout)}.`,
     );
   }
+  if (record.minHold !== undefined && !(isInteger(record.minHold) && record.minHold >= 0)) {
+    throw new InvalidLockOptionsError(
+      `${where}: minHold must be a whole number of ms from 0 to ${Number.MAX_SAFE_INTEGER}, got ${describe(record.minHold)}.`,
+    );
+  }
   if (record.autoExtend !== undefined && typeof record.autoExtend !== 'boolean') {
     throw new InvalidLockOptionsError(`${where}: autoExtend must be a boolean, got ${describe(record.autoExtend)}.`);
   }
@@ -105,6 +111,7 @@ export function resolveLockOptions(options: LockOptions | undefined, defaults: R
     ttl: options?.ttl ?? defaults.ttl,
     waitTimeout: options?.waitTimeout ?? defaults.waitTimeout,
     autoExtend: options?.autoExtend ?? defaults.autoExtend,
+    minHold: options?.minHold ?? defaults.minHold,
     signal: options?.signal,
   };
 }
@@ -139,7 +146,7 @@ function isInteger(value: unknown): value is number {
 }
 
 /** Module options after defaults were applied and checked. */
-export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'signal'> {
+export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'signal' | 'minHold'> {
   redis: NonNullable<LockModuleOptions['redis']>;
   store: NonNullable<LockModuleOptions['store']>;
   prefix: string;

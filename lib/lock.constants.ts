@@ -30,3 +30,16 @@ export const MAX_KEY_BYTES = 1024;
 
 /** How long a key's fencing counter outlives its last acquisition, in ms (see README "Fencing tokens"). */
 export const FENCE_RETENTION = 7 * 24 * 60 * 60 * 1000;
+
+/** `@nestjs/schedule`'s metadata key for `@Cron` options, read by name (that package is an optional peer). */
+export const SCHEDULE_CRON_METADATA = 'SCHEDULE_CRON_OPTIONS';
+
+/** `@nestjs/schedule`'s metadata key for `@Interval` options, read by name. */
+export const SCHEDULE_INTERVAL_METADATA = 'SCHEDULE_INTERVAL_OPTIONS';
+
+/**
+ * The default `minHold` of a `@Cron` / `@Interval` method with `onBusy: 'skip'`, as a share of the shortest time
+ * between its ticks: long enough that instances firing the same tick a little later skip it, short enough that
+ * the next tick finds the lock free.
+ */
+export const SCHEDULED_MIN_HOLD_SHARE = 0.8;

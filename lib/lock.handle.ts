@@ -26,6 +26,8 @@ export interface LockGrant {
   /** The first lease, if shorter than `ttl` (a hand-off capped by the wait deadline, or one found half-used). */
   readonly lease?: number;
   readonly autoExtend: boolean;
+  /** ms from the grant during which a release keeps the key taken (see `LockOptions.minHold`). */
+  readonly minHold: number;
   /** `performance.now()` when the successful attempt started: the lease is counted from there. */
   readonly startedAt: number;
 }
@@ -61,6 +63,7 @@ export class Lock {
   private watchdogTimer?: Timer;
   private controller?: AbortController;
   private readonly autoExtend: boolean;
+  private readonly minHold: number;
   private readonly grantedAt = performance.now();
 
   /**
@@ -77,6 +80,7 @@ export class Lock {
     this.fencingToken = grant.fencingToken;
     this.ttl = grant.ttl;
     this.autoExtend = grant.autoExtend;
+    this.minHold = grant.minHold;
     this.renew(grant.startedAt, grant.lease ?? grant.ttl);
   }
 
@@ -121,7 +125,8 @@ export class Lock {
   }
 
   /**
-   * Releases the lock if this holder still has it. Safe to call more than once.
+   * Releases the lock if this holder still has it. Safe to call more than once. Within `minHold` of the grant, the
+   * key stays taken until `minHold` has passed, then expires.
    * @returns true if this call released it; false if it was already released, expired or taken by someone else
    * @throws LockStoreUnavailableError if the store did not answer; the release is then retried in the background
    * until the lease's local end (when it would end by itself anyway)
@@ -131,7 +136,7 @@ export class Lock {
       return false;
     }
     this.settle('released');
-    const released = await this.context.store.release(this.keys, this.token).catch((error: unknown) => {
+    const released = await this.releaseInStore().catch((error: unknown) => {
       if (error instanceof LockStoreUnavailableError) {
         this.retryRelease();
       }
@@ -151,12 +156,18 @@ export class Lock {
       if (performance.now() >= this.deadline || this.context.stopped.aborted) {
         return;
       }
-      this.context.store.release(this.keys, this.token).then(
+      this.releaseInStore().then(
         (released) => this.reportReleased(released),
         () => (this.watchdogTimer = startTimer(retry, RELEASE_RETRY_INTERVAL)),
       );
     };
     this.watchdogTimer = startTimer(retry, RELEASE_RETRY_INTERVAL);
+  }
+
+  /** The store's release, keeping the key for what is left of the minimum hold. */
+  private releaseInStore(): Promise<boolean> {
+    const keepFor = Math.ceil(this.minHold - (performance.now() - this.grantedAt));
+    return this.context.store.release(this.keys, this.token, keepFor > 0 ? keepFor : undefined);
   }
 
   private reportReleased(released: boolean): void {

@@ -78,13 +78,13 @@ export class LockService implements OnApplicationShutdown {
     this.logger = createLockLogger(LockService.name, options.logger);
     // Every waiting caller listens to it; hundreds of waiters are normal, not a leak.
     setMaxListeners(0, this.shutdown.signal);
-    this.defaults = { ttl: options.ttl, waitTimeout: options.waitTimeout, autoExtend: options.autoExtend };
+    this.defaults = { ttl: options.ttl, waitTimeout: options.waitTimeout, autoExtend: options.autoExtend, minHold: 0 };
   }
 
   /**
    * Takes the lock, waiting up to `waitTimeout` ms while it is busy.
    * @param key a key, or several keys taken together (all or nothing)
-   * @param options per-call `ttl`, `waitTimeout`, `autoExtend`, `signal`
+   * @param options per-call `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `signal`
    * @throws LockNotAcquiredError if it stayed busy for the whole wait
    * @throws LockStoreUnavailableError if the store could not be reached until the wait ended
    * @throws InvalidLockOptionsError for a bad key or option, before anything reaches the store
@@ -396,6 +396,7 @@ export class LockService implements OnApplicationShutdown {
         ttl: options.ttl,
         lease: Math.min(options.ttl, granted.lease ?? options.ttl),
         autoExtend: options.autoExtend,
+        minHold: options.minHold,
         startedAt,
       },
       {

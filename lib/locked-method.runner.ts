@@ -3,6 +3,7 @@ import { LockError, LockNotAcquiredError } from './errors/index.js';
 import type { LockOptions } from './interfaces/index.js';
 import type { LockService } from './lock.service.js';
 import type { LockedKeyResolver } from './locked-key.compiler.js';
+import { scheduledMinHold } from './locked-schedule.js';
 
 /** Where the running app's LockService is kept on instances (or prototypes) of classes with `@Locked` methods. */
 const LOCK_SERVICE_BINDING = Symbol.for('lock:service-binding');
@@ -36,13 +37,26 @@ export function bindLockService(target: object, service: LockService): void {
  * @param spec the compiled decoration
  */
 export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec): AnyMethod {
-  return spec.observable
+  let scheduled: LockedMethodSpec | undefined;
+  // Read on the first call: @Cron may be applied after @Locked, onto this wrapper.
+  const callSpec = (): LockedMethodSpec => (scheduled ??= withScheduledMinHold(spec, wrapper));
+  const wrapper = spec.observable
     ? function lockedObservable(this: unknown, ...args: unknown[]) {
-        return runObservable(this, args, original, spec);
+        return runObservable(this, args, original, callSpec());
       }
     : function lockedMethod(this: unknown, ...args: unknown[]) {
-        return runPromise(this, args, original, spec);
+        return runPromise(this, args, original, callSpec());
       };
+  return wrapper;
+}
+
+/** A skipping `@Cron` / `@Interval` job holds its lock for most of a tick unless told otherwise (see `minHold`). */
+function withScheduledMinHold(spec: LockedMethodSpec, method: object): LockedMethodSpec {
+  if (spec.onBusy !== 'skip' || spec.options.minHold !== undefined) {
+    return spec;
+  }
+  const minHold = scheduledMinHold(method);
+  return minHold === undefined ? spec : { ...spec, options: { ...spec.options, minHold } };
 }
 
 async function runPromise(instance: unknown, args: unknown[], original: AnyMethod, spec: LockedMethodSpec): Promise<unknown> {

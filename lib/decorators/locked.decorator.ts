@@ -33,6 +33,13 @@ export interface LockedOptions extends Omit<LockOptions, 'signal' | 'autoExtend'
    * @default 'throw'
    */
   onBusy?: 'throw' | 'skip';
+  /**
+   * Shortest time the lock stays taken after the call began, however fast the method returns (see
+   * `LockOptions.minHold`).
+   * @default 0; with `onBusy: 'skip'` on a `@Cron` or `@Interval` method, 80% of the shortest time between its
+   * ticks, so that each tick runs once across instances
+   */
+  minHold?: number;
 }
 
 /** `@Locked({ key, ...options })`. */
@@ -54,7 +61,7 @@ export type LockedMethodDecorator<A extends unknown[]> = <P extends [...A, ...un
   descriptor: TypedPropertyDescriptor<(...args: P) => R>,
 ) => void;
 
-const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'onBusy']);
+const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'onBusy']);
 const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, 'key']);
 
 /**
@@ -72,7 +79,7 @@ const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, '
  * async report() {}
  * ```
  * @param key the key; see {@link LockedKey}
- * @param options `ttl`, `waitTimeout`, `autoExtend`, `onBusy`
+ * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`
  * @throws InvalidLockOptionsError when the class is decorated, for a malformed key or option
  */
 export function Locked<A extends unknown[] = []>(key: LockedKey<A>, options?: LockedOptions): LockedMethodDecorator<A>;
@@ -97,7 +104,7 @@ export function Locked<A extends unknown[]>(
       where,
       className,
       keys: compileLockedKey(key, where),
-      options: { ttl: given.ttl, waitTimeout: given.waitTimeout, autoExtend: given.autoExtend },
+      options: { ttl: given.ttl, waitTimeout: given.waitTimeout, autoExtend: given.autoExtend, minHold: given.minHold },
       onBusy: given.onBusy ?? 'throw',
       observable: declaresObservable(target, propertyKey),
     };

@@ -15,6 +15,13 @@ export interface LockOptions {
    * @default the module's `autoExtend` (true)
    */
   autoExtend?: boolean;
+  /**
+   * Shortest time the lock stays taken, in ms from its acquisition, however soon it is released: a release before
+   * then keeps the key (token-checked) until `minHold` has passed, and lets it expire. For jobs that many instances
+   * start at once and that must run once (ShedLock's `lockAtLeastFor`). Whole ms, 0 or more.
+   * @default 0, except on a `@Cron` / `@Interval` method with `onBusy: 'skip'` (see `@Locked`)
+   */
+  minHold?: number;
   /** Cancels the wait: `acquire` rejects with the signal's reason. */
   signal?: AbortSignal;
 }

@@ -79,10 +79,12 @@ export interface LockStore {
    */
   extend(keys: readonly string[], token: string, ttl: number): Promise<boolean>;
   /**
-   * Deletes the keys that `token` still holds, and notifies waiters.
+   * Deletes the keys that `token` still holds, and notifies waiters. With `keepFor`, keeps each such key for
+   * `keepFor` ms more instead (never touching a key another token holds) and tells waiters when it will be free.
+   * @param keepFor ms the keys stay taken before they expire (a minimum hold) @default 0
    * @returns true if every key was still held by `token`
    */
-  release(keys: readonly string[], token: string): Promise<boolean>;
+  release(keys: readonly string[], token: string, keepFor?: number): Promise<boolean>;
   /** Whether any of the keys is held by anyone. */
   isLocked(keys: readonly string[]): Promise<boolean>;
   /**

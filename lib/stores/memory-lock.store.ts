@@ -16,11 +16,12 @@ interface Waiter {
   deadline: number;
 }
 
-/** A release: to anyone (`grantee` undefined), or handed to `grantee`. */
+/** A release: to anyone (`grantee` undefined), handed to `grantee`, or kept (a minimum hold) for `keptFor` ms. */
 interface Handoff {
   readonly grantee?: string;
   readonly fencingToken: number;
   readonly lease: number;
+  readonly keptFor?: number;
 }
 
 type Listener = (handoff: Handoff) => void;
@@ -78,13 +79,20 @@ export class MemoryLockStore implements LockStore {
     return true;
   }
 
-  async release(keys: readonly string[], token: string): Promise<boolean> {
+  async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
     let released = 0;
     for (const key of keys) {
-      if (this.live(key)?.token === token) {
+      const entry = this.live(key);
+      if (entry?.token !== token) {
+        continue;
+      }
+      released += 1;
+      if (keepFor > 0) {
+        entry.expiresAt = performance.now() + keepFor;
+        this.listeners.get(key)?.forEach((listener) => listener({ fencingToken: 0, lease: 0, keptFor: keepFor }));
+      } else {
         this.entries.delete(key);
         this.fences.delete(key);
-        released += 1;
         this.announce(key);
       }
     }
@@ -111,7 +119,9 @@ export class MemoryLockStore implements LockStore {
   watch(keys: readonly string[], token: string): LockReleaseWatch {
     const latch = new ReleaseLatch();
     const listener: Listener = (handoff) => {
-      if (handoff.grantee === token) {
+      if (handoff.keptFor !== undefined) {
+        latch.recheckWithin(handoff.keptFor + 1);
+      } else if (handoff.grantee === token) {
         latch.notify({ fencingToken: handoff.fencingToken, lease: handoff.lease });
       } else if (handoff.grantee === undefined || keys.length > 1) {
         latch.notify();

@@ -62,9 +62,9 @@ export class QuorumLockStore implements LockStore {
     return round.succeeded.filter((entry) => entry.value).length >= this.quorum;
   }
 
-  async release(keys: readonly string[], token: string): Promise<boolean> {
+  async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
     // Sent to every node; answered once a majority has released it (a frozen node does not hold this up).
-    const round = await this.majority((node) => node.release(keys, token), (released) => released);
+    const round = await this.majority((node) => node.release(keys, token, keepFor), (released) => released);
     return round.succeeded.filter((entry) => entry.value).length >= this.quorum;
   }
 

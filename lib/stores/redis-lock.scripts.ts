@@ -21,6 +21,9 @@ export const ANYONE = '*';
 /** First word of a hand-off message: `G <token> <fencing token> <lease ms>`. */
 export const GRANTED = 'G';
 
+/** First word of a kept release (a minimum hold): `K <ms>`, the key is free after that many ms. */
+export const KEPT = 'K';
+
 /** Shared Lua: the server clock in ms and us (TIME is only asked for where it is needed). */
 const CLOCK = `
 local function clock()
@@ -183,7 +186,10 @@ return {1, text}
 
 /** The scripts that announce releases, built on one way of publishing. */
 export interface AnnouncingScripts {
-  /** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, fence retention ms. Returns how many keys it deleted. */
+  /**
+   * KEYS: per key: lock, fence, queue, deadlines. ARGV: token, fence retention ms, ms to keep the keys (0: delete).
+   * Returns how many keys still held the token.
+   */
   readonly release: LockScript;
   /** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, ttl ms it queued with, fence retention ms. */
   readonly leave: LockScript;
@@ -193,12 +199,18 @@ function announcingScripts(publish: string): AnnouncingScripts {
   const shared = `${CLOCK}${FENCE}${QUEUE}${publish}${ANNOUNCE}`;
   return {
     release: script(`${shared}
--- Guarantees: deletes only keys that still hold this token (never another holder's) and, in the same atomic step, hands each key to the head of its queue (or tells anyone it is free).
+-- Guarantees: touches only keys that still hold this token (never another holder's): deletes each and, in the same atomic step, hands it to the head of its queue (or tells anyone it is free); or, for a minimum hold, lets it expire after the given ms and tells waiters when.
 local released = 0
+local keep = tonumber(ARGV[3] or '0')
 for i = 1, #KEYS, 4 do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
-    redis.call('DEL', KEYS[i])
-    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[2])
+    if keep > 0 then
+      redis.call('PEXPIRE', KEYS[i], keep)
+      publish(KEYS[i], '${KEPT} ' .. ARGV[3])
+    else
+      redis.call('DEL', KEYS[i])
+      announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[2])
+    end
     released = released + 1
   end
 end

@@ -139,11 +139,17 @@ export class RedisLockStore implements LockStore {
     return toNumber(reply) === 1;
   }
 
-  async release(keys: readonly string[], token: string): Promise<boolean> {
+  async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
     if (this.cluster && keys.length > 1) {
-      return this.everyKey(keys, (key) => this.release([key], token));
+      return this.everyKey(keys, (key) => this.release([key], token, keepFor));
     }
-    const reply = await this.run(this.announcing().release, keys.flatMap((key) => this.keySet(key)), [token, FENCE_RETENTION], 'release', keys);
+    const reply = await this.run(
+      this.announcing().release,
+      keys.flatMap((key) => this.keySet(key)),
+      [token, FENCE_RETENTION, Math.max(0, Math.ceil(keepFor))],
+      'release',
+      keys,
+    );
     await this.confirmReplicated(keys, 'release');
     return toNumber(reply) === keys.length;
   }

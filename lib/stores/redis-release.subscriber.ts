@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { LockReleaseWatch, LockStoreGrant } from '../interfaces/index.js';
 import type { LockLogger } from '../lock.logger.js';
 import { ReleaseLatch } from './release.latch.js';
-import { ANYONE, GRANTED } from './redis-lock.scripts.js';
+import { ANYONE, GRANTED, KEPT } from './redis-lock.scripts.js';
 
 /** How long a channel stays subscribed after its last waiter left: a contended key is not re-subscribed per wait. */
 const LINGER = 5_000;
@@ -200,6 +200,11 @@ class ReleaseWatch implements LockReleaseWatch {
         return;
       }
       const [kind, grantee, fencingToken, lease] = payload.split(' ');
+      if (kind === KEPT) {
+        // Released, but kept for a minimum hold: free when that ends, which publishes nothing.
+        this.latch.recheckWithin(Number(grantee) + 1);
+        return;
+      }
       if (kind !== GRANTED) {
         return;
       }

@@ -120,6 +120,49 @@ describe('LockService', () => {
     });
   });
 
+  describe('minHold', () => {
+    it('keeps the key taken until minHold has passed since the grant, then frees it', async () => {
+      const lock = await subject.locks.acquire('held-a-while', { minHold: 400 });
+      const grantedAt = Date.now();
+      expect(await lock.release()).toBe(true);
+      expect(lock.isHeld).toBe(false);
+      expect(await subject.locks.tryAcquire('held-a-while')).toBeNull();
+      const pttl = await redis.pttl(`${prefix}{held-a-while}`);
+      expect(pttl).toBeGreaterThan(300);
+      expect(pttl).toBeLessThanOrEqual(400);
+      const next = await subject.locks.acquire('held-a-while', { waitTimeout: 2_000 });
+      expect(Date.now() - grantedAt).toBeGreaterThanOrEqual(390);
+      await next.release();
+    });
+
+    it('wakes a waiter when the minimum hold ends, not when the released holder’s lease would have', async () => {
+      const holder = await subject.locks.acquire('kept', { ttl: 20_000, minHold: 300 });
+      const waiting = subject.locks.acquire('kept', { waitTimeout: 10_000 });
+      await sleep(50);
+      const releasedAt = Date.now();
+      await holder.release();
+      const next = await waiting;
+      expect(Date.now() - releasedAt).toBeLessThan(1_000);
+      expect(next.fencingToken).toBeGreaterThan(holder.fencingToken);
+      await next.release();
+    });
+
+    it('releases at once when minHold has already passed', async () => {
+      const lock = await subject.locks.acquire('long-done', { minHold: 50 });
+      await sleep(80);
+      await lock.release();
+      expect(await subject.locks.isLocked('long-done')).toBe(false);
+    });
+
+    it('never keeps a lock that another holder took over meanwhile', async () => {
+      const lock = await subject.locks.acquire('taken-over', { minHold: 60_000, autoExtend: false });
+      await redis.set(`${prefix}{taken-over}`, 'someone-else', 'PX', 5_000);
+      expect(await lock.release()).toBe(false);
+      expect(await redis.pttl(`${prefix}{taken-over}`)).toBeLessThanOrEqual(5_000);
+      expect(await redis.get(`${prefix}{taken-over}`)).toBe('someone-else');
+    });
+  });
+
   describe('tryAcquire', () => {
     it('returns null at once when the lock is busy, and a lock when it is free', async () => {
       const holder = await subject.locks.acquire('k', { ttl: 5000 });
