@@ -120,7 +120,7 @@ export class Lock {
       throw this.lose('it expired or was taken by another holder before it could be extended');
     }
     this.ttl = ttl;
-    this.renew(startedAt, ttl);
+    this.renew(startedAt, ttl - (this.context.store.drift?.(ttl) ?? 0));
     this.context.emit({ type: 'extended', ...this.identity(), ttl });
   }
 

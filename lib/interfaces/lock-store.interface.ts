@@ -94,6 +94,12 @@ export interface LockStore {
    * lease ends (`retryAfter`).
    */
   watch?(keys: readonly string[], token: string, onlyIfLive?: boolean): LockReleaseWatch | undefined;
+  /**
+   * How much of a lease the caller must not count on, in ms, for clocks that drift between the store's nodes: a
+   * holder counts a lease of `ttl - drift(ttl)` from when it asked. The quorum store deducts Redlock's 1% + 2 ms.
+   * @default 0
+   */
+  drift?(ttl: number): number;
   /** Resolves when the backend answers (health checks); rejects with the reason otherwise. */
   ping?(): Promise<void>;
   /** Frees what the store owns (connections, timers). Called on app shutdown for stores the module created. */

@@ -2,6 +2,22 @@ import { performance } from 'node:perf_hooks';
 import { InvalidLockOptionsError, LockStoreUnavailableError } from '../errors/index.js';
 import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../interfaces/index.js';
 import type { RedisLockStore } from './redis-lock.store.js';
+import { startTimer } from '../utils/timer.util.js';
+
+/** What a round of one operation on the nodes came to. */
+interface QuorumRound<T> {
+  /** The nodes that answered in time, with their answers. */
+  succeeded: Array<{ node: RedisLockStore; value: T }>;
+  /** Nodes that failed or had not answered when the round ended. */
+  unanswered: number;
+  /** The round ended at its time limit, with nodes still to answer. */
+  cut: boolean;
+}
+
+/** The clock drift Redlock deducts from a lease: 1% of the ttl plus 2 ms. */
+function drift(ttl: number): number {
+  return ttl * 0.01 + 2;
+}
 
 /**
  * Redlock over independent Redis masters: an operation counts when a majority of nodes did it. An acquisition is
@@ -26,40 +42,83 @@ export class QuorumLockStore implements LockStore {
 
   async acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
     const started = performance.now();
-    const round = await this.majority(
-      (node) => node.acquire(keys, token, ttl, 0),
-      (result) => result.acquired,
-    );
+    // Past its validity a grant is worthless: no round waits longer for a slow node.
+    const validUntil = started + ttl - drift(ttl);
+    const operation = `acquire lock ${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`;
+    const round = await this.majority((node) => node.acquire(keys, token, ttl, 0), (result) => result.acquired, this.nodes, validUntil);
     const granted = round.succeeded.filter((entry) => entry.value.acquired) as Array<{ node: RedisLockStore; value: LockStoreGrant }>;
-    const validity = ttl - (performance.now() - started) - (ttl * 0.01 + 2);
-    if (granted.length >= this.quorum && validity > 0) {
-      const fencingToken = Math.max(...granted.map((entry) => entry.value.fencingToken));
-      const raised = await this.majority(
-        (node) => node.raiseFence(keys, fencingToken).then(() => true),
-        () => true,
-        granted.map((entry) => entry.node),
-      );
-      const lease = Math.floor(ttl - (performance.now() - started) - (ttl * 0.01 + 2));
-      if (raised.succeeded.length >= this.quorum && lease > 0) {
-        return { acquired: true, fencingToken, lease };
+    try {
+      if (granted.length >= this.quorum) {
+        return await this.grantMajority(keys, granted, started, validUntil, operation);
       }
+      if (round.unanswered > this.nodes.length - this.quorum) {
+        throw this.quorumError(operation, round.unanswered, round.cut ? ` within the lock's validity (${Math.round(validUntil - started)} ms)` : '');
+      }
+    } catch (error) {
+      this.rollBack(keys, token);
+      throw error;
     }
-    // Roll back on every node, including those that did not answer in time: their attempt may still run.
-    void this.everywhere((node) => node.release(keys, token));
-    if (round.failed.length > this.nodes.length - this.quorum) {
-      throw this.quorumError(`acquire lock ${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`, round.failed.length);
-    }
+    this.rollBack(keys, token);
     const waits = round.succeeded.map((entry) => (entry.value.acquired ? undefined : entry.value.retryAfter));
     const known = waits.filter((wait): wait is number => wait !== undefined);
     return { acquired: false, retryAfter: known.length > 0 ? Math.min(...known) : undefined };
   }
 
+  /**
+   * A majority granted: the highest of their tokens is written back to them, and the lock is handed out with the
+   * validity left. A majority that answered too late, or a write-back a majority did not confirm in time, is an
+   * availability failure (Redis did not answer in time), never "busy".
+   */
+  private async grantMajority(
+    keys: readonly string[],
+    granted: Array<{ node: RedisLockStore; value: LockStoreGrant }>,
+    started: number,
+    validUntil: number,
+    operation: string,
+  ): Promise<LockStoreAcquireResult> {
+    const late = (): LockStoreUnavailableError =>
+      new LockStoreUnavailableError(
+        operation,
+        new Error(`a majority answered after ${Math.round(performance.now() - started)} ms, past the lock's validity; a lease that short cannot be handed out`),
+      );
+    if (performance.now() >= validUntil) {
+      throw late();
+    }
+    const fencingToken = Math.max(...granted.map((entry) => entry.value.fencingToken));
+    const raised = await this.majority(
+      (node) => node.raiseFence(keys, fencingToken).then(() => true),
+      () => true,
+      granted.map((entry) => entry.node),
+      validUntil,
+    );
+    if (raised.succeeded.length < this.quorum) {
+      throw performance.now() >= validUntil ? late() : this.quorumError(`record the fencing token of ${operation.slice(8)}`, raised.unanswered);
+    }
+    const lease = Math.floor(validUntil - performance.now());
+    if (lease <= 0) {
+      throw late();
+    }
+    return { acquired: true, fencingToken, lease };
+  }
+
+  /** Releases on every node, including those that did not answer in time: their attempt may still run. */
+  private rollBack(keys: readonly string[], token: string): void {
+    void this.everywhere((node) => node.release(keys, token));
+  }
+
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
     const round = await this.majority((node) => node.extend(keys, token, ttl), (extended) => extended);
-    if (round.failed.length > this.nodes.length - this.quorum) {
-      throw this.quorumError(`extend lock ${JSON.stringify(keys)}`, round.failed.length);
+    if (round.unanswered > this.nodes.length - this.quorum) {
+      throw this.quorumError(`extend lock ${JSON.stringify(keys)}`, round.unanswered);
     }
-    return round.succeeded.filter((entry) => entry.value).length >= this.quorum;
+    const extended = round.succeeded.filter((entry) => entry.value).length >= this.quorum;
+    if (extended) {
+      // A majority still has it, so nobody else can: put it back where a node lost it (restarted empty), so that
+      // restarts one node at a time never whittle the majority away. SET NX: a foreign value stays untouched.
+      const lost = round.succeeded.filter((entry) => !entry.value).map((entry) => entry.node);
+      void Promise.allSettled(lost.map((node) => node.acquire(keys, token, ttl, 0)));
+    }
+    return extended;
   }
 
   async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
@@ -70,8 +129,8 @@ export class QuorumLockStore implements LockStore {
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
     const round = await this.majority((node) => node.isLocked(keys), (locked) => locked);
-    if (round.failed.length > this.nodes.length - this.quorum) {
-      throw this.quorumError(`check lock ${JSON.stringify(keys)}`, round.failed.length);
+    if (round.unanswered > this.nodes.length - this.quorum) {
+      throw this.quorumError(`check lock ${JSON.stringify(keys)}`, round.unanswered);
     }
     return round.succeeded.filter((entry) => entry.value).length >= this.quorum;
   }
@@ -91,10 +150,14 @@ export class QuorumLockStore implements LockStore {
     };
   }
 
+  drift(ttl: number): number {
+    return drift(ttl);
+  }
+
   async ping(): Promise<void> {
     const round = await this.majority((node) => node.ping().then(() => true), () => true);
     if (round.succeeded.length < this.quorum) {
-      throw this.quorumError('ping', round.failed.length);
+      throw this.quorumError('ping', round.unanswered);
     }
   }
 
@@ -109,23 +172,29 @@ export class QuorumLockStore implements LockStore {
   }
 
   /**
-   * Runs `operation` on the nodes and resolves as soon as a majority succeeded, or as soon as a majority can no
-   * longer succeed, without waiting for a frozen node's command timeout.
+   * Runs `operation` on the nodes and resolves as soon as a majority succeeded, as soon as a majority can no
+   * longer succeed, or at `until` (`performance.now()` time), without waiting for a frozen node's command timeout.
+   * `unanswered` counts the nodes that failed or had not answered by then.
    */
   private majority<T>(
     operation: (node: RedisLockStore) => Promise<T>,
     success: (value: T) => boolean,
     nodes: readonly RedisLockStore[] = this.nodes,
-  ): Promise<{ succeeded: Array<{ node: RedisLockStore; value: T }>; failed: unknown[] }> {
+    until = Number.POSITIVE_INFINITY,
+  ): Promise<QuorumRound<T>> {
     return new Promise((resolve) => {
       const succeeded: Array<{ node: RedisLockStore; value: T }> = [];
-      const failed: unknown[] = [];
       let wins = 0;
-      let pending = nodes.length;
+      let failed = 0;
+      const finish = (cut = false): void => {
+        timer.clear();
+        resolve({ succeeded: [...succeeded], unanswered: nodes.length - succeeded.length, cut });
+      };
+      const timer = startTimer(() => finish(true), until - performance.now());
       const settle = (): void => {
-        pending -= 1;
-        if (wins >= this.quorum || nodes.length - (failed.length + succeeded.length - wins) < this.quorum || pending === 0) {
-          resolve({ succeeded: [...succeeded], failed: [...failed] });
+        const undecided = nodes.length - succeeded.length - failed;
+        if (wins >= this.quorum || nodes.length - (failed + succeeded.length - wins) < this.quorum || undecided === 0) {
+          finish();
         }
       };
       for (const node of nodes) {
@@ -135,8 +204,8 @@ export class QuorumLockStore implements LockStore {
             wins += success(value) ? 1 : 0;
             settle();
           },
-          (error: unknown) => {
-            failed.push(error);
+          () => {
+            failed += 1;
             settle();
           },
         );
@@ -148,10 +217,10 @@ export class QuorumLockStore implements LockStore {
     return Promise.allSettled(this.nodes.map(operation));
   }
 
-  private quorumError(operation: string, failed: number): LockStoreUnavailableError {
+  private quorumError(operation: string, unanswered: number, within = ''): LockStoreUnavailableError {
     return new LockStoreUnavailableError(
       operation,
-      new Error(`quorum not reached: ${this.nodes.length - failed} of ${this.nodes.length} Redis nodes answered, ${this.quorum} needed`),
+      new Error(`quorum not reached: ${this.nodes.length - unanswered} of ${this.nodes.length} Redis nodes answered${within}, ${this.quorum} needed`),
     );
   }
 }

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { LockNotAcquiredError, LockStoreUnavailableError, QuorumLockStore } from '../../lib';
+import { LockLostError, LockNotAcquiredError, LockStoreUnavailableError, QuorumLockStore } from '../../lib';
 import { runWorker } from '../processes/run-worker';
 import { bootLockApp, type LockApp } from '../support/app';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
@@ -87,6 +87,90 @@ describe('Redlock quorum over independent masters', () => {
       // Majority {1, 2} knows nothing of node 0; node 1 learnt the first token when it was written back.
       expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
     });
+
+    it('reports a round that outlived the lock’s validity as unavailable, not busy, and leaves no key', async () => {
+      nodes[0].freeze();
+      nodes[1].freeze();
+      const thaw = setTimeout(() => nodes.forEach((node) => node.thaw()), 200);
+      const error = await subject.locks.acquire('slow-round', { ttl: 100, waitTimeout: 0 }).catch((e: unknown) => e);
+      clearTimeout(thaw);
+      nodes.forEach((node) => node.thaw());
+      expect(error).toBeInstanceOf(LockStoreUnavailableError);
+      expect((error as Error).message).toMatch(/quorum not reached: 1 of 3 Redis nodes answered within the lock's validity \(97 ms\), 2 needed/);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(await Promise.all(clients.map((client) => client.exists('lock:{slow-round}')))).toEqual([0, 0, 0]);
+    });
+
+    it('ends a split round with one node frozen by the lock’s validity, not by the frozen node’s command timeout', async () => {
+      await clients[0].set('lock:{split}', 'someone-else', 'PX', 5_000);
+      nodes[1].freeze();
+      const started = Date.now();
+      const error = await subject.locks.acquire('split', { ttl: 100, waitTimeout: 0 }).catch((e: unknown) => e);
+      const took = Date.now() - started;
+      nodes[1].thaw();
+      expect(error).toBeInstanceOf(LockNotAcquiredError);
+      // commandTimeout is 300 ms here; the lock would have been valid for under 100 ms anyway.
+      expect(took).toBeLessThan(250);
+      await clients[0].del('lock:{split}');
+    });
+
+    it('counts an extension’s lease locally with the clock drift deducted', async () => {
+      const lock = await subject.locks.acquire('drift', { ttl: 10_000, autoExtend: false });
+      await lock.extend(10_000);
+      // Redlock's drift for a 10 s ttl: 1% + 2 ms = 102 ms.
+      expect(lock.expiresAt).toBeLessThanOrEqual(Date.now() + 10_000 - 102);
+      await lock.release();
+    });
+
+    it('extends a lock whose key one node lost, and puts the key back on that node', async () => {
+      const lock = await subject.locks.acquire('lost-on-one', { autoExtend: false });
+      await clients[0].del('lock:{lost-on-one}');
+      await lock.extend();
+      expect(lock.isHeld).toBe(true);
+      expect(await Promise.all(clients.map((client) => client.get('lock:{lost-on-one}')))).toEqual([lock.token, lock.token, lock.token]);
+      await lock.release();
+    });
+
+    it('reports the lock lost when a majority of nodes holds someone else’s value, and leaves those values alone', async () => {
+      const lock = await subject.locks.acquire('taken-by-majority', { autoExtend: false });
+      await clients[0].set('lock:{taken-by-majority}', 'someone-else', 'PX', 5_000);
+      await clients[1].set('lock:{taken-by-majority}', 'someone-else', 'PX', 5_000);
+      await expect(lock.extend()).rejects.toBeInstanceOf(LockLostError);
+      expect(lock.signal.aborted).toBe(true);
+      expect(await lock.release()).toBe(false);
+      expect(await clients[0].get('lock:{taken-by-majority}')).toBe('someone-else');
+      expect(await clients[1].get('lock:{taken-by-majority}')).toBe('someone-else');
+      await Promise.all(clients.map((client) => client.del('lock:{taken-by-majority}')));
+    });
+
+    it('never touches a foreign value without expiry on one node: not on acquire, extend or release', async () => {
+      await clients[0].set('lock:{foreign}', 'not-ours');
+      const lock = await subject.locks.acquire('foreign', { autoExtend: false });
+      await lock.extend();
+      expect(await lock.release()).toBe(true);
+      expect(await clients[0].get('lock:{foreign}')).toBe('not-ours');
+      expect(await clients[0].pttl('lock:{foreign}')).toBe(-1);
+      await clients[0].del('lock:{foreign}');
+    });
+
+    it('keeps a lock held while its nodes restart empty one at a time', async () => {
+      const lock = await subject.locks.acquire('rolling', { ttl: 900 });
+      const other = await bootLockApp({ redis: nodes.map((node) => node.url), commandTimeout: 300 });
+      try {
+        for (const node of nodes) {
+          await node.restart();
+          // A watchdog extension (every ttl/3) puts the key back on the restarted node.
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          expect(await other.locks.tryAcquire('rolling')).toBeNull();
+        }
+        expect(lock.signal.aborted).toBe(false);
+        expect(lock.isHeld).toBe(true);
+        expect(await Promise.all(clients.map((client) => client.get('lock:{rolling}')))).toEqual([lock.token, lock.token, lock.token]);
+      } finally {
+        await lock.release();
+        await other.app.close();
+      }
+    }, 20_000);
 
     it('keeps fencing tokens increasing when minority nodes restart empty between acquisitions', async () => {
       const tokens: number[] = [];
