@@ -2,11 +2,11 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { LOCKED_METADATA } from './lock.constants.js';
 import { LockService } from './lock.service.js';
-import { bindLockService } from './locked-method.runner.js';
+import { bindInstances } from './locked-instance.binder.js';
 
 /**
- * Finds the providers and controllers with `@Locked` methods and binds them to this app's LockService, so
- * several apps in one process (or one test) each lock with their own connection.
+ * Finds the providers and controllers with `@Locked` methods and binds their instances (of every scope) to this
+ * app's LockService, so several apps in one process (or one test) each lock with their own connection.
  */
 @Injectable()
 export class LockExplorer implements OnModuleInit {
@@ -22,8 +22,7 @@ export class LockExplorer implements OnModuleInit {
       if (typeof instance !== 'object' || instance === null || !this.hasLockedMethod(instance)) {
         continue;
       }
-      // Request-scoped and transient classes get new instances later: bind their prototype instead.
-      bindLockService(wrapper.isDependencyTreeStatic() ? instance : Object.getPrototypeOf(instance), this.locks);
+      bindInstances(wrapper, this.locks);
     }
   }
 

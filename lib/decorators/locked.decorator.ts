@@ -42,6 +42,8 @@ export interface LockedOptions extends Omit<LockOptions, 'signal' | 'autoExtend'
   minHold?: number;
 }
 
+type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
 /** `@Locked({ key, ...options })`. */
 export interface LockedDefinition<A extends unknown[] = unknown[]> extends LockedOptions {
   /** The key; see {@link LockedKey}. */
@@ -93,13 +95,10 @@ export function Locked<A extends unknown[]>(
   options?: LockedOptions,
 ): LockedMethodDecorator<A> {
   return (target, propertyKey, descriptor) => {
+    const original = decoratedMethod(target, propertyKey, descriptor);
     const className = typeof target === 'function' ? target.name : target.constructor.name;
     const where = `${className}.${String(propertyKey)}`;
     const { key, ...given } = splitDefinition(keyOrDefinition, options, where);
-    const original = descriptor.value;
-    if (typeof original !== 'function') {
-      throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only.`);
-    }
     const spec: LockedMethodSpec = {
       where,
       className,
@@ -108,12 +107,34 @@ export function Locked<A extends unknown[]>(
       onBusy: given.onBusy ?? 'throw',
       observable: declaresObservable(target, propertyKey),
     };
-    const wrapped = createLockedMethod(original as (this: unknown, ...args: unknown[]) => unknown, spec);
+    const wrapped = createLockedMethod(original, spec);
     copyMethodMetadata(original, wrapped);
     Object.defineProperty(wrapped, 'name', { value: original.name });
+    Object.defineProperty(wrapped, 'length', { value: original.length });
     Reflect.defineMetadata(LOCKED_METADATA, spec, wrapped);
-    descriptor.value = wrapped as unknown as typeof original;
+    descriptor.value = wrapped as unknown as typeof descriptor.value;
   };
+}
+
+/**
+ * The method `@Locked` decorates, or an InvalidLockOptionsError naming what it was put on instead (decorators are
+ * also applied from plain JavaScript, where no type stops a misplaced one).
+ */
+function decoratedMethod(target: object, propertyKey: string | symbol | undefined, descriptor: PropertyDescriptor | undefined): AnyMethod {
+  if (propertyKey === undefined && typeof target === 'function') {
+    throw new InvalidLockOptionsError(`@Locked on class ${target.name}: it decorates methods only, not a class. Put it on each method to lock.`);
+  }
+  const where = `${typeof target === 'function' ? target.name : target.constructor.name}.${String(propertyKey)}`;
+  if (descriptor === undefined) {
+    throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only, not a property.`);
+  }
+  if (descriptor.get !== undefined || descriptor.set !== undefined) {
+    throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only, not a getter or setter.`);
+  }
+  if (typeof descriptor.value !== 'function') {
+    throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only, got ${describe(descriptor.value)}.`);
+  }
+  return descriptor.value as AnyMethod;
 }
 
 function splitDefinition<A extends unknown[]>(
