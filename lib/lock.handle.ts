@@ -65,6 +65,8 @@ export class Lock {
   private readonly autoExtend: boolean;
   private readonly minHold: number;
   private readonly grantedAt = performance.now();
+  /** How long the last extension took to answer, in ms. */
+  private roundTrip = 0;
 
   /**
    * @internal use `LockService.acquire()`
@@ -113,7 +115,13 @@ export class Lock {
     }
     const startedAt = performance.now();
     const extended = await this.context.store.extend(this.keys, this.token, ttl);
+    this.roundTrip = performance.now() - startedAt;
     if (this.state !== 'held') {
+      if (extended && this.state === 'lost') {
+        // Its lease ran out here before the store answered, so it was reported lost; give the key back rather than
+        // leave it blocking others for the lease just granted.
+        void this.context.store.release(this.keys, this.token).catch(() => undefined);
+      }
       throw this.notHeld();
     }
     if (!extended) {
@@ -182,7 +190,8 @@ export class Lock {
     this.stopTimers();
     const left = this.deadline - performance.now();
     if (this.autoExtend) {
-      this.scheduleExtension(Math.min(this.ttl / 3, left / 2));
+      // At ttl/3, and earlier when the store answers slowly: the next answer must come back before the lease ends.
+      this.scheduleExtension(Math.min(this.ttl / 3, left / 2, left - 2 * this.roundTrip));
     } else {
       this.armExpiry();
     }

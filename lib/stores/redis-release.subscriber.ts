@@ -9,10 +9,16 @@ const LINGER = 5_000;
 
 type Listener = (payload: string) => void;
 
+/**
+ * A channel's subscription: `pending` until Redis confirms it; `live` while the connection is up; `down` while it is
+ * reconnecting (ioredis subscribes again on its own); `failed` if Redis refused it (the next watcher asks again).
+ */
+type ChannelState = 'pending' | 'live' | 'down' | 'failed';
+
 interface ChannelEntry {
   readonly listeners: Set<Listener>;
-  readonly subscribed: Promise<void>;
-  live: boolean;
+  subscribed: Promise<void>;
+  state: ChannelState;
   linger?: NodeJS.Timeout;
 }
 
@@ -69,7 +75,7 @@ export class RedisReleaseSubscriber {
    * @param onlyIfLive return `undefined` unless every channel is subscribed already
    */
   watch(channels: readonly string[], token: string, onlyIfLive = false): LockReleaseWatch | undefined {
-    if (onlyIfLive && !channels.every((channel) => this.channels.get(channel)?.live)) {
+    if (onlyIfLive && !channels.every((channel) => this.channels.get(channel)?.state === 'live')) {
       return undefined;
     }
     return new ReleaseWatch(this, channels, channels.length === 1 ? token : undefined);
@@ -77,27 +83,24 @@ export class RedisReleaseSubscriber {
 
   /** @internal */
   add(channel: string, listener: Listener): Promise<void> {
-    const existing = this.channels.get(channel);
-    if (existing) {
-      clearTimeout(existing.linger);
-      existing.linger = undefined;
-      existing.listeners.add(listener);
-      return existing.subscribed;
-    }
-    const entry: ChannelEntry = {
-      listeners: new Set([listener]),
-      live: false,
-      subscribed: this.subscribe(channel).then(
+    const entry = this.channels.get(channel) ?? { listeners: new Set<Listener>(), subscribed: Promise.resolve(), state: 'failed' };
+    clearTimeout(entry.linger);
+    entry.linger = undefined;
+    entry.listeners.add(listener);
+    this.channels.set(channel, entry);
+    if (entry.state === 'failed') {
+      entry.state = 'pending';
+      entry.subscribed = this.subscribe(channel).then(
         () => {
-          entry.live = true;
+          entry.state = entry.state === 'pending' ? 'live' : entry.state;
         },
         (error: unknown) => {
           // The waiter still re-checks at the holder's lease end; a subscription only makes it faster.
+          entry.state = 'failed';
           this.options.logger.debug(`Could not subscribe to release notifications: ${String(error)}`);
         },
-      ),
-    };
-    this.channels.set(channel, entry);
+      );
+    }
     return entry.subscribed;
   }
 
@@ -163,12 +166,14 @@ export class RedisReleaseSubscriber {
       for (const event of ['message', 'smessage']) {
         connection.on(event, (channel: string, payload: string) => this.notify(channel, payload));
       }
-      // Messages published while a connection was down are lost: those waiters re-check at the lease end.
-      const setLive = (live: boolean) => () => this.channels.forEach((entry) => (entry.live = live));
-      connection.on('close', setLive(false));
-      connection.on('-subscriber', setLive(false));
-      connection.on('ready', setLive(true));
-      connection.on('subscribersReady', setLive(true));
+      // Messages published while a connection was down are lost: those waiters re-check at the lease end. Only
+      // channels Redis had accepted come back (ioredis subscribes to them again); a refused one stays refused.
+      const move = (from: ChannelState, to: ChannelState) => () =>
+        this.channels.forEach((entry) => (entry.state = entry.state === from ? to : entry.state));
+      connection.on('close', move('live', 'down'));
+      connection.on('-subscriber', move('live', 'down'));
+      connection.on('ready', move('down', 'live'));
+      connection.on('subscribersReady', move('down', 'live'));
       this.connection = connection;
     }
     return this.connection;

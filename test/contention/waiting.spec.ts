@@ -137,6 +137,23 @@ describe('waiting for a busy lock', () => {
     await lock.release();
   });
 
+  it('subscribes again to a channel whose first SUBSCRIBE was refused, instead of waiting deaf until the lease ends', async () => {
+    // A user that may not listen on the lock's channel at first (NOPERM), then may.
+    await redis.call('ACL', 'SETUSER', 'late-listener', 'on', '>pw', '~*', 'resetchannels', '&other:*', '+@all');
+    const holder = await (await app()).locks.acquire('deaf', { ttl: 3_000, autoExtend: false });
+    const listener = await bootLockApp({ redis: { host: '127.0.0.1', port: server.port, username: 'late-listener', password: 'pw' }, prefix });
+    apps.push(listener);
+    await expect(listener.locks.acquire('deaf', { waitTimeout: 300 })).rejects.toBeInstanceOf(LockNotAcquiredError);
+    await redis.call('ACL', 'SETUSER', 'late-listener', '&lock:*');
+    const started = Date.now();
+    const waiting = listener.locks.acquire('deaf', { waitTimeout: 10_000 });
+    await sleep(300);
+    await holder.release();
+    const lock = await waiting;
+    expect(Date.now() - started).toBeLessThan(1_500);
+    await lock.release();
+  });
+
   it('when the release message is lost (subscriber connection killed), the waiter still gets the lock at the holder’s lease end', async () => {
     const holder = await (await app(1_500)).locks.acquire('lost-message', { ttl: 1_500, autoExtend: false });
     const { locks } = await app();
