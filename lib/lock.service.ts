@@ -311,7 +311,7 @@ export class LockService implements OnApplicationShutdown {
           // A lock can also end by expiry, which sends no message: re-check when the holder's lease ends.
           const recheck = outcome.retryAfter === undefined ? remaining : Math.min(remaining, outcome.retryAfter + 1);
           const handedOver = await (watch ? watch.next(recheck, signal) : pause(recheck, signal));
-          const since = handedOver && !signal.aborted ? trail.handOffStart(handedOver, options.ttl) : undefined;
+          const since = handedOver && !signal.aborted ? trail.handOffStart(handedOver, options) : undefined;
           if (since !== undefined) {
             return await this.grant(keys, token, handedOver as LockStoreGrant, options, since, signal, started);
           }
@@ -414,10 +414,6 @@ export class LockService implements OnApplicationShutdown {
       await lock.release().catch(() => undefined);
       signal.throwIfAborted();
     }
-    if (!options.autoExtend && (granted.lease ?? options.ttl) < options.ttl) {
-      // A hand-off lease is capped by the wait deadline; without a watchdog, restore the full ttl now.
-      await lock.extend();
-    }
     return lock;
   }
 
@@ -451,13 +447,18 @@ class AttemptTrail {
   /**
    * When the lease of a hand-off may be counted from, if the hand-off can be used as it is: it is newer than the
    * last refusal, needs no confirmation, and, counted from that refusal (the earliest it can have been made),
-   * still has at least half its lease. Otherwise undefined: the next attempt confirms it or finds it stale.
+   * still has at least half its lease; without a watchdog, its lease must also be the full ttl (a hand-off's is
+   * capped at the waiter's deadline). Otherwise undefined: the next attempt confirms it (renewing the lease to the
+   * ttl) or finds it stale.
    */
-  handOffStart(grant: LockStoreGrant, ttl: number): number | undefined {
+  handOffStart(grant: LockStoreGrant, options: { ttl: number; autoExtend: boolean }): number | undefined {
     if (grant.confirm || this.refusedAt === undefined || grant.fencingToken <= this.lastFencingToken) {
       return undefined;
     }
-    const lease = Math.min(ttl, grant.lease ?? ttl);
+    const lease = Math.min(options.ttl, grant.lease ?? options.ttl);
+    if (!options.autoExtend && lease < options.ttl) {
+      return undefined;
+    }
     return this.refusedAt + lease - performance.now() >= lease / 2 ? this.refusedAt : undefined;
   }
 }

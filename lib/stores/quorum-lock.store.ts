@@ -107,16 +107,31 @@ export class QuorumLockStore implements LockStore {
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
-    const round = await this.majority((node) => node.extend(keys, token, ttl), (extended) => extended);
+    // A majority that still has the lock means nobody else can have it: the key is put back (SET NX, so a foreign
+    // value stays untouched) on each node that lost it (restarted empty), so that restarting nodes one at a time
+    // never whittles the majority away. Nodes answering after the round are put right as they answer.
+    let extended: boolean | undefined;
+    const lostEarly: RedisLockStore[] = [];
+    const putBack = (node: RedisLockStore): Promise<unknown> => node.acquire(keys, token, ttl, 0).catch(() => undefined);
+    const round = await this.majority(
+      (node) =>
+        node.extend(keys, token, ttl).then((held) => {
+          if (!held && extended === undefined) {
+            lostEarly.push(node);
+          } else if (!held && extended) {
+            void putBack(node);
+          }
+          return held;
+        }),
+      (held) => held,
+    );
     if (round.unanswered > this.nodes.length - this.quorum) {
+      extended = false;
       throw this.quorumError(`extend lock ${JSON.stringify(keys)}`, round.unanswered);
     }
-    const extended = round.succeeded.filter((entry) => entry.value).length >= this.quorum;
+    extended = round.succeeded.filter((entry) => entry.value).length >= this.quorum;
     if (extended) {
-      // A majority still has it, so nobody else can: put it back where a node lost it (restarted empty), so that
-      // restarts one node at a time never whittle the majority away. SET NX: a foreign value stays untouched.
-      const lost = round.succeeded.filter((entry) => !entry.value).map((entry) => entry.node);
-      void Promise.allSettled(lost.map((node) => node.acquire(keys, token, ttl, 0)));
+      await Promise.all(lostEarly.map(putBack));
     }
     return extended;
   }

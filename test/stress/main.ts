@@ -1,0 +1,33 @@
+// `npm run stress -- [--minutes N] [--quorum] [--seed S]`: the adversarial stress for as long as you like.
+import { parseArgs } from 'node:util';
+import { runStress } from './stress.runner';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '1' },
+    quorum: { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    workers: { type: 'string', default: '4' },
+  },
+});
+
+runStress({
+  duration: Number(values.minutes) * 60_000,
+  quorum: values.quorum,
+  seed: values.seed === undefined ? undefined : Number(values.seed),
+  workers: Number(values.workers),
+  log: (line) => console.log(line),
+}).then(
+  ({ violations }) => {
+    if (violations.length > 0) {
+      console.error(`stress: ${violations.length} violation(s):\n${violations.map((violation) => `- ${violation}`).join('\n')}`);
+      process.exit(1);
+    }
+    console.log('stress: no violation');
+    process.exit(0);
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

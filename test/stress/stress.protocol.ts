@@ -1,0 +1,37 @@
+// What the stress runner and its workers say to each other.
+
+/** A worker's settings, passed as its first argument (JSON). */
+export interface WorkerConfig {
+  id: string;
+  /** One Redis URL, or several for the quorum mode. */
+  redis: string | string[];
+  prefix: string;
+  checkerUrl: string;
+  checkerPrefix: string;
+  /** Concurrent loops in the worker. */
+  loops: number;
+  /** How many lock keys the loops pick from. */
+  keys: number;
+  commandTimeout: number;
+  seed: number;
+}
+
+/** A message from a worker. */
+export type StressReport =
+  | { type: 'ready' | 'stopped'; worker: string }
+  | { type: 'violation'; what: string }
+  | {
+      type: 'acquisition';
+      holder: string;
+      worker: string;
+      /** Epoch ms when the call began. */
+      started: number;
+      /** ms until the call had the lock or gave up. */
+      waited?: number;
+      /** The longest the wait may last: its waitTimeout, or when its signal aborts (0 for tryAcquire). */
+      bound: number;
+      /** The fencing token, if it got the lock. */
+      fence?: number;
+      /** It got the lock and its release found it still its own (nobody took it over). */
+      clean?: boolean;
+    };

@@ -1,0 +1,135 @@
+// One stress worker: a Nest app whose loops take random locks in random ways until told to stop, enter the
+// referee's critical section while they hold one, and report every acquisition to the runner over IPC.
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LockNotAcquiredError, LockModule, LockService, LockStoreUnavailableError, type Lock } from '../../lib';
+import { Checker } from './stress.checker';
+import type { StressReport, WorkerConfig } from './stress.protocol';
+
+const config = JSON.parse(process.argv[2]) as WorkerConfig;
+
+/** mulberry32: a small seeded generator, so that a run can be told apart by its seed. */
+function generator(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random = generator(config.seed);
+const pick = <T>(choices: readonly T[]): T => choices[Math.floor(random() * choices.length)];
+const send = (report: StressReport): void => void process.send?.(report);
+
+@Module({
+  imports: [LockModule.forRoot({ redis: config.redis, prefix: config.prefix, commandTimeout: config.commandTimeout, logger: false })],
+})
+class StressModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(StressModule, { logger: false });
+  const locks = app.get(LockService);
+  const released = new Set<string>();
+  locks.events.subscribe((event) => {
+    if (event.type === 'released') {
+      released.add(event.token);
+    }
+  });
+  const checker = new Checker(new Redis(config.checkerUrl), config.checkerPrefix);
+  let stopping = false;
+  let sequence = 0;
+  process.on('unhandledRejection', (reason) => send({ type: 'violation', what: `unhandled rejection: ${String(reason)}` }));
+  process.on('message', (message) => {
+    if (message === 'stop') {
+      stopping = true;
+    }
+  });
+
+  const keyNames = Array.from({ length: config.keys }, (_, i) => `k${i}`);
+  const critical = async (lock: Lock, holder: string): Promise<void> => {
+    await checker.enter(lock.keys, lock.fencingToken, holder);
+    for (let step = 1 + Math.floor(random() * 3); step > 0 && !lock.signal.aborted; step -= 1) {
+      await sleep(Math.floor(random() * 40));
+      if (random() < 0.15) {
+        await lock.extend().catch(() => undefined);
+      }
+      if (!lock.signal.aborted) {
+        await checker.write(lock.keys[0], lock.fencingToken);
+      }
+    }
+    await checker.exit(lock.keys, holder);
+  };
+
+  const iteration = async (): Promise<void> => {
+    const holder = `${config.id}:${(sequence += 1)}`;
+    const keys = random() < 0.2 ? [pick(keyNames), pick(keyNames)] : [pick(keyNames)];
+    const waitTimeout = pick([0, 50, 300, 1_000, 3_000]);
+    const abortAfter = random() < 0.2 ? Math.floor(random() * 600) : undefined;
+    const options = {
+      ttl: pick([150, 300, 1_000, 2_000, 5_000]),
+      waitTimeout,
+      autoExtend: random() < 0.8,
+      minHold: random() < 0.1 ? Math.floor(random() * 200) : undefined,
+      signal: abortAfter === undefined ? undefined : AbortSignal.timeout(abortAfter),
+    };
+    const style = pick(['acquire', 'acquire', 'using', 'try'] as const);
+    const started = Date.now();
+    let waited: number | undefined;
+    let lock: Lock | undefined;
+    try {
+      if (style === 'using') {
+        await locks.using(keys, async (held) => {
+          waited = Date.now() - started;
+          lock = held;
+          await critical(held, holder);
+        }, options);
+      } else {
+        lock = (style === 'try' ? await locks.tryAcquire(keys, options) : await locks.acquire(keys, options)) ?? undefined;
+        waited = Date.now() - started;
+        if (lock) {
+          await critical(lock, holder);
+          await lock.release().catch(() => undefined);
+        }
+      }
+    } catch (error) {
+      waited ??= Date.now() - started;
+      const expected = error instanceof LockNotAcquiredError || error instanceof LockStoreUnavailableError || (options.signal?.aborted && error === options.signal.reason);
+      if (!expected) {
+        send({ type: 'violation', what: `unexpected error from ${style}: ${error instanceof Error ? error.stack : String(error)}` });
+      }
+    }
+    const bound = style === 'try' ? 0 : Math.min(waitTimeout, abortAfter ?? Number.POSITIVE_INFINITY);
+    send({
+      type: 'acquisition',
+      holder,
+      worker: config.id,
+      started,
+      waited,
+      bound,
+      fence: lock?.fencingToken,
+      clean: lock ? released.has(lock.token) : undefined,
+    });
+  };
+
+  const loops = Array.from({ length: config.loops }, async () => {
+    while (!stopping) {
+      await iteration();
+    }
+  });
+  send({ type: 'ready', worker: config.id });
+  await Promise.all(loops);
+  await app.close();
+  await checker.close();
+  process.send?.({ type: 'stopped', worker: config.id } satisfies StressReport, () => process.disconnect());
+}
+
+main().catch((error: unknown) => {
+  send({ type: 'violation', what: `worker crashed: ${error instanceof Error ? error.stack : String(error)}` });
+  process.exitCode = 1;
+});
