@@ -21,8 +21,14 @@ export function createLockLogger(context: string, option: false | LoggerService 
   }
   const target: LoggerService = option ?? new Logger(context);
   return {
-    debug: (message) => target.debug?.(message, context),
-    log: (message) => target.log(message, context),
-    warn: (message) => target.warn(message, context),
+    debug: (message) => {
+      target.debug?.(message, context);
+    },
+    log: (message) => {
+      target.log(message, context);
+    },
+    warn: (message) => {
+      target.warn(message, context);
+    },
   };
 }

@@ -8,11 +8,11 @@ import {
   type LockModuleOptions,
   type LockOptionsFactory,
 } from './interfaces/index.js';
-import { LockExplorer } from './lock.explorer.js';
-import { LockService } from './lock.service.js';
-import { LockTelemetry } from './lock.telemetry.js';
-import { createLockStore } from './lock-store.factory.js';
-import { resolveLockModuleOptions, type ResolvedLockModuleOptions } from './lock-options.validator.js';
+import { LockExplorer } from './locked/locked.explorer.js';
+import { LockService } from './core/lock.service.js';
+import { LockTelemetry } from './telemetry/lock.telemetry.js';
+import { createLockStore } from './stores/lock-store.factory.js';
+import { resolveLockModuleOptions, type ResolvedLockModuleOptions } from './options/lock-module-options.resolver.js';
 
 /** Token of the options as the user gave them, before defaults (async registration only). */
 const LOCK_RAW_OPTIONS = 'lock:raw-options';

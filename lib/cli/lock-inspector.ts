@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX } from '../lock.constants.js';
-import { RedisLockStore } from '../stores/index.js';
+import { RedisKeySchema } from '../stores/redis/redis-key.schema.js';
+import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
 
 /** One lock as the operator sees it. */
 export interface InspectedLock {
@@ -20,6 +21,8 @@ export interface InspectedLock {
  * Reads the locks under a prefix without changing anything, and force-releases one on an operator's request.
  */
 export class LockInspector {
+  private readonly keys: RedisKeySchema;
+
   /**
    * @param redis a client of the Redis the locks live in: one server, or a Cluster
    * @param prefix the module's `prefix` @default 'lock:'
@@ -27,7 +30,9 @@ export class LockInspector {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly prefix: string = DEFAULT_PREFIX,
-  ) {}
+  ) {
+    this.keys = new RedisKeySchema(prefix);
+  }
 
   /** Every lock that is held or has waiters, sorted by key. */
   async list(): Promise<InspectedLock[]> {
@@ -43,12 +48,12 @@ export class LockInspector {
 
   /** One lock, held or not. */
   async describe(key: string): Promise<InspectedLock> {
-    const lockKey = `${this.prefix}{${key}}`;
+    const lockKey = this.keys.lock(key);
     const [holder, ttl, fence, waiters] = await Promise.all([
       this.redis.get(lockKey),
       this.redis.pttl(lockKey),
-      this.redis.get(`${lockKey}:fence`),
-      this.redis.zcard(`${lockKey}:q`),
+      this.redis.get(this.keys.fence(key)),
+      this.redis.zcard(this.keys.queue(key)),
     ]);
     return {
       key,
@@ -72,24 +77,14 @@ export class LockInspector {
   private async scan(server: Redis, keys: Set<string>): Promise<void> {
     let cursor = '0';
     do {
-      const [next, found] = await server.scan(cursor, 'MATCH', `${escapeGlob(this.prefix)}{*`, 'COUNT', 1000);
+      const [next, found] = await server.scan(cursor, 'MATCH', this.keys.pattern(), 'COUNT', 1000);
       cursor = next;
       for (const redisKey of found) {
-        const key = this.keyOf(redisKey);
+        const key = this.keys.keyOf(redisKey);
         if (key !== undefined) {
           keys.add(key);
         }
       }
     } while (cursor !== '0');
   }
-
-  private keyOf(redisKey: string): string | undefined {
-    const body = redisKey.slice(this.prefix.length);
-    const match = /^\{(.*)\}(?::fence|:q|:qt)?$/s.exec(body);
-    return match?.[1];
-  }
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
 }

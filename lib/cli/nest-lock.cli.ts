@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     const inspector = new LockInspector(redis, values.prefix);
     return command === 'inspect'
       ? await inspect(inspector, values.json)
-      : await release(inspector, key as string, values.yes);
+      : await release(inspector, key, values.yes);
   } catch (error) {
     process.stderr.write(`nest-lock: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
@@ -66,7 +66,7 @@ async function connect(url: string): Promise<Redis | Cluster> {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
-    throw new Error(`cannot reach Redis at ${host}:${port} (${(connectionError ?? (error as Error)).message})`);
+    throw new Error(`cannot reach Redis at ${host}:${port} (${(connectionError ?? (error as Error)).message})`, { cause: error });
   }
   if (!/cluster_enabled:1/.test(await redis.info('cluster'))) {
     return redis;
@@ -133,6 +133,6 @@ function table(header: string[], rows: string[][]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-main(process.argv.slice(2)).then((code) => {
+void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

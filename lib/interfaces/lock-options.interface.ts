@@ -26,5 +26,15 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `using()` and `stream()`: those of `acquire()`, and what to do when the lock stays busy. */
+export interface UsingOptions extends LockOptions {
+  /**
+   * What to do when the lock stays busy: `'throw'` a `LockNotAcquiredError` (HTTP 409), or `'skip'` the work, and
+   * settle with `undefined` (a stream completes empty). With `'skip'`, `waitTimeout` defaults to 0.
+   * @default 'throw'
+   */
+  onBusy?: 'throw' | 'skip';
+}
+
 /** A lock key, or several keys taken together (all or nothing). */
 export type LockKey = string | readonly string[];

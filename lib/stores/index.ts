@@ -1,3 +1,3 @@
-export * from './redis-lock.store.js';
-export * from './memory-lock.store.js';
-export * from './quorum-lock.store.js';
+export * from './redis/redis-lock.store.js';
+export * from './memory/memory-lock.store.js';
+export * from './quorum/quorum-lock.store.js';

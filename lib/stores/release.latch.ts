@@ -4,8 +4,8 @@ import { startTimer, type Timer } from '../utils/timer.util.js';
 
 /** The wait in progress: how to end it, and how to move its timer forward. */
 interface PendingWait {
-  finish(): void;
-  rearm(): void;
+  readonly finish: () => void;
+  readonly rearm: () => void;
 }
 
 /**

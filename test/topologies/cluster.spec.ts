@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster6 } from 'ioredis6';
 import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, LockStoreUnavailableError, RedisLockStore } from '../../lib';
-import { FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from '../../lib/stores/redis-lock.scripts';
+import { FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from '../../lib/stores/redis/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
 import { cli } from '../support/cli';

@@ -1,7 +1,9 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { LockStore, RedisClusterConnection, RedisConnection } from './interfaces/index.js';
-import type { ResolvedLockModuleOptions } from './lock-options.validator.js';
-import { MemoryLockStore, QuorumLockStore, RedisLockStore } from './stores/index.js';
+import type { LockStore, RedisClusterConnection, RedisConnection } from '../interfaces/index.js';
+import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
+import { MemoryLockStore } from './memory/memory-lock.store.js';
+import { QuorumLockStore } from './quorum/quorum-lock.store.js';
+import { RedisLockStore } from './redis/redis-lock.store.js';
 
 /**
  * Creates the store the module options ask for. A Redis client is created only from a URL or options;

@@ -1,5 +1,5 @@
 import type { DiscoveryService } from '@nestjs/core';
-import type { LockService } from './lock.service.js';
+import type { LockService } from '../core/lock.service.js';
 
 /** Nest's wrapper of a provider or controller, as the DiscoveryService lists it. */
 type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];

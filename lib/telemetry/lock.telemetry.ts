@@ -1,7 +1,7 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
-import type { LockEvent } from './interfaces/index.js';
-import { LockService } from './lock.service.js';
+import type { LockEvent } from '../interfaces/index.js';
+import { LockService } from '../core/lock.service.js';
 
 type OpenTelemetryApi = typeof import('@opentelemetry/api');
 type Span = ReturnType<ReturnType<OpenTelemetryApi['trace']['getTracer']>['startSpan']>;

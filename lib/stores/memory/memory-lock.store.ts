@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../interfaces/index.js';
-import { ReleaseLatch } from './release.latch.js';
+import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../../interfaces/index.js';
+import { ReleaseLatch } from '../release.latch.js';
 
 /** Expired entries of keys nobody asks for again are dropped every this many acquisitions. */
 const SWEEP_EVERY = 1000;

@@ -1,11 +1,12 @@
 import { Observable } from 'rxjs';
 import { LOCKED_METADATA } from '../lock.constants.js';
 import { InvalidLockOptionsError } from '../errors/index.js';
-import type { LockOptions } from '../interfaces/index.js';
-import { assertLockOptions, describe } from '../lock-options.validator.js';
-import { compileLockedKey } from '../locked-key.compiler.js';
-import { createLockedMethod, type LockedMethodSpec } from '../locked-method.runner.js';
-import { copyMethodMetadata } from '../utils/copy-method-metadata.util.js';
+import type { UsingOptions } from '../interfaces/index.js';
+import { assertLockOptions } from '../options/lock-options.validator.js';
+import { describe } from '../utils/describe.util.js';
+import { copyMethodMetadata } from './copy-method-metadata.util.js';
+import { compileLockedKey } from './locked-key.compiler.js';
+import { createLockedMethod, type LockedMethodSpec } from './locked-method.runner.js';
 
 /** A function of the method's arguments (called with the instance as `this`) that returns the key(s). */
 export type LockedKeyFunction<A extends unknown[]> = (...args: A) => string | readonly string[];
@@ -20,19 +21,13 @@ export type LockedKey<A extends unknown[] = unknown[]> =
   | LockedKeyFunction<A>
   | ReadonlyArray<string | LockedKeyFunction<A>>;
 
-/** Options of `@Locked`; `ttl`, `waitTimeout` and `autoExtend` fall back to the module's. */
-export interface LockedOptions extends Omit<LockOptions, 'signal' | 'autoExtend'> {
+/** Options of `@Locked`: those of `LockService.using()` but `signal`; `ttl` and `waitTimeout` fall back to the module's. */
+export interface LockedOptions extends Omit<UsingOptions, 'signal' | 'autoExtend' | 'minHold'> {
   /**
    * Keep extending the lease while the method runs.
    * @default true
    */
   autoExtend?: boolean;
-  /**
-   * What to do when the lock stays busy: `'throw'` a `LockNotAcquiredError` (HTTP 409), or `'skip'` the call,
-   * which then resolves to `undefined` (an Observable completes empty). With `'skip'`, `waitTimeout` defaults to 0.
-   * @default 'throw'
-   */
-  onBusy?: 'throw' | 'skip';
   /**
    * Shortest time the lock stays taken after the call began, however fast the method returns (see
    * `LockOptions.minHold`).
@@ -103,8 +98,7 @@ export function Locked<A extends unknown[]>(
       where,
       className,
       keys: compileLockedKey(key, where),
-      options: { ttl: given.ttl, waitTimeout: given.waitTimeout, autoExtend: given.autoExtend, minHold: given.minHold },
-      onBusy: given.onBusy ?? 'throw',
+      options: given,
       observable: declaresObservable(target, propertyKey),
     };
     const wrapped = createLockedMethod(original, spec);
@@ -149,19 +143,10 @@ function splitDefinition<A extends unknown[]>(
       throw new InvalidLockOptionsError(`@Locked on ${where}: pass either ({ key, ...options }) or (key, options), not both.`);
     }
     assertLockOptions(keyOrDefinition, DEFINITION_NAMES, `@Locked on ${where}`);
-    checkOnBusy(keyOrDefinition as LockedDefinition<A>, where);
     return keyOrDefinition as LockedDefinition<A>;
   }
   assertLockOptions(options, LOCKED_OPTION_NAMES, `@Locked on ${where}`);
-  checkOnBusy(options, where);
   return { ...options, key: keyOrDefinition as LockedKey<A> };
-}
-
-function checkOnBusy(options: LockedOptions | undefined, where: string): void {
-  const onBusy = options?.onBusy;
-  if (onBusy !== undefined && onBusy !== 'throw' && onBusy !== 'skip') {
-    throw new InvalidLockOptionsError(`@Locked on ${where}: onBusy must be 'throw' or 'skip', got ${describe(onBusy)}.`);
-  }
 }
 
 function declaresObservable(target: object, propertyKey: string | symbol): boolean {

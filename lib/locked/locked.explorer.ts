@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { LOCKED_METADATA } from './lock.constants.js';
-import { LockService } from './lock.service.js';
+import { LOCKED_METADATA } from '../lock.constants.js';
+import { LockService } from '../core/lock.service.js';
 import { bindInstances } from './locked-instance.binder.js';
 
 /**
@@ -30,6 +30,9 @@ export class LockExplorer implements OnModuleInit {
     const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
     return this.scanner
       .getAllMethodNames(prototype)
-      .some((name) => typeof prototype[name] === 'function' && Reflect.hasOwnMetadata(LOCKED_METADATA, prototype[name] as object));
+      .some((name) => {
+        const method = prototype[name];
+        return typeof method === 'function' && Reflect.hasOwnMetadata(LOCKED_METADATA, method);
+      });
   }
 }

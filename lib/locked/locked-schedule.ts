@@ -1,5 +1,5 @@
-import { SCHEDULE_CRON_METADATA, SCHEDULE_INTERVAL_METADATA, SCHEDULED_MIN_HOLD_SHARE } from './lock.constants.js';
-import { cronInterval } from './utils/cron-interval.util.js';
+import { SCHEDULE_CRON_METADATA, SCHEDULE_INTERVAL_METADATA, SCHEDULED_MIN_HOLD_SHARE } from '../lock.constants.js';
+import { cronInterval } from '../utils/cron-interval.util.js';
 
 /**
  * The minimum hold a scheduled method's lock needs so that the instances firing one tick run it once: most of the

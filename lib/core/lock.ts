@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { LockLostError, LockStoreUnavailableError } from './errors/index.js';
-import type { LockEvent, LockStore } from './interfaces/index.js';
-import type { LockLogger } from './lock.logger.js';
-import { assertLockOptions } from './lock-options.validator.js';
-import { startTimer, type Timer } from './utils/timer.util.js';
+import { LockLostError, LockStoreUnavailableError } from '../errors/index.js';
+import type { LockEvent, LockStore } from '../interfaces/index.js';
+import type { LockLogger } from '../lock.logger.js';
+import { assertLockOptions } from '../options/lock-options.validator.js';
+import { startTimer, type Timer } from '../utils/timer.util.js';
 
 /** What a {@link Lock} needs from the service that created it. */
 export interface LockHandleContext {

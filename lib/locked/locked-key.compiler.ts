@@ -1,5 +1,6 @@
-import { InvalidLockOptionsError } from './errors/index.js';
-import { assertLockKey, describe } from './lock-options.validator.js';
+import { InvalidLockOptionsError } from '../errors/index.js';
+import { assertLockKey } from '../options/lock-key.validator.js';
+import { describe } from '../utils/describe.util.js';
 
 /** Turns a decorated call (instance and arguments) into the keys to lock. */
 export type LockedKeyResolver = (instance: unknown, args: readonly unknown[]) => string[];

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { LockReleaseWatch, LockStoreGrant } from '../interfaces/index.js';
-import type { LockLogger } from '../lock.logger.js';
-import { ReleaseLatch } from './release.latch.js';
+import type { LockReleaseWatch, LockStoreGrant } from '../../interfaces/index.js';
+import type { LockLogger } from '../../lock.logger.js';
+import { ReleaseLatch } from '../release.latch.js';
 import { ANYONE, GRANTED, KEPT } from './redis-lock.scripts.js';
 
 /** How long a channel stays subscribed after its last waiter left: a contended key is not re-subscribed per wait. */

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { InvalidLockOptionsError, LockStoreUnavailableError } from '../errors/index.js';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../interfaces/index.js';
-import type { RedisLockStore } from './redis-lock.store.js';
-import { startTimer } from '../utils/timer.util.js';
+import { InvalidLockOptionsError, LockStoreUnavailableError } from '../../errors/index.js';
+import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../../interfaces/index.js';
+import type { RedisLockStore } from '../redis/redis-lock.store.js';
+import { startTimer } from '../../utils/timer.util.js';
 
 /** What a round of one operation on the nodes came to. */
 interface QuorumRound<T> {

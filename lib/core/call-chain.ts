@@ -1,0 +1,99 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { LockLostError } from '../errors/index.js';
+import type { Lock } from './lock.js';
+
+/** One lock held by a call chain, with how many nested holders are inside it. */
+interface Hold {
+  readonly lock: Lock;
+  count: number;
+}
+
+/** A lock entered by a call chain: run work inside it, then leave it once. */
+export interface LockEntry {
+  /** The lock the caller asked for (for re-entry, the one the chain holds). */
+  readonly lock: Lock;
+  /** Runs `fn` with the lock visible to `current()` and re-entrant for nested calls. */
+  run<T>(fn: () => T): T;
+  /**
+   * Leaves the lock; the outermost holder's exit releases it. Never rejects: the work is done by then, so a
+   * release that fails is reported by `release` instead of failing the work.
+   */
+  exit(): Promise<void>;
+}
+
+/**
+ * The locks each call chain holds, per owner. One storage for the whole process, not one per owner: in Node 20
+ * every AsyncLocalStorage ever used costs each promise of the process, so one per app made a process that creates
+ * and closes apps (test suites, hot reload) slower with every app.
+ */
+const CALL_CHAINS = new AsyncLocalStorage<ReadonlyMap<object, ReadonlyMap<string, Hold>>>();
+
+/**
+ * Re-entrancy within a call chain (tracked with AsyncLocalStorage): a chain that holds a key runs nested work on
+ * it straight through, and the outermost holder's exit releases it.
+ */
+export class CallChain {
+  /**
+   * @param owner the chains are kept apart per owner (each app's LockService)
+   * @param release releases a lock whose outermost holder left; must not reject
+   */
+  constructor(
+    private readonly owner: object,
+    private readonly release: (lock: Lock) => Promise<void>,
+  ) {}
+
+  /**
+   * The lock the current call chain holds on `key`, or without a key the innermost one.
+   * @param key a key
+   */
+  current(key?: string): Lock | undefined {
+    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    if (key !== undefined) {
+      return chain?.get(key)?.lock;
+    }
+    return chain ? [...chain.values()].pop()?.lock : undefined;
+  }
+
+  /**
+   * Enters the lock of `keys`: re-enters those the chain holds (a lost one rejects with its LockLostError) and
+   * has `take` acquire the others, together.
+   * @param keys the keys
+   * @param take acquires the keys the chain does not hold yet
+   */
+  async enter(keys: readonly string[], take: (missing: string[]) => Promise<Lock>): Promise<LockEntry> {
+    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    const reentered = new Set<Hold>();
+    for (const key of keys) {
+      const hold = chain?.get(key);
+      if (hold && !hold.lock.isHeld) {
+        throw hold.lock.signal.reason instanceof LockLostError
+          ? hold.lock.signal.reason
+          : new LockLostError(hold.lock.keys, 'it is no longer held by this call chain');
+      }
+      if (hold) {
+        reentered.add(hold);
+      }
+    }
+    const missing = keys.filter((key) => !chain?.has(key));
+    const context = new Map(chain);
+    const holds = [...reentered];
+    if (missing.length > 0) {
+      const fresh: Hold = { lock: await take(missing), count: 0 };
+      missing.forEach((key) => context.set(key, fresh));
+      holds.push(fresh);
+    }
+    holds.forEach((hold) => (hold.count += 1));
+    let exited = false;
+    return {
+      lock: (context.get(missing[0] ?? keys[0]) as Hold).lock,
+      run: (fn) => CALL_CHAINS.run(new Map(CALL_CHAINS.getStore()).set(this.owner, context), fn),
+      exit: async () => {
+        if (exited) {
+          return;
+        }
+        exited = true;
+        await Promise.all(holds.filter((hold) => (hold.count -= 1) === 0).map((hold) => this.release(hold.lock)));
+      },
+    };
+  }
+}

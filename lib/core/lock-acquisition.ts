@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { LockStoreUnavailableError } from '../errors/index.js';
+import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../interfaces/index.js';
+import type { ResolvedLockOptions } from '../options/lock-options.validator.js';
+import { pause, settleWithin } from '../utils/timer.util.js';
+import type { LocalQueue } from './local-queue.js';
+import type { Lock } from './lock.js';
+
+/** Pause between attempts while the store is unreachable (there is no release to wait for). */
+const UNAVAILABLE_RETRY_DELAY = 100;
+
+const NEVER = new Promise<never>(() => undefined);
+
+/** What an acquisition needs from the service that runs it. */
+export interface AcquisitionContext {
+  readonly store: LockStore;
+  readonly queue: LocalQueue;
+  /**
+   * Creates the handle of a granted lock.
+   * @param startedAt `performance.now()` from which its lease is counted
+   */
+  grant(keys: readonly string[], token: string, granted: LockStoreGrant, options: ResolvedLockOptions, startedAt: number, askedAt: number): Lock;
+  /** The error for a lock that stayed busy since `askedAt` (and its event). */
+  busy(keys: readonly string[], askedAt: number): Error;
+}
+
+/** One attempt's outcome, as the wait loop sees it: a store that did not answer is a reason to retry. */
+type AttemptOutcome = LockStoreAcquireResult & { unavailable?: LockStoreUnavailableError };
+
+/**
+ * One caller's way to a lock: attempts, the wait between them (woken by releases, bounded by the holder's lease
+ * and the caller's deadline), the hand-off checks, and the way out of the store's queue if it gives up.
+ */
+export class LockAcquisition {
+  private readonly token = randomUUID();
+  private readonly started = performance.now();
+  private readonly deadline: number;
+  private watch?: LockReleaseWatch;
+  /** The store's last refusal named this fencing token: hand-offs at or below it are stale. */
+  private lastFencingToken = 0;
+  /** `performance.now()` when the latest refused attempt started; a valid hand-off happened after it. */
+  private refusedAt?: number;
+  /** Some attempt may have queued the caller or taken keys: leave (by token) if the wait fails. */
+  private leaveOnExit = false;
+
+  /**
+   * @param context the service
+   * @param keys the keys, all or nothing
+   * @param options the resolved options
+   * @param waitTimeout how long to wait, in ms (0 tries once)
+   * @param signal ends the wait early
+   */
+  constructor(
+    private readonly context: AcquisitionContext,
+    private readonly keys: string[],
+    private readonly options: ResolvedLockOptions,
+    waitTimeout: number,
+    private readonly signal: AbortSignal,
+  ) {
+    this.deadline = this.started + waitTimeout;
+  }
+
+  /** Takes the lock, waiting up to the deadline. */
+  async run(): Promise<Lock> {
+    this.signal.throwIfAborted();
+    const waits = this.keys.length === 1 && this.deadline > this.started;
+    const turn = waits ? await this.context.queue.turn(this.keys[0], this.deadline, this.signal, () => this.busy()) : undefined;
+    // Listening before the first attempt is free when the channel is subscribed already (a contended key).
+    this.watch = this.context.store.watch?.(this.keys, this.token, true);
+    try {
+      return await this.attemptUntilGranted();
+    } catch (error) {
+      if (this.leaveOnExit) {
+        await this.context.store.leave?.(this.keys, this.token, this.options.ttl).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      this.watch?.close();
+      turn?.done();
+    }
+  }
+
+  private async attemptUntilGranted(): Promise<Lock> {
+    let unavailable: LockStoreUnavailableError | undefined;
+    for (let first = true; ; first = false) {
+      const attemptStarted = performance.now();
+      if (!first && attemptStarted >= this.deadline) {
+        throw unavailable ?? this.busy();
+      }
+      const wait = storeWait(this.deadline - attemptStarted);
+      const outcome = await this.attempt(wait);
+      if (outcome.acquired) {
+        return this.grant(outcome, attemptStarted);
+      }
+      unavailable = outcome.unavailable;
+      this.record(outcome, attemptStarted, wait);
+      const remaining = this.deadline - performance.now();
+      if (remaining <= 0 || this.signal.aborted) {
+        this.signal.throwIfAborted();
+        throw unavailable ?? this.busy();
+      }
+      const handedOver = await this.waitForRelease(outcome, remaining);
+      if (handedOver !== undefined) {
+        return this.grant(handedOver.grant, handedOver.since);
+      }
+    }
+  }
+
+  /**
+   * Sleeps until something may have changed: a pause while the store is unreachable, the subscription's set-up,
+   * or a release (bounded by the holder's lease: an expiry publishes nothing).
+   * @returns a hand-off that can be used as it is; any other is confirmed (or found stale) by the next attempt
+   */
+  private async waitForRelease(outcome: AttemptOutcome, remaining: number): Promise<{ grant: LockStoreGrant; since: number } | undefined> {
+    if (outcome.unavailable) {
+      await pause(Math.min(remaining, UNAVAILABLE_RETRY_DELAY), this.signal);
+      return undefined;
+    }
+    if (!this.watch && this.context.store.watch) {
+      // Subscribe first, then retry: a release between the failed attempt and the wait cannot be missed.
+      this.watch = this.context.store.watch(this.keys, this.token);
+      await settleWithin(this.watch?.ready ?? NEVER, remaining, this.signal);
+      return undefined;
+    }
+    const retryAfter = outcome.acquired ? undefined : outcome.retryAfter;
+    const recheck = retryAfter === undefined ? remaining : Math.min(remaining, retryAfter + 1);
+    const grant = await (this.watch ? this.watch.next(recheck, this.signal) : pause(recheck, this.signal));
+    const since = grant && !this.signal.aborted ? this.handOffStart(grant) : undefined;
+    return grant && since !== undefined ? { grant, since } : undefined;
+  }
+
+  private async attempt(wait: number): Promise<AttemptOutcome> {
+    try {
+      return await this.context.store.acquire(this.keys, this.token, this.options.ttl, wait);
+    } catch (error) {
+      if (error instanceof LockStoreUnavailableError && this.deadline > performance.now()) {
+        return { acquired: false, unavailable: error };
+      }
+      throw error;
+    }
+  }
+
+  private record(outcome: AttemptOutcome, startedAt: number, wait: number): void {
+    this.leaveOnExit ||= wait > 0 || outcome.unavailable !== undefined;
+    if (!outcome.unavailable && !outcome.acquired) {
+      this.refusedAt = startedAt;
+      this.lastFencingToken = Math.max(this.lastFencingToken, outcome.lastFencingToken ?? 0);
+    }
+  }
+
+  /**
+   * When the lease of a hand-off may be counted from, if the hand-off can be used as it is: it is newer than the
+   * last refusal, needs no confirmation, and, counted from that refusal (the earliest it can have been made),
+   * still has at least half its lease; without a watchdog, its lease must also be the full ttl (a hand-off's is
+   * capped at the waiter's deadline). Otherwise undefined: the next attempt confirms it (renewing the lease to the
+   * ttl) or finds it stale.
+   */
+  private handOffStart(grant: LockStoreGrant): number | undefined {
+    if (grant.confirm || this.refusedAt === undefined || grant.fencingToken <= this.lastFencingToken) {
+      return undefined;
+    }
+    const { ttl, autoExtend } = this.options;
+    const lease = Math.min(ttl, grant.lease ?? ttl);
+    if (!autoExtend && lease < ttl) {
+      return undefined;
+    }
+    return this.refusedAt + lease - performance.now() >= lease / 2 ? this.refusedAt : undefined;
+  }
+
+  private async grant(granted: LockStoreGrant, startedAt: number): Promise<Lock> {
+    const lock = this.context.grant(this.keys, this.token, granted, this.options, startedAt, this.started);
+    if (this.signal.aborted) {
+      // Cancelled while the winning attempt was in flight: give the lock straight back.
+      await lock.release().catch(() => undefined);
+      this.signal.throwIfAborted();
+    }
+    return lock;
+  }
+
+  private busy(): Error {
+    return this.context.busy(this.keys, this.started);
+  }
+}
+
+/** The wait to tell the store: whole ms, and a finite number for a wait without end. */
+function storeWait(ms: number): number {
+  return Math.max(0, Math.floor(Math.min(ms, Number.MAX_SAFE_INTEGER)));
+}

@@ -1,0 +1,281 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { from, isObservable, Observable, Subject, finalize, type ObservableInput, type Subscription } from 'rxjs';
+import { performance } from 'node:perf_hooks';
+import { setMaxListeners } from 'node:events';
+import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
+import { InvalidLockOptionsError, LockError, LockNotAcquiredError } from '../errors/index.js';
+import { LockStore, type LockEvent, type LockKey, type LockOptions, type LockStoreGrant, type UsingOptions } from '../interfaces/index.js';
+import { createLockLogger, type LockLogger } from '../lock.logger.js';
+import { normalizeLockKeys } from '../options/lock-key.validator.js';
+import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
+import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from '../options/lock-options.validator.js';
+import { settleWithin } from '../utils/timer.util.js';
+import { CallChain, type LockEntry } from './call-chain.js';
+import { LocalQueue } from './local-queue.js';
+import { LockAcquisition, type AcquisitionContext } from './lock-acquisition.js';
+import { Lock } from './lock.js';
+
+/**
+ * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
+ */
+@Injectable()
+export class LockService implements OnApplicationShutdown {
+  /**
+   * Everything that happens to this app's locks: acquired (with the wait), busy, extended, released (with the hold
+   * time), lost. Completes on shutdown. Subscribe for metrics, traces or your own logs.
+   */
+  readonly events: Observable<LockEvent>;
+
+  private readonly logger: LockLogger;
+  private readonly held = new Set<Lock>();
+  private readonly shutdown = new AbortController();
+  private readonly defaults: ResolvedLockOptions;
+  private readonly eventSubject = new Subject<LockEvent>();
+  private readonly chain = new CallChain(this, (lock) => this.releaseAfterWork(lock));
+  /** Acquisitions in progress: shutdown lets them leave the store's queues. */
+  private readonly taking = new Set<Promise<Lock>>();
+  private readonly acquisitions: AcquisitionContext;
+
+  constructor(
+    @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
+    @Inject(LockStore) private readonly store: LockStore,
+  ) {
+    this.logger = createLockLogger(LockService.name, options.logger);
+    this.events = this.eventSubject.asObservable();
+    // Every waiting caller listens to it; hundreds of waiters are normal, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
+    this.defaults = { ttl: options.ttl, waitTimeout: options.waitTimeout, autoExtend: options.autoExtend, minHold: 0 };
+    this.acquisitions = {
+      store,
+      queue: new LocalQueue(),
+      grant: (keys, token, granted, resolved, startedAt, askedAt) => this.grant(keys, token, granted, resolved, startedAt, askedAt),
+      busy: (keys, askedAt) => this.busy(keys, askedAt),
+    };
+  }
+
+  /**
+   * Takes the lock, waiting up to `waitTimeout` ms while it is busy.
+   * @param key a key, or several keys taken together (all or nothing)
+   * @param options per-call `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `signal`
+   * @throws LockNotAcquiredError if it stayed busy for the whole wait
+   * @throws LockStoreUnavailableError if the store could not be reached until the wait ended
+   * @throws InvalidLockOptionsError for a bad key or option, before anything reaches the store
+   */
+  async acquire(key: LockKey, options?: LockOptions): Promise<Lock> {
+    const keys = normalizeLockKeys(key);
+    const resolved = resolveLockOptions(options, this.defaults);
+    return this.take(keys, resolved);
+  }
+
+  /**
+   * Makes one attempt to take the lock, without waiting.
+   * @param key a key, or several keys taken together
+   * @param options per-call `ttl`, `autoExtend`, `minHold`
+   * @returns the lock, or `null` if it is busy
+   * @throws LockStoreUnavailableError if the store could not be reached
+   */
+  async tryAcquire(key: LockKey, options?: LockOptions): Promise<Lock | null> {
+    const keys = normalizeLockKeys(key);
+    const resolved = resolveLockOptions(options, this.defaults);
+    try {
+      return await this.take(keys, { ...resolved, waitTimeout: 0 });
+    } catch (error) {
+      if (error instanceof LockNotAcquiredError) {
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Takes the lock, runs `fn` with the watchdog on, and releases the lock afterwards, whatever happens.
+   * Re-entrant: inside a call chain that holds the key, `fn` runs straight through. If `fn` returns an Observable,
+   * the lock is held until it ends.
+   *
+   * Once `fn` has run, the call settles with `fn`'s outcome: a release that fails is logged and retried in the
+   * background, never thrown (the work is done; a retry of the call would repeat it). A lock lost during `fn` is
+   * reported through `lock.signal`, not by rejecting.
+   * @param key a key, or several keys taken together
+   * @param fn the work; it gets the lock (watch `lock.signal`, pass `lock.fencingToken` to your writes)
+   * @param options per-call options; `autoExtend` defaults to true here; `onBusy: 'skip'` settles with
+   * `undefined` instead of rejecting when the lock stays busy
+   * @returns what `fn` returns
+   */
+  using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options?: UsingOptions & { onBusy?: 'throw' }): Promise<T>;
+  using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options: UsingOptions & { onBusy: 'skip' }): Promise<T | undefined>;
+  using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options?: UsingOptions): Promise<T | undefined>;
+  async using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options?: UsingOptions): Promise<T | undefined> {
+    const keys = normalizeLockKeys(key);
+    if (typeof fn !== 'function') {
+      throw new InvalidLockOptionsError(`using() needs a function as its second argument, got ${typeof fn}.`);
+    }
+    const resolved = this.resolveUsing(options);
+    const entry = await this.enter(keys, resolved).catch((error: unknown) => this.skipOrThrow(error, options));
+    if (!entry) {
+      return undefined;
+    }
+    let result: T;
+    try {
+      result = await entry.run(() => fn(entry.lock));
+    } catch (error) {
+      await entry.exit();
+      throw error;
+    }
+    if (isObservable(result)) {
+      // The work goes on for as long as the stream does: hold the lock until it ends.
+      return result.pipe(finalize(() => void entry.exit())) as T;
+    }
+    await entry.exit();
+    return result;
+  }
+
+  /**
+   * A stream that takes the lock when subscribed, then subscribes to what `factory` returns, and holds the lock
+   * until that stream completes, errors or is unsubscribed (for server-sent events, streamed replies, and
+   * interceptors). Re-entrant like `using()`. An unsubscription while waiting cancels the wait.
+   * @param key a key, or several keys taken together
+   * @param factory makes the stream once the lock is held (an Observable, a Promise or an iterable)
+   * @param options as `using()`; with `onBusy: 'skip'` a busy lock completes the stream empty
+   */
+  stream<T>(key: LockKey, factory: (lock: Lock) => ObservableInput<T>, options?: UsingOptions): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      const cancel = new AbortController();
+      let inner: Subscription | undefined;
+      const start = async (): Promise<void> => {
+        const keys = normalizeLockKeys(key);
+        const resolved = this.resolveUsing(options);
+        const signal = resolved.signal ? AbortSignal.any([resolved.signal, cancel.signal]) : cancel.signal;
+        const entry = await this.enter(keys, { ...resolved, signal }).catch((error: unknown) => this.skipOrThrow(error, options));
+        if (!entry || cancel.signal.aborted) {
+          await entry?.exit();
+          subscriber.complete();
+          return;
+        }
+        let source: Observable<T>;
+        try {
+          source = from(entry.run(() => factory(entry.lock)));
+        } catch (error) {
+          // Thrown before there was a stream to hold the lock for: leave it now.
+          await entry.exit();
+          throw error;
+        }
+        inner = entry.run(() => source.pipe(finalize(() => void entry.exit())).subscribe(subscriber));
+      };
+      start().catch((error: unknown) => subscriber.error(error));
+      return () => {
+        cancel.abort();
+        inner?.unsubscribe();
+      };
+    });
+  }
+
+  /**
+   * The lock held by the current call chain (inside `using()`, `stream()` or a `@Locked` method), so the work can
+   * pass `signal` to its own I/O and `fencingToken` to its writes.
+   * @param key the key to look up; without it, the innermost lock
+   * @returns the lock, or `undefined` outside a lock (or if the chain does not hold `key`)
+   */
+  current(key?: string): Lock | undefined {
+    return this.chain.current(key);
+  }
+
+  /**
+   * Whether anyone holds the lock (any of the keys) right now.
+   * @param key a key, or several keys
+   */
+  async isLocked(key: LockKey): Promise<boolean> {
+    return this.store.isLocked(normalizeLockKeys(key));
+  }
+
+  /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
+  async onApplicationShutdown(): Promise<void> {
+    this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
+    // Aborted waiters leave the store's queues on their way out: let them, before the connection closes.
+    await settleWithin(Promise.allSettled([...this.taking]), this.options.commandTimeout);
+    const held = [...this.held];
+    await Promise.allSettled(held.map((lock) => lock.release()));
+    if (held.length > 0) {
+      this.logger.log(`Released ${held.length} lock(s) on shutdown.`);
+    }
+    this.eventSubject.complete();
+    if (this.options.ownsStore) {
+      await this.store.close?.();
+    }
+  }
+
+  /** The options of `using()` / `stream()`: the watchdog on, and no wait by default when a busy lock is skipped. */
+  private resolveUsing(options: UsingOptions | undefined): ResolvedLockOptions {
+    const skipping = options?.onBusy === 'skip' && options.waitTimeout === undefined;
+    const defaults = { ...this.defaults, autoExtend: true, waitTimeout: skipping ? 0 : this.defaults.waitTimeout };
+    return resolveLockOptions(options, defaults, USING_OPTION_NAMES);
+  }
+
+  private enter(keys: string[], options: ResolvedLockOptions): Promise<LockEntry> {
+    return this.chain.enter(keys, (missing) => this.take(missing, options));
+  }
+
+  private skipOrThrow(error: unknown, options: UsingOptions | undefined): undefined {
+    if (options?.onBusy === 'skip' && error instanceof LockNotAcquiredError) {
+      this.logger.debug(`Skipped work under lock ${JSON.stringify(error.keys)}: it is busy (onBusy: 'skip').`);
+      return undefined;
+    }
+    throw error;
+  }
+
+  /** Takes the lock for a new token; shutdown waits for the way out of the queue. */
+  private take(keys: string[], options: ResolvedLockOptions): Promise<Lock> {
+    const signal = options.signal ? AbortSignal.any([options.signal, this.shutdown.signal]) : this.shutdown.signal;
+    const taking = new LockAcquisition(this.acquisitions, keys, options, options.waitTimeout, signal).run();
+    this.taking.add(taking);
+    const settled = (): void => void this.taking.delete(taking);
+    taking.then(settled, settled);
+    return taking;
+  }
+
+  private grant(
+    keys: readonly string[],
+    token: string,
+    granted: LockStoreGrant,
+    options: ResolvedLockOptions,
+    startedAt: number,
+    askedAt: number,
+  ): Lock {
+    const lock = new Lock(
+      {
+        keys,
+        token,
+        fencingToken: granted.fencingToken,
+        ttl: options.ttl,
+        lease: Math.min(options.ttl, granted.lease ?? options.ttl),
+        autoExtend: options.autoExtend,
+        minHold: options.minHold,
+        startedAt,
+      },
+      {
+        store: this.store,
+        logger: this.logger,
+        settled: (settled) => this.held.delete(settled),
+        emit: (event) => this.eventSubject.next(event),
+        stopped: this.shutdown.signal,
+      },
+    );
+    this.held.add(lock);
+    this.eventSubject.next({ type: 'acquired', keys, token, fencingToken: granted.fencingToken, waited: performance.now() - askedAt });
+    return lock;
+  }
+
+  private busy(keys: readonly string[], askedAt: number): LockNotAcquiredError {
+    const waited = performance.now() - askedAt;
+    this.eventSubject.next({ type: 'busy', keys, waited });
+    return new LockNotAcquiredError(keys, waited);
+  }
+
+  private async releaseAfterWork(lock: Lock): Promise<void> {
+    await lock.release().catch((error: unknown) => {
+      this.logger.warn(
+        `Could not release lock ${JSON.stringify(lock.keys)} after its work ended (${error instanceof Error ? error.message : String(error)}); ` +
+          `the work's outcome stands, and the release is retried in the background until the lease ends.`,
+      );
+    });
+  }
+}

@@ -1,1 +1,0 @@
-export * from './locked.decorator.js';

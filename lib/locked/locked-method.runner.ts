@@ -1,0 +1,79 @@
+import { defer, isObservable, type Observable } from 'rxjs';
+import { LockError } from '../errors/index.js';
+import type { UsingOptions } from '../interfaces/index.js';
+import type { LockService } from '../core/lock.service.js';
+import type { LockedKeyResolver } from './locked-key.compiler.js';
+import { scheduledMinHold } from './locked-schedule.js';
+
+/** Where the running app's LockService is kept on instances of classes with `@Locked` methods. */
+const LOCK_SERVICE_BINDING = Symbol.for('lock:service-binding');
+
+/** Everything a `@Locked` method needs at call time, fixed when the class is decorated. */
+export interface LockedMethodSpec {
+  readonly where: string;
+  readonly className: string;
+  readonly keys: LockedKeyResolver;
+  readonly options: Omit<UsingOptions, 'signal'>;
+  /** The method declares an Observable result: the lock is taken on subscription and held until it ends. */
+  readonly observable: boolean;
+}
+
+type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * Lets the `@Locked` methods of `target` (an instance) reach the app's LockService.
+ * @param target the instance
+ * @param service the app's LockService
+ */
+export function bindLockService(target: object, service: LockService): void {
+  Object.defineProperty(target, LOCK_SERVICE_BINDING, { value: service, configurable: true, writable: true });
+}
+
+/**
+ * Builds the function that replaces a `@Locked` method: it runs the method through the app's
+ * `LockService.using()` (or `stream()` for a declared Observable), with the keys of the arguments it receives.
+ * @param original the method as declared
+ * @param spec the compiled decoration
+ */
+export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec): AnyMethod {
+  let options: LockedMethodSpec['options'] | undefined;
+  // Read on the first call: @Cron may be applied after @Locked, onto this wrapper.
+  const callOptions = (): LockedMethodSpec['options'] => (options ??= withScheduledMinHold(spec, wrapper));
+  const wrapper = spec.observable
+    ? function lockedObservable(this: unknown, ...args: unknown[]): Observable<unknown> {
+        return defer(() => lockServiceOf(this, spec).stream(spec.keys(this, args), () => toStreamable(original.apply(this, args)), callOptions()));
+      }
+    : async function lockedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
+        return lockServiceOf(this, spec).using(spec.keys(this, args), () => original.apply(this, args), callOptions());
+      };
+  return wrapper;
+}
+
+/** A skipping `@Cron` / `@Interval` job holds its lock for most of a tick unless told otherwise (see `minHold`). */
+function withScheduledMinHold(spec: LockedMethodSpec, method: object): LockedMethodSpec['options'] {
+  if (spec.options.onBusy !== 'skip' || spec.options.minHold !== undefined) {
+    return spec.options;
+  }
+  const minHold = scheduledMinHold(method);
+  return minHold === undefined ? spec.options : { ...spec.options, minHold };
+}
+
+/** What a method declared as returning an Observable gave back, as something `stream()` subscribes to. */
+function toStreamable(result: unknown): Observable<unknown> | Promise<unknown> {
+  return isObservable(result) ? result : Promise.resolve(result);
+}
+
+function lockServiceOf(instance: unknown, spec: LockedMethodSpec): LockService {
+  const service =
+    typeof instance === 'object' && instance !== null
+      ? (instance as { [LOCK_SERVICE_BINDING]?: LockService })[LOCK_SERVICE_BINDING]
+      : undefined;
+  if (!service) {
+    throw new LockError(
+      `${spec.where} is @Locked, but this ${spec.className} was not created by Nest in an app that imports ` +
+        `LockModule, so no LockService reaches it. Get ${spec.className} from the Nest container (inject it) ` +
+        `instead of constructing it with new, and import LockModule.forRoot() in the app.`,
+    );
+  }
+  return service;
+}

@@ -1,0 +1,107 @@
+import {
+  DEFAULT_COMMAND_TIMEOUT,
+  DEFAULT_PREFIX,
+  DEFAULT_REDIS_URL,
+  DEFAULT_TTL,
+  DEFAULT_WAIT_TIMEOUT,
+} from '../lock.constants.js';
+import { InvalidLockOptionsError } from '../errors/index.js';
+import type { LockModuleOptions, LockStore } from '../interfaces/index.js';
+import { describe } from '../utils/describe.util.js';
+import { assertLockOptions, isWholeNumber, type ResolvedLockOptions } from './lock-options.validator.js';
+
+/** Module options after defaults were applied and checked. */
+export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'signal' | 'minHold'> {
+  redis: NonNullable<LockModuleOptions['redis']>;
+  store: NonNullable<LockModuleOptions['store']>;
+  prefix: string;
+  commandTimeout: number;
+  logger: LockModuleOptions['logger'];
+  replicas: LockModuleOptions['replicas'];
+  /** The module made the store (not passed in), so it closes it on shutdown. */
+  ownsStore: boolean;
+}
+
+const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'redis',
+  'store',
+  'prefix',
+  'ttl',
+  'waitTimeout',
+  'autoExtend',
+  'commandTimeout',
+  'logger',
+  'replicas',
+  'isGlobal',
+]);
+
+const STORE_METHODS = ['acquire', 'extend', 'release', 'isLocked'] as const;
+
+/**
+ * Checks the module options and applies the defaults.
+ * @param options what the user gave `forRoot()` or the async factory returned
+ */
+export function resolveLockModuleOptions(options: LockModuleOptions | undefined): ResolvedLockModuleOptions {
+  assertLockOptions(options, MODULE_OPTION_NAMES, 'LockModule options');
+  const given = options ?? {};
+  const store = given.store ?? 'redis';
+  if (typeof store === 'string' ? store !== 'redis' && store !== 'memory' : !isLockStore(store)) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: store must be 'redis', 'memory' or an object implementing LockStore ` +
+        `(${STORE_METHODS.join(', ')}), got ${describe(store)}.`,
+    );
+  }
+  if (given.prefix !== undefined && (typeof given.prefix !== 'string' || given.prefix === '' || /[{}]/.test(given.prefix))) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: prefix must be a non-empty string without { or } (braces would take over the hash tag ` +
+        `that keeps each lock's keys in one Cluster slot), got ${describe(given.prefix)}.`,
+    );
+  }
+  if (given.commandTimeout !== undefined && !(isWholeNumber(given.commandTimeout) && given.commandTimeout > 0)) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: commandTimeout must be a positive whole number of ms, got ${describe(given.commandTimeout)}.`,
+    );
+  }
+  const connections: unknown[] = Array.isArray(given.redis) ? given.redis : [given.redis];
+  if (Array.isArray(given.redis) && given.redis.length < 3) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: a quorum needs at least 3 independent Redis masters, got ${given.redis.length}; use one URL for a single Redis.`,
+    );
+  }
+  for (const connection of connections) {
+    if (connection !== undefined && typeof connection !== 'string' && (typeof connection !== 'object' || connection === null || Array.isArray(connection))) {
+      throw new InvalidLockOptionsError(
+        `LockModule options: redis must be a URL, ioredis options or an ioredis client (or an array of them), got ${describe(connection)}.`,
+      );
+    }
+  }
+  const replicas = given.replicas as Record<string, unknown> | undefined;
+  if (replicas !== undefined && !(isWholeNumber(replicas?.count) && replicas.count > 0 && isWholeNumber(replicas.timeoutMs) && replicas.timeoutMs > 0)) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: replicas must be { count, timeoutMs } with positive whole numbers, got ${describe(given.replicas)}.`,
+    );
+  }
+  if (given.logger !== undefined && given.logger !== false && typeof given.logger?.warn !== 'function') {
+    throw new InvalidLockOptionsError(`LockModule options: logger must be false or a LoggerService, got ${describe(given.logger)}.`);
+  }
+  return {
+    redis: given.redis ?? DEFAULT_REDIS_URL,
+    store,
+    prefix: given.prefix ?? DEFAULT_PREFIX,
+    ttl: given.ttl ?? DEFAULT_TTL,
+    waitTimeout: given.waitTimeout ?? DEFAULT_WAIT_TIMEOUT,
+    autoExtend: given.autoExtend ?? true,
+    commandTimeout: given.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT,
+    logger: given.logger,
+    replicas: given.replicas,
+    ownsStore: typeof store === 'string',
+  };
+}
+
+function isLockStore(value: unknown): value is LockStore {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    STORE_METHODS.every((method) => typeof (value as Record<string, unknown>)[method] === 'function')
+  );
+}

@@ -1,0 +1,100 @@
+import { MIN_TTL } from '../lock.constants.js';
+import { InvalidLockOptionsError } from '../errors/index.js';
+import type { LockOptions } from '../interfaces/index.js';
+import { describe } from '../utils/describe.util.js';
+
+/** Per-call options after defaults were applied and checked. */
+export interface ResolvedLockOptions {
+  ttl: number;
+  waitTimeout: number;
+  autoExtend: boolean;
+  minHold: number;
+  signal?: AbortSignal;
+}
+
+/** The options `acquire()` and `tryAcquire()` take. */
+export const LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'signal']);
+
+/** The options `using()` and `stream()` take. */
+export const USING_OPTION_NAMES: ReadonlySet<string> = new Set([...LOCK_OPTION_NAMES, 'onBusy']);
+
+/**
+ * Checks the options of an options object (module, call or decorator), and rejects unknown names.
+ * @param options the options to check
+ * @param allowed every option name accepted in this place
+ * @param where names the options in the error, e.g. `LockModule options`
+ */
+export function assertLockOptions(options: unknown, allowed: ReadonlySet<string>, where: string): void {
+  if (options === undefined) {
+    return;
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidLockOptionsError(`${where} must be an object, got ${describe(options)}.`);
+  }
+  const record = options as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((name) => !allowed.has(name));
+  if (unknown.length > 0) {
+    throw new InvalidLockOptionsError(
+      `${where} has unknown option(s) ${unknown.map((n) => `"${n}"`).join(', ')}; allowed: ${[...allowed].join(', ')}.`,
+    );
+  }
+  if (record.ttl !== undefined && !(isWholeNumber(record.ttl) && record.ttl >= MIN_TTL)) {
+    throw new InvalidLockOptionsError(
+      `${where}: ttl must be a whole number of ms from ${MIN_TTL} to ${Number.MAX_SAFE_INTEGER}, got ${describe(record.ttl)}.`,
+    );
+  }
+  if (record.waitTimeout !== undefined && !(isWait(record.waitTimeout))) {
+    throw new InvalidLockOptionsError(
+      `${where}: waitTimeout must be a whole number of ms from 0 to ${Number.MAX_SAFE_INTEGER}, or Infinity to wait ` +
+        `without end, got ${describe(record.waitTimeout)}.`,
+    );
+  }
+  if (record.minHold !== undefined && !(isWholeNumber(record.minHold) && record.minHold >= 0)) {
+    throw new InvalidLockOptionsError(
+      `${where}: minHold must be a whole number of ms from 0 to ${Number.MAX_SAFE_INTEGER}, got ${describe(record.minHold)}.`,
+    );
+  }
+  if (record.autoExtend !== undefined && typeof record.autoExtend !== 'boolean') {
+    throw new InvalidLockOptionsError(`${where}: autoExtend must be a boolean, got ${describe(record.autoExtend)}.`);
+  }
+  if (record.onBusy !== undefined && record.onBusy !== 'throw' && record.onBusy !== 'skip') {
+    throw new InvalidLockOptionsError(`${where}: onBusy must be 'throw' or 'skip', got ${describe(record.onBusy)}.`);
+  }
+  if (record.signal !== undefined && !(record.signal instanceof AbortSignal)) {
+    throw new InvalidLockOptionsError(`${where}: signal must be an AbortSignal, got ${describe(record.signal)}.`);
+  }
+}
+
+/**
+ * Checks per-call options and fills what they leave out from the defaults.
+ * @param options the caller's options
+ * @param defaults the module's values
+ * @param allowed the option names accepted @default those of `acquire()`
+ */
+export function resolveLockOptions(
+  options: LockOptions | undefined,
+  defaults: ResolvedLockOptions,
+  allowed: ReadonlySet<string> = LOCK_OPTION_NAMES,
+): ResolvedLockOptions {
+  assertLockOptions(options, allowed, 'lock options');
+  return {
+    ttl: options?.ttl ?? defaults.ttl,
+    waitTimeout: options?.waitTimeout ?? defaults.waitTimeout,
+    autoExtend: options?.autoExtend ?? defaults.autoExtend,
+    minHold: options?.minHold ?? defaults.minHold,
+    signal: options?.signal,
+  };
+}
+
+/** A wait: any safe whole number of ms, or `Infinity` (no end). */
+function isWait(value: unknown): value is number {
+  return value === Number.POSITIVE_INFINITY || (isWholeNumber(value) && value >= 0);
+}
+
+/**
+ * Whether a value is a whole number JavaScript represents exactly (a safe integer).
+ * @param value anything
+ */
+export function isWholeNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}

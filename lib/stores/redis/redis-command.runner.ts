@@ -1,0 +1,182 @@
+import type { Cluster, Redis } from 'ioredis';
+import { LockError, LockStoreUnavailableError } from '../../errors/index.js';
+import type { LockLogger } from '../../lock.logger.js';
+import { startTimer } from '../../utils/timer.util.js';
+import type { LockScript } from './redis-lock.scripts.js';
+
+/** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/** What one exchange is about, for error messages: the operation and the lock keys as the caller named them. */
+export interface RedisOperation {
+  readonly name: string;
+  readonly keys: readonly string[];
+}
+
+/** How one exchange runs. */
+export interface RedisExchangeOptions {
+  /** Called when the exchange did not answer in time (it may still run on the server). */
+  onTimeout?: () => void;
+  /** The exchange may be sent after its caller gave up on it (a token-checked clean-up). */
+  late?: boolean;
+  /** ms the command itself may block on the server (WAIT), on top of `commandTimeout`. */
+  blocksFor?: number;
+}
+
+/** Options of {@link RedisCommandRunner}. */
+export interface RedisCommandRunnerOptions {
+  readonly client: Redis | Cluster;
+  readonly commandTimeout: number;
+  readonly logger: LockLogger;
+  /** Log an outage once, and the recovery (for a client the module created; the app watches its own). */
+  readonly reportOutages: boolean;
+}
+
+/**
+ * Runs the store's exchanges with Redis: scripts by SHA (sent whole when Redis does not know them), each within
+ * `commandTimeout`, never queued on a connection that is down, with connection trouble turned into
+ * `LockStoreUnavailableError` and refusals into a `LockError` that names the reply.
+ */
+export class RedisCommandRunner {
+  private readonly client: Redis | Cluster;
+  private ready?: Promise<void>;
+  private lastConnectionError?: string;
+
+  /** @param options the client and how to run commands on it */
+  constructor(private readonly options: RedisCommandRunnerOptions) {
+    this.client = options.client;
+    if (options.reportOutages) {
+      this.reportOutages();
+    }
+  }
+
+  /**
+   * Runs a script with EVALSHA, falling back to EVAL when Redis forgot it.
+   * @param script the script
+   * @param redisKeys its KEYS
+   * @param args its ARGV
+   * @param operation what it is about
+   * @param onTimeout called if it does not answer in time
+   */
+  script(script: LockScript, redisKeys: readonly string[], args: ReadonlyArray<string | number>, operation: RedisOperation, onTimeout?: () => void): Promise<unknown> {
+    const exchange = (): Promise<unknown> =>
+      this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+          return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
+        }
+        throw error;
+      });
+    return this.run(operation, exchange, { onTimeout, late: script.idempotent });
+  }
+
+  /**
+   * Runs one exchange with Redis within `commandTimeout`. An exchange still waiting for the connection when its
+   * time is up is dropped, unless `late` says it is harmless to run it whenever it can.
+   * @param operation what it is about
+   * @param exchange sends the command(s)
+   * @param options timeout handling
+   */
+  run<T>(operation: RedisOperation, exchange: () => Promise<T>, options: RedisExchangeOptions = {}): Promise<T> {
+    const limit = this.options.commandTimeout + (options.blocksFor ?? 0);
+    return new Promise<T>((resolve, reject) => {
+      let expired = false;
+      const timer = startTimer(
+        () => {
+          expired = true;
+          options.onTimeout?.();
+          const last = this.lastConnectionError === undefined ? '' : `; last connection error: ${this.lastConnectionError}`;
+          reject(new LockStoreUnavailableError(describe(operation), new Error(`no answer within ${limit} ms${last}`)));
+        },
+        limit,
+        false,
+      );
+      const status = this.client.status;
+      const sendWhenReady = (): Promise<T> =>
+        expired && !options.late ? Promise.reject(new Error('gave up before the connection was ready')) : exchange();
+      const sent = status === 'ready' || status === 'wait' ? exchange() : this.whenReady().then(sendWhenReady);
+      sent.then(
+        (value) => {
+          timer.clear();
+          resolve(value);
+        },
+        (error: unknown) => {
+          timer.clear();
+          reject(classify(error, describe(operation)));
+        },
+      );
+    });
+  }
+
+  private whenReady(): Promise<void> {
+    if (this.client.status === 'end') {
+      return Promise.reject(new Error('the connection was closed'));
+    }
+    // Waiting here instead of sending keeps commands out of ioredis' offline queue, where they would run
+    // long after their caller gave up.
+    this.ready ??= new Promise((resolve) =>
+      this.client.once('ready', () => {
+        this.ready = undefined;
+        resolve();
+      }),
+    );
+    return this.ready;
+  }
+
+  /** Logs an outage once, and the recovery, instead of ioredis printing every failed reconnect. */
+  private reportOutages(): void {
+    let down = false;
+    this.client.on('error', (error: Error) => {
+      this.lastConnectionError = error.message;
+      if (!down) {
+        down = true;
+        this.options.logger.warn(`Redis connection failed (${error.message}); lock operations fail until it is back.`);
+      }
+    });
+    this.client.on('ready', () => {
+      this.lastConnectionError = undefined;
+      if (down) {
+        down = false;
+        this.options.logger.log('Redis connection is back.');
+      }
+    });
+  }
+}
+
+function describe({ name, keys }: RedisOperation): string {
+  if (keys.length === 0) {
+    return name;
+  }
+  return `${name} lock ${keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys)}`;
+}
+
+function classify(error: unknown, what: string): Error {
+  if (error instanceof LockError) {
+    return error;
+  }
+  if (error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message)) {
+    return new LockError(`Could not ${what}: Redis refused it (${error.message}). Check the Redis user's permissions (see README, "ACL").`, 500, error);
+  }
+  return new LockStoreUnavailableError(what, error);
+}
+
+/**
+ * A script's reply as an array (a single value becomes an array of one).
+ * @param reply the reply
+ */
+export function replyArray(reply: unknown): unknown[] {
+  return Array.isArray(reply) ? reply : [reply];
+}
+
+/**
+ * A reply (number, numeric string, bigint or Buffer) as a number; NaN for anything else.
+ * @param value the reply
+ */
+export function replyNumber(value: unknown): number {
+  if (typeof value === 'number') {
+    return value;
+  }
+  if (typeof value === 'bigint' || typeof value === 'string') {
+    return Number(value);
+  }
+  return Buffer.isBuffer(value) ? Number(value.toString('utf8')) : Number.NaN;
+}

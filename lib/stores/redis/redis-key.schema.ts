@@ -1,0 +1,47 @@
+/**
+ * Where the Redis store keeps each lock key `k` under a prefix: the lock `<prefix>{k}` (the holder's token, with
+ * a PX lease), its fencing counter `:fence`, its waiter queue `:q` and the waiters' deadlines `:qt`. The braces
+ * make them share one Cluster hash slot. The CLI reads the same layout.
+ */
+export class RedisKeySchema {
+  /** @param prefix the module's `prefix` */
+  constructor(readonly prefix: string) {}
+
+  /** The lock key of `key` (also its release channel). */
+  lock(key: string): string {
+    return `${this.prefix}{${key}}`;
+  }
+
+  /** The fencing counter of `key`. */
+  fence(key: string): string {
+    return `${this.lock(key)}:fence`;
+  }
+
+  /** The waiter queue of `key` (members `<token>|<ttl>` by arrival). */
+  queue(key: string): string {
+    return `${this.lock(key)}:q`;
+  }
+
+  /** The lock, its fencing counter, its waiter queue and the queue's deadlines: one hash slot. */
+  keySet(key: string): string[] {
+    const lock = this.lock(key);
+    return [lock, `${lock}:fence`, `${lock}:q`, `${lock}:qt`];
+  }
+
+  /** A SCAN pattern that matches every key of the layout. */
+  pattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, (char) => `\\${char}`)}{*`;
+  }
+
+  /**
+   * The application's key that a Redis key of the layout belongs to.
+   * @param redisKey a key as stored
+   * @returns undefined if it is not one of the layout's
+   */
+  keyOf(redisKey: string): string | undefined {
+    if (!redisKey.startsWith(this.prefix)) {
+      return undefined;
+    }
+    return /^\{(.*)\}(?::fence|:q|:qt)?$/s.exec(redisKey.slice(this.prefix.length))?.[1];
+  }
+}
