@@ -51,7 +51,9 @@ async function run(job: HotKeyRun): Promise<HotKeyResult> {
 
 process.on('message', (message: HotKeyRun | 'exit') => {
   if (message === 'exit') {
-    void Promise.all([...contenders.values()].map((c) => c.close())).then(() => counter.quit()).then(() => process.exit(0));
+    void Promise.all([...contenders.values()].map((c) => c.close()))
+      .then(() => counter.quit())
+      .then(() => process.exit(0));
     return;
   }
   void run(message).then((result) => process.send?.(result));

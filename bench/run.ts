@@ -7,22 +7,48 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { chart, markdown, table, type Section } from './report';
-import {
-  appRestarts,
-  decoratorOverhead,
-  hotKey,
-  idleWaiters,
-  manyKeys,
-  soak,
-  uncontended,
-  type BenchSizes,
-  type Row,
-} from './scenarios';
+import { appRestarts, decoratorOverhead, hotKey, idleWaiters, manyKeys, soak, uncontended, type BenchSizes, type Row } from './scenarios';
 
 const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
-  smoke: { rounds: 1, uncontendedCycles: 50, manyKeysCallers: 20, manyKeysMs: 200, hotKeyWorkers: 2, hotKeyMs: 500, idleWaiters: 10, idleMs: 300, decoratorCalls: 50, soakCycles: 500, appRestarts: 5 },
-  quick: { rounds: 3, uncontendedCycles: 1500, manyKeysCallers: 200, manyKeysMs: 1200, hotKeyWorkers: 8, hotKeyMs: 2500, idleWaiters: 100, idleMs: 5000, decoratorCalls: 1500, soakCycles: 100_000, appRestarts: 100 },
-  full: { rounds: 5, uncontendedCycles: 5000, manyKeysCallers: 200, manyKeysMs: 5000, hotKeyWorkers: 8, hotKeyMs: 10_000, idleWaiters: 100, idleMs: 5000, decoratorCalls: 5000, soakCycles: 1_000_000, appRestarts: 300 },
+  smoke: {
+    rounds: 1,
+    uncontendedCycles: 50,
+    manyKeysCallers: 20,
+    manyKeysMs: 200,
+    hotKeyWorkers: 2,
+    hotKeyMs: 500,
+    idleWaiters: 10,
+    idleMs: 300,
+    decoratorCalls: 50,
+    soakCycles: 500,
+    appRestarts: 5,
+  },
+  quick: {
+    rounds: 3,
+    uncontendedCycles: 1500,
+    manyKeysCallers: 200,
+    manyKeysMs: 1200,
+    hotKeyWorkers: 8,
+    hotKeyMs: 2500,
+    idleWaiters: 100,
+    idleMs: 5000,
+    decoratorCalls: 1500,
+    soakCycles: 100_000,
+    appRestarts: 100,
+  },
+  full: {
+    rounds: 5,
+    uncontendedCycles: 5000,
+    manyKeysCallers: 200,
+    manyKeysMs: 5000,
+    hotKeyWorkers: 8,
+    hotKeyMs: 10_000,
+    idleWaiters: 100,
+    idleMs: 5000,
+    decoratorCalls: 5000,
+    soakCycles: 1_000_000,
+    appRestarts: 300,
+  },
 };
 
 async function main(): Promise<void> {
@@ -41,13 +67,39 @@ async function main(): Promise<void> {
     sections.push({ title, note, rows });
     console.log(`## ${title}\n\n${note}\n\n${table(rows)}`);
   };
-  await step('1. Uncontended cycle', 'One caller, acquire + release in a loop. Lower is better. Target: nest-lock at most 1.05x ideal.', () => uncontended(url, sizes));
-  await step('2. Many keys', `${sizes.manyKeysCallers} concurrent callers, each on its own key. Higher is better. Target: at least 0.9x ideal and at least the best peer.`, () => manyKeys(url, sizes));
-  await step('3. One hot key', `${sizes.hotKeyWorkers} contenders in separate processes on one key; the critical section (CS) is a non-atomic GET + SET. Lock commands/CS excludes the CS's own 2. Targets: p99 at most 0.2x best peer, Jain fairness at least 0.98, CS/s at least the best peer, at most 3 commands/CS, 0 lost updates, 0 overlaps.`, () => hotKey(url, sizes));
-  await step('4. Idle waiters', `${sizes.idleWaiters} waiters in one process on a lock held for ${sizes.idleMs} ms. Target: nest-lock fewer than 10 commands in total.`, () => idleWaiters(url, sizes));
-  await step('5. Decorator overhead', 'A no-op method, uncontended. Target: @Locked at most 5% (or 10 us) over using().', () => decoratorOverhead(url, sizes));
-  await step('6. Soak', `${sizes.soakCycles} uncontended nest-lock cycles over 1000 keys. Target: heap growth under 5 MB, no handle left open.`, () => soak(url, sizes));
-  await step('7. App restarts', `${sizes.appRestarts} LockModule apps created and closed in one process. Target: no slower afterwards (about 1x; it grew with every app before nest-lock shared one AsyncLocalStorage).`, () => appRestarts(url, sizes));
+  await step(
+    '1. Uncontended cycle',
+    'One caller, acquire + release in a loop. Lower is better. Target: nest-lock at most 1.05x ideal.',
+    () => uncontended(url, sizes),
+  );
+  await step(
+    '2. Many keys',
+    `${sizes.manyKeysCallers} concurrent callers, each on its own key. Higher is better. Target: at least 0.9x ideal and at least the best peer.`,
+    () => manyKeys(url, sizes),
+  );
+  await step(
+    '3. One hot key',
+    `${sizes.hotKeyWorkers} contenders in separate processes on one key; the critical section (CS) is a non-atomic GET + SET. Lock commands/CS excludes the CS's own 2. Targets: p99 at most 0.2x best peer, Jain fairness at least 0.98, CS/s at least the best peer, at most 3 commands/CS, 0 lost updates, 0 overlaps.`,
+    () => hotKey(url, sizes),
+  );
+  await step(
+    '4. Idle waiters',
+    `${sizes.idleWaiters} waiters in one process on a lock held for ${sizes.idleMs} ms. Target: nest-lock fewer than 10 commands in total.`,
+    () => idleWaiters(url, sizes),
+  );
+  await step('5. Decorator overhead', 'A no-op method, uncontended. Target: @Locked at most 5% (or 10 us) over using().', () =>
+    decoratorOverhead(url, sizes),
+  );
+  await step(
+    '6. Soak',
+    `${sizes.soakCycles} uncontended nest-lock cycles over 1000 keys. Target: heap growth under 5 MB, no handle left open.`,
+    () => soak(url, sizes),
+  );
+  await step(
+    '7. App restarts',
+    `${sizes.appRestarts} LockModule apps created and closed in one process. Target: no slower afterwards (about 1x; it grew with every app before nest-lock shared one AsyncLocalStorage).`,
+    () => appRestarts(url, sizes),
+  );
 
   if (only !== undefined) {
     process.exit(0);
@@ -82,7 +134,9 @@ async function describeMachine(url: string, mode: string): Promise<string> {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const git = (() => {
     try {
-      return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+      return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
     } catch {
       return 'unknown';
     }

@@ -307,8 +307,18 @@ export async function appRestarts(url: string, sizes: BenchSizes): Promise<Row[]
   }
   const after = await measure();
   return [
-    { measure: 'lockService.using, us', before: round1(before.using), after: round1(after.using), 'after x before': ratio(after.using / before.using) },
-    { measure: 'plain await, ns', before: round1(before.await * 1000), after: round1(after.await * 1000), 'after x before': ratio(after.await / before.await) },
+    {
+      measure: 'lockService.using, us',
+      before: round1(before.using),
+      after: round1(after.using),
+      'after x before': ratio(after.using / before.using),
+    },
+    {
+      measure: 'plain await, ns',
+      before: round1(before.await * 1000),
+      after: round1(after.await * 1000),
+      'after x before': ratio(after.await / before.await),
+    },
   ];
 }
 

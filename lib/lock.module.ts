@@ -2,12 +2,7 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { InvalidLockOptionsError } from './errors/index.js';
-import {
-  LockStore,
-  type LockModuleAsyncOptions,
-  type LockModuleOptions,
-  type LockOptionsFactory,
-} from './interfaces/index.js';
+import { LockStore, type LockModuleAsyncOptions, type LockModuleOptions, type LockOptionsFactory } from './interfaces/index.js';
 import { LockExplorer } from './locked/locked.explorer.js';
 import { LockService } from './core/lock.service.js';
 import { LockTelemetry } from './telemetry/lock.telemetry.js';

@@ -45,9 +45,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     redis = await connect(values.redis);
     const inspector = new LockInspector(redis, values.prefix);
-    return command === 'inspect'
-      ? await inspect(inspector, values.json)
-      : await release(inspector, key, values.yes);
+    return command === 'inspect' ? await inspect(inspector, values.json) : await release(inspector, key, values.yes);
   } catch (error) {
     process.stderr.write(`nest-lock: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
@@ -76,7 +74,9 @@ async function connect(url: string): Promise<Redis | Cluster> {
   cluster.on('error', (error: Error) => (connectionError = error));
   await new Promise<void>((resolve, reject) => {
     cluster.once('ready', resolve);
-    cluster.once('end', () => reject(new Error(`cannot reach the Redis Cluster at ${host}:${port} (${connectionError?.message ?? 'connection closed'})`)));
+    cluster.once('end', () =>
+      reject(new Error(`cannot reach the Redis Cluster at ${host}:${port} (${connectionError?.message ?? 'connection closed'})`)),
+    );
   });
   return cluster;
 }
@@ -91,7 +91,13 @@ async function inspect(inspector: LockInspector, json: boolean): Promise<number>
     process.stdout.write('No lock is held or waited for.\n');
     return 0;
   }
-  const rows = locks.map((lock) => [lock.key, holderOf(lock), lock.ttl === undefined ? '-' : `${lock.ttl} ms`, String(lock.fencingCounter ?? '-'), String(lock.waiters)]);
+  const rows = locks.map((lock) => [
+    lock.key,
+    holderOf(lock),
+    lock.ttl === undefined ? '-' : `${lock.ttl} ms`,
+    String(lock.fencingCounter ?? '-'),
+    String(lock.waiters),
+  ]);
   process.stdout.write(table(['KEY', 'HOLDER', 'TTL', 'FENCING', 'WAITERS'], rows));
   return 0;
 }
@@ -129,7 +135,11 @@ function holderOf(lock: InspectedLock): string {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-  const line = (cells: string[]): string => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 

@@ -20,7 +20,14 @@ export interface AcquisitionContext {
    * Creates the handle of a granted lock.
    * @param startedAt `performance.now()` from which its lease is counted
    */
-  grant(keys: readonly string[], token: string, granted: LockStoreGrant, options: ResolvedLockOptions, startedAt: number, askedAt: number): Lock;
+  grant(
+    keys: readonly string[],
+    token: string,
+    granted: LockStoreGrant,
+    options: ResolvedLockOptions,
+    startedAt: number,
+    askedAt: number,
+  ): Lock;
   /** The error for a lock that stayed busy since `askedAt` (and its event). */
   busy(keys: readonly string[], askedAt: number): Error;
 }

@@ -18,4 +18,3 @@ export class LockNotAcquiredError extends LockError {
     );
   }
 }
-

@@ -68,7 +68,10 @@ function parsePlaceholder(body: string, where: string): Placeholder {
   return {
     text: `{${body}}`,
     read: (args) =>
-      path.reduce<unknown>((value, field) => (value === null || value === undefined ? undefined : (value as Record<string, unknown>)[field]), args[index]),
+      path.reduce<unknown>(
+        (value, field) => (value === null || value === undefined ? undefined : (value as Record<string, unknown>)[field]),
+        args[index],
+      ),
   };
 }
 

@@ -41,7 +41,9 @@ export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec):
   const callOptions = (): LockedMethodSpec['options'] => (options ??= withScheduledMinHold(spec, wrapper));
   const wrapper = spec.observable
     ? function lockedObservable(this: unknown, ...args: unknown[]): Observable<unknown> {
-        return defer(() => lockServiceOf(this, spec).stream(spec.keys(this, args), () => toStreamable(original.apply(this, args)), callOptions()));
+        return defer(() =>
+          lockServiceOf(this, spec).stream(spec.keys(this, args), () => toStreamable(original.apply(this, args)), callOptions()),
+        );
       }
     : async function lockedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
         return lockServiceOf(this, spec).using(spec.keys(this, args), () => original.apply(this, args), callOptions());

@@ -16,10 +16,7 @@ export type LockedKeyFunction<A extends unknown[]> = (...args: A) => string | re
  * (`'order:{0}'`, `'user:{1.user.id}'`), a function of the arguments, or an array of these (all keys taken
  * together, all or nothing).
  */
-export type LockedKey<A extends unknown[] = unknown[]> =
-  | string
-  | LockedKeyFunction<A>
-  | ReadonlyArray<string | LockedKeyFunction<A>>;
+export type LockedKey<A extends unknown[] = unknown[]> = string | LockedKeyFunction<A> | ReadonlyArray<string | LockedKeyFunction<A>>;
 
 /** Options of `@Locked`: those of `LockService.using()` but `signal`; `ttl` and `waitTimeout` fall back to the module's. */
 export interface LockedOptions extends Omit<UsingOptions, 'signal' | 'autoExtend' | 'minHold'> {
@@ -116,7 +113,9 @@ export function Locked<A extends unknown[]>(
  */
 function decoratedMethod(target: object, propertyKey: string | symbol | undefined, descriptor: PropertyDescriptor | undefined): AnyMethod {
   if (propertyKey === undefined && typeof target === 'function') {
-    throw new InvalidLockOptionsError(`@Locked on class ${target.name}: it decorates methods only, not a class. Put it on each method to lock.`);
+    throw new InvalidLockOptionsError(
+      `@Locked on class ${target.name}: it decorates methods only, not a class. Put it on each method to lock.`,
+    );
   }
   const where = `${typeof target === 'function' ? target.name : target.constructor.name}.${String(propertyKey)}`;
   if (descriptor === undefined) {
@@ -136,8 +135,7 @@ function splitDefinition<A extends unknown[]>(
   options: LockedOptions | undefined,
   where: string,
 ): LockedDefinition<A> {
-  const isDefinition =
-    typeof keyOrDefinition === 'object' && keyOrDefinition !== null && !Array.isArray(keyOrDefinition);
+  const isDefinition = typeof keyOrDefinition === 'object' && keyOrDefinition !== null && !Array.isArray(keyOrDefinition);
   if (isDefinition) {
     if (options !== undefined) {
       throw new InvalidLockOptionsError(`@Locked on ${where}: pass either ({ key, ...options }) or (key, options), not both.`);

@@ -28,11 +28,9 @@ export class LockExplorer implements OnModuleInit {
 
   private hasLockedMethod(instance: object): boolean {
     const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
-    return this.scanner
-      .getAllMethodNames(prototype)
-      .some((name) => {
-        const method = prototype[name];
-        return typeof method === 'function' && Reflect.hasOwnMetadata(LOCKED_METADATA, method);
-      });
+    return this.scanner.getAllMethodNames(prototype).some((name) => {
+      const method = prototype[name];
+      return typeof method === 'function' && Reflect.hasOwnMetadata(LOCKED_METADATA, method);
+    });
   }
 }

@@ -1,10 +1,4 @@
-import {
-  DEFAULT_COMMAND_TIMEOUT,
-  DEFAULT_PREFIX,
-  DEFAULT_REDIS_URL,
-  DEFAULT_TTL,
-  DEFAULT_WAIT_TIMEOUT,
-} from '../lock.constants.js';
+import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, DEFAULT_REDIS_URL, DEFAULT_TTL, DEFAULT_WAIT_TIMEOUT } from '../lock.constants.js';
 import { InvalidLockOptionsError } from '../errors/index.js';
 import type { LockModuleOptions, LockStore } from '../interfaces/index.js';
 import { describe } from '../utils/describe.util.js';
@@ -69,14 +63,21 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
     );
   }
   for (const connection of connections) {
-    if (connection !== undefined && typeof connection !== 'string' && (typeof connection !== 'object' || connection === null || Array.isArray(connection))) {
+    if (
+      connection !== undefined &&
+      typeof connection !== 'string' &&
+      (typeof connection !== 'object' || connection === null || Array.isArray(connection))
+    ) {
       throw new InvalidLockOptionsError(
         `LockModule options: redis must be a URL, ioredis options or an ioredis client (or an array of them), got ${describe(connection)}.`,
       );
     }
   }
   const replicas = given.replicas as Record<string, unknown> | undefined;
-  if (replicas !== undefined && !(isWholeNumber(replicas?.count) && replicas.count > 0 && isWholeNumber(replicas.timeoutMs) && replicas.timeoutMs > 0)) {
+  if (
+    replicas !== undefined &&
+    !(isWholeNumber(replicas?.count) && replicas.count > 0 && isWholeNumber(replicas.timeoutMs) && replicas.timeoutMs > 0)
+  ) {
     throw new InvalidLockOptionsError(
       `LockModule options: replicas must be { count, timeoutMs } with positive whole numbers, got ${describe(given.replicas)}.`,
     );

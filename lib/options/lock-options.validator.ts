@@ -43,7 +43,7 @@ export function assertLockOptions(options: unknown, allowed: ReadonlySet<string>
       `${where}: ttl must be a whole number of ms from ${MIN_TTL} to ${Number.MAX_SAFE_INTEGER}, got ${describe(record.ttl)}.`,
     );
   }
-  if (record.waitTimeout !== undefined && !(isWait(record.waitTimeout))) {
+  if (record.waitTimeout !== undefined && !isWait(record.waitTimeout)) {
     throw new InvalidLockOptionsError(
       `${where}: waitTimeout must be a whole number of ms from 0 to ${Number.MAX_SAFE_INTEGER}, or Infinity to wait ` +
         `without end, got ${describe(record.waitTimeout)}.`,

@@ -56,7 +56,10 @@ function recorder(api: OpenTelemetryApi): (event: LockEvent) => void {
     if (event.type === 'acquired' || event.type === 'busy') {
       counters[event.type].add(1, attributes);
       wait.record(event.waited, { ...attributes, 'lock.outcome': event.type });
-      const span = tracer.startSpan('lock.acquire', { startTime: Date.now() - event.waited, attributes: { ...attributes, 'lock.outcome': event.type } });
+      const span = tracer.startSpan('lock.acquire', {
+        startTime: Date.now() - event.waited,
+        attributes: { ...attributes, 'lock.outcome': event.type },
+      });
       if (event.type === 'acquired') {
         span.setAttribute('lock.fencing_token', event.fencingToken);
         holds.set(event.token, tracer.startSpan('lock.hold', { attributes: { ...attributes, 'lock.fencing_token': event.fencingToken } }));

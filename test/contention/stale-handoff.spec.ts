@@ -30,9 +30,15 @@ describe('a waiter paused while the lock is handed to it', () => {
     child.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n')));
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const listeners = async (): Promise<number> => Number(((await own.redis.pubsub('NUMSUB', 'lock:{stale}')) as [string, number])[1]);
-    await eventually(async () => (await own.redis.zcard('lock:{stale}:q')) === 1 && (await listeners()) === 1, 'the paused waiter is queued and listening');
+    await eventually(
+      async () => (await own.redis.zcard('lock:{stale}:q')) === 1 && (await listeners()) === 1,
+      'the paused waiter is queued and listening',
+    );
     const next = nextApp.locks.acquire('stale', { waitTimeout: 20_000 });
-    await eventually(async () => (await own.redis.zcard('lock:{stale}:q')) === 2 && (await listeners()) === 2, 'the next waiter is queued and listening');
+    await eventually(
+      async () => (await own.redis.zcard('lock:{stale}:q')) === 2 && (await listeners()) === 2,
+      'the next waiter is queued and listening',
+    );
     // Both are asleep now, waiting for the release.
     await sleep(100);
 

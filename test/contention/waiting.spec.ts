@@ -141,7 +141,10 @@ describe('waiting for a busy lock', () => {
     // A user that may not listen on the lock's channel at first (NOPERM), then may.
     await redis.call('ACL', 'SETUSER', 'late-listener', 'on', '>pw', '~*', 'resetchannels', '&other:*', '+@all');
     const holder = await (await app()).locks.acquire('deaf', { ttl: 3_000, autoExtend: false });
-    const listener = await bootLockApp({ redis: { host: '127.0.0.1', port: server.port, username: 'late-listener', password: 'pw' }, prefix });
+    const listener = await bootLockApp({
+      redis: { host: '127.0.0.1', port: server.port, username: 'late-listener', password: 'pw' },
+      prefix,
+    });
     apps.push(listener);
     await expect(listener.locks.acquire('deaf', { waitTimeout: 300 })).rejects.toBeInstanceOf(LockNotAcquiredError);
     await redis.call('ACL', 'SETUSER', 'late-listener', '&lock:*');

@@ -49,7 +49,13 @@ describe('OpenTelemetry spans and metrics (with @opentelemetry/api installed)', 
       metricExporter
         .getMetrics()
         .flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
-        .map((metric) => [metric.descriptor.name, metric.dataPoints.reduce((sum, point) => sum + (typeof point.value === 'number' ? point.value : (point.value as { count: number }).count), 0)]),
+        .map((metric) => [
+          metric.descriptor.name,
+          metric.dataPoints.reduce(
+            (sum, point) => sum + (typeof point.value === 'number' ? point.value : (point.value as { count: number }).count),
+            0,
+          ),
+        ]),
     );
     expect(Object.fromEntries(recorded)).toEqual({
       'nest_lock.acquired': 2,

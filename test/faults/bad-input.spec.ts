@@ -112,7 +112,11 @@ describe('bad input', () => {
     ['NaN placeholder', () => orders.byTemplate(Number.NaN), /placeholder \{0\} is number NaN/],
     ['missing nested field', () => orders.byPath({ user: {} }), /Orders\.byPath: placeholder \{0\.user\.id\} is undefined/],
     ['null parent of a nested field', () => orders.byPath(null), /placeholder \{0\.user\.id\} is undefined/],
-    ['key function returning undefined', () => orders.byFunction(undefined), /Orders\.byFunction: the key function's result must be a string/],
+    [
+      'key function returning undefined',
+      () => orders.byFunction(undefined),
+      /Orders\.byFunction: the key function's result must be a string/,
+    ],
     ['key function returning an object', () => orders.byFunction({}), /the key function's result must be a string, got an object/],
   ];
   it.each(args)('@Locked refuses a key from a %s, without running the method', async (_, call, message) => {

@@ -7,7 +7,11 @@ import { LockModule, LockService } from '../../lib';
 import { FENCED_WRITE } from './fenced-resource';
 import { runMain } from '../support/worker-main';
 
-const [url, ttl, writeAfter] = process.argv.slice(2).map((value, index) => (index === 0 ? value : Number(value))) as [string, number, number];
+const [url, ttl, writeAfter] = process.argv.slice(2).map((value, index) => (index === 0 ? value : Number(value))) as [
+  string,
+  number,
+  number,
+];
 
 @Module({ imports: [LockModule.forRoot({ redis: url, logger: false, ttl })] })
 class HolderModule {}
@@ -22,7 +26,9 @@ async function main(): Promise<void> {
     // Give the watchdog's overdue extension time to come back.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const reason = lock.signal.reason as Error | undefined;
-    process.stdout.write(`write ${accepted === 1 ? 'accepted' : 'rejected'}; signal ${lock.signal.aborted ? `aborted: ${reason?.name}` : 'live'}\n`);
+    process.stdout.write(
+      `write ${accepted === 1 ? 'accepted' : 'rejected'}; signal ${lock.signal.aborted ? `aborted: ${reason?.name}` : 'live'}\n`,
+    );
   });
   await resource.quit();
   await app.close();

@@ -43,10 +43,14 @@ describe('a frozen Redis (SIGSTOP)', () => {
   it('resolves using() with the work’s result when the work succeeded but the release could not reach Redis', async () => {
     const redis = new Redis(server.url);
     try {
-      const result = await subject.locks.using('release-unanswered', async () => {
-        server.freeze();
-        return 'work done';
-      }, { ttl: 5_000 });
+      const result = await subject.locks.using(
+        'release-unanswered',
+        async () => {
+          server.freeze();
+          return 'work done';
+        },
+        { ttl: 5_000 },
+      );
       expect(result).toBe('work done');
       server.thaw();
       // The release is retried in the background: the key is free long before its 5 s lease ends.

@@ -111,13 +111,43 @@ describe('isolation and access', () => {
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'nest-lock-tls-'));
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      ], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
       ca = readFileSync(join(dir, 'cert.pem'));
       server = await startRedisServer(
-        (port) => ['--port', '0', '--tls-port', String(port), '--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-ca-cert-file', join(dir, 'cert.pem'), '--tls-auth-clients', 'no'],
+        (port) => [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          join(dir, 'cert.pem'),
+          '--tls-key-file',
+          join(dir, 'key.pem'),
+          '--tls-ca-cert-file',
+          join(dir, 'cert.pem'),
+          '--tls-auth-clients',
+          'no',
+        ],
         { tls: { ca } },
       );
     });

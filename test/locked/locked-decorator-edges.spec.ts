@@ -79,7 +79,10 @@ describe('@Locked at the edges', () => {
   async function boot(metadata: Parameters<typeof Test.createTestingModule>[0], withLocks = true): Promise<INestApplication> {
     const moduleRef = await Test.createTestingModule({
       ...metadata,
-      imports: [...(withLocks ? [LockModule.forRoot({ redis: REDIS_URL, prefix: test.prefix, logger: false })] : []), ...(metadata.imports ?? [])],
+      imports: [
+        ...(withLocks ? [LockModule.forRoot({ redis: REDIS_URL, prefix: test.prefix, logger: false })] : []),
+        ...(metadata.imports ?? []),
+      ],
     }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     await app.init();
@@ -98,9 +101,21 @@ describe('@Locked at the edges', () => {
   });
 
   it.each([
-    ['a property', () => Locked('k')(Orders.prototype, 'locks', undefined as never), /@Locked on Orders\.locks: it decorates methods only, not a property/],
-    ['a class', () => (Locked('k') as unknown as ClassDecorator)(Orders), /@Locked on class Orders: it decorates methods only, not a class/],
-    ['an accessor', () => Locked('k')(Orders.prototype, 'x', { get: () => 1 } as never), /@Locked on Orders\.x: it decorates methods only, not a getter or setter/],
+    [
+      'a property',
+      () => Locked('k')(Orders.prototype, 'locks', undefined as never),
+      /@Locked on Orders\.locks: it decorates methods only, not a property/,
+    ],
+    [
+      'a class',
+      () => (Locked('k') as unknown as ClassDecorator)(Orders),
+      /@Locked on class Orders: it decorates methods only, not a class/,
+    ],
+    [
+      'an accessor',
+      () => Locked('k')(Orders.prototype, 'x', { get: () => 1 } as never),
+      /@Locked on Orders\.x: it decorates methods only, not a getter or setter/,
+    ],
   ])('refuses to decorate %s with an InvalidLockOptionsError naming class and member', (_name, decorate, message) => {
     let error: unknown;
     try {
@@ -112,12 +127,15 @@ describe('@Locked at the edges', () => {
     expect((error as Error).message).toMatch(message);
   });
 
-  it.each(['tracedBelow', 'tracedAbove'] as const)('resolves the key from the real arguments under another wrapping decorator (%s)', async (method) => {
-    const app = await boot({ providers: [Orders] });
-    const orders = app.get(Orders);
-    const prefix = method === 'tracedBelow' ? 'traced-below' : 'traced-above';
-    await expect(orders[method]({ id: '7' })).resolves.toBe(`${prefix}:7`);
-  });
+  it.each(['tracedBelow', 'tracedAbove'] as const)(
+    'resolves the key from the real arguments under another wrapping decorator (%s)',
+    async (method) => {
+      const app = await boot({ providers: [Orders] });
+      const orders = app.get(Orders);
+      const prefix = method === 'tracedBelow' ? 'traced-below' : 'traced-above';
+      await expect(orders[method]({ id: '7' })).resolves.toBe(`${prefix}:7`);
+    },
+  );
 
   it('fails a call in an app without LockModule with a LockError that says what to import', async () => {
     const app = await boot({ providers: [{ provide: Orders, useFactory: () => new Orders({} as LockService) }] }, false);
@@ -146,4 +164,3 @@ describe('@Locked at the edges', () => {
     await expect(first.get(Reports).report.build()).resolves.toBe(true);
   });
 });
-

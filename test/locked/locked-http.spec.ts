@@ -89,7 +89,10 @@ describe.each([
     const moduleRef = await Test.createTestingModule({
       imports: [LockModule.forRoot({ redis: REDIS_URL, prefix, logger: false, waitTimeout: 5_000 })],
       controllers: [OrdersController],
-      providers: [{ provide: Counter, useFactory: () => new Counter(redis) }, { provide: APP_FILTER, useClass: LockBusyFilter }],
+      providers: [
+        { provide: Counter, useFactory: () => new Counter(redis) },
+        { provide: APP_FILTER, useClass: LockBusyFilter },
+      ],
     }).compile();
     app = moduleRef.createNestApplication(createAdapter(), { logger: false });
     await app.init();
@@ -106,9 +109,7 @@ describe.each([
   });
 
   it('serialises 20 concurrent requests doing a non-atomic read-modify-write: the count is exact', async () => {
-    const responses = await Promise.all(
-      Array.from({ length: 20 }, () => request(app.getHttpServer()).post('/orders/5/increment')),
-    );
+    const responses = await Promise.all(Array.from({ length: 20 }, () => request(app.getHttpServer()).post('/orders/5/increment')));
     expect(responses.map((response) => response.status)).toEqual(Array(20).fill(201));
     expect(await redis.get(`${counterKeyPrefix}5`)).toBe('20');
   });

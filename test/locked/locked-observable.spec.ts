@@ -103,9 +103,7 @@ describe('@Locked on Observable results', () => {
     const order: string[] = [];
     await Promise.all([
       lastValueFrom(feed.ticks('c', 3)).then(() => order.push('first')),
-      new Promise((resolve) => setTimeout(resolve, 10)).then(() =>
-        lastValueFrom(feed.ticks('c', 1)).then(() => order.push('second')),
-      ),
+      new Promise((resolve) => setTimeout(resolve, 10)).then(() => lastValueFrom(feed.ticks('c', 1)).then(() => order.push('second'))),
     ]);
     expect(order).toEqual(['first', 'second']);
   });

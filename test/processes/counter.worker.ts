@@ -8,7 +8,11 @@ import { runMain } from '../support/worker-main';
 
 const [redisUrl, prefix, counterKey, iterations] = process.argv.slice(2);
 
-@Module({ imports: [LockModule.forRoot({ redis: redisUrl.includes(',') ? redisUrl.split(',') : redisUrl, prefix, logger: false, waitTimeout: 60_000 })] })
+@Module({
+  imports: [
+    LockModule.forRoot({ redis: redisUrl.includes(',') ? redisUrl.split(',') : redisUrl, prefix, logger: false, waitTimeout: 60_000 }),
+  ],
+})
 class WorkerModule {}
 
 async function main(): Promise<void> {

@@ -28,7 +28,14 @@ export function runWorker(name: string, args: string[]): Promise<WorkerResult> {
 export function spawnWorker(name: string, args: string[]): ChildProcess {
   return spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'support', 'resolve-ts.js'), join(__dirname, `${name}.worker.ts`), ...args],
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      join(__dirname, '..', 'support', 'resolve-ts.js'),
+      join(__dirname, `${name}.worker.ts`),
+      ...args,
+    ],
     { env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') } },
   );
 }

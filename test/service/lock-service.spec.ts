@@ -1,13 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import {
-  InvalidLockOptionsError,
-  Lock,
-  LockLostError,
-  LockNotAcquiredError,
-  LockStoreUnavailableError,
-  MemoryLockStore,
-} from '../../lib';
+import { InvalidLockOptionsError, Lock, LockLostError, LockNotAcquiredError, LockStoreUnavailableError, MemoryLockStore } from '../../lib';
 import { bootLockApp, type LockApp } from '../support/app';
 import { DEAD_REDIS_URL, deleteKeysUnder, keysUnder, redisClient, uniquePrefix } from '../support/redis';
 
@@ -228,9 +221,7 @@ describe('LockService', () => {
       const warnings: string[] = [];
       const logger = { log: () => undefined, error: () => undefined, warn: (message: string) => warnings.push(message) };
       const failing = await bootLockApp({ store, logger });
-      const error = await failing.locks
-        .using('k', () => Promise.reject(new Error('work failed first')))
-        .catch((e: unknown) => e);
+      const error = await failing.locks.using('k', () => Promise.reject(new Error('work failed first'))).catch((e: unknown) => e);
       expect((error as Error).message).toBe('work failed first');
       await expect(failing.locks.using('k2', () => 'done')).resolves.toBe('done');
       expect(warnings).toEqual([

@@ -81,7 +81,11 @@ describe('durations beyond what one Node timer can hold', () => {
   it.each([
     ['ttl', { ttl: Number.MAX_SAFE_INTEGER + 1 }, /ttl must be a whole number of ms from 10 to 9007199254740991/],
     ['ttl', { ttl: Number.POSITIVE_INFINITY }, /ttl must be a whole number of ms from 10 to 9007199254740991/],
-    ['waitTimeout', { waitTimeout: Number.MAX_SAFE_INTEGER + 1 }, /waitTimeout must be a whole number of ms from 0 to 9007199254740991, or Infinity/],
+    [
+      'waitTimeout',
+      { waitTimeout: Number.MAX_SAFE_INTEGER + 1 },
+      /waitTimeout must be a whole number of ms from 0 to 9007199254740991, or Infinity/,
+    ],
   ])('refuses a %s beyond the safe integers, naming the limit', async (_name, options, message) => {
     const error = await subject.locks.acquire('too-long', options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidLockOptionsError);

@@ -81,7 +81,12 @@ export class Checker {
    * @param holder its id
    */
   async enter(keys: readonly string[], fence: number, holder: string): Promise<void> {
-    const redisKeys = [this.key('overlaps'), this.key('late'), ...keys.map((key) => this.key(`active:${key}`)), ...keys.map((key) => this.key(`entered:${key}`))];
+    const redisKeys = [
+      this.key('overlaps'),
+      this.key('late'),
+      ...keys.map((key) => this.key(`active:${key}`)),
+      ...keys.map((key) => this.key(`entered:${key}`)),
+    ];
     await this.redis.eval(ENTER, redisKeys.length, ...redisKeys, holder, fence);
   }
 
@@ -114,7 +119,11 @@ export class Checker {
   async verdict(keys: readonly string[]): Promise<{ overlaps: Overlap[]; late: LateEntry[]; accepted: number; refused: number }> {
     const overlaps = (await this.redis.lrange(this.key('overlaps'), 0, -1)).map((line): Overlap => {
       const [key, inside, insideFence, entering, enteringFence] = line.split(' ');
-      return { key: key.slice(this.key('active:').length), inside: { holder: inside, fence: Number(insideFence) }, entering: { holder: entering, fence: Number(enteringFence) } };
+      return {
+        key: key.slice(this.key('active:').length),
+        inside: { holder: inside, fence: Number(insideFence) },
+        entering: { holder: entering, fence: Number(enteringFence) },
+      };
     });
     const late = (await this.redis.lrange(this.key('late'), 0, -1)).map((line): LateEntry => {
       const [key, holder, fence, highest] = line.split(' ');

@@ -121,7 +121,9 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       victim.child.kill('SIGCONT');
       pauses.push({ worker: victim.id, from, to: Date.now() });
     } else if (kind === 'pubsub' || kind === 'connections') {
-      await Promise.all(admins.map((admin) => admin.client('KILL', 'TYPE', kind === 'pubsub' ? 'pubsub' : 'normal').catch(() => undefined)));
+      await Promise.all(
+        admins.map((admin) => admin.client('KILL', 'TYPE', kind === 'pubsub' ? 'pubsub' : 'normal').catch(() => undefined)),
+      );
     } else if (kind === 'freeze-node') {
       const node = servers[Math.floor(Math.random() * servers.length)];
       node.freeze();
@@ -131,7 +133,9 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
   };
 
   try {
-    log(`stress: ${options.quorum ? 'quorum of 3' : 'one Redis'}, seed ${seed}, ${options.workers ?? 4} workers x ${options.loops ?? 3} loops, ${Math.round(options.duration / 1000)} s`);
+    log(
+      `stress: ${options.quorum ? 'quorum of 3' : 'one Redis'}, seed ${seed}, ${options.workers ?? 4} workers x ${options.loops ?? 3} loops, ${Math.round(options.duration / 1000)} s`,
+    );
     Array.from({ length: options.workers ?? 4 }, spawn);
     await Promise.all(workers.map((worker) => worker.ready));
     const end = Date.now() + options.duration;
@@ -218,12 +222,16 @@ function judge(
     // Whoever has the lower token had lost the lock by then: its release must have found the key taken over.
     const stale = inside.fence < entering.fence ? inside : entering;
     if (clean.has(stale.holder)) {
-      violations.push(`unfenced double holder of ${key}: ${inside.holder} (${inside.fence}) and ${entering.holder} (${entering.fence}), and ${stale.holder} released it as its own`);
+      violations.push(
+        `unfenced double holder of ${key}: ${inside.holder} (${inside.fence}) and ${entering.holder} (${entering.fence}), and ${stale.holder} released it as its own`,
+      );
     }
   }
   for (const late of verdict.late) {
     if (clean.has(late.holder)) {
-      violations.push(`fencing token went down on ${late.key}: ${late.holder} entered with ${late.fence} after ${late.highest}, and released it as its own`);
+      violations.push(
+        `fencing token went down on ${late.key}: ${late.holder} entered with ${late.fence} after ${late.highest}, and released it as its own`,
+      );
     }
   }
   for (const report of reports) {

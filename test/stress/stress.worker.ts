@@ -84,11 +84,15 @@ async function main(): Promise<void> {
     let lock: Lock | undefined;
     try {
       if (style === 'using') {
-        await locks.using(keys, async (held) => {
-          waited = Date.now() - started;
-          lock = held;
-          await critical(held, holder);
-        }, options);
+        await locks.using(
+          keys,
+          async (held) => {
+            waited = Date.now() - started;
+            lock = held;
+            await critical(held, holder);
+          },
+          options,
+        );
       } else {
         lock = (style === 'try' ? await locks.tryAcquire(keys, options) : await locks.acquire(keys, options)) ?? undefined;
         waited = Date.now() - started;
@@ -99,7 +103,10 @@ async function main(): Promise<void> {
       }
     } catch (error) {
       waited ??= Date.now() - started;
-      const expected = error instanceof LockNotAcquiredError || error instanceof LockStoreUnavailableError || (options.signal?.aborted && error === options.signal.reason);
+      const expected =
+        error instanceof LockNotAcquiredError ||
+        error instanceof LockStoreUnavailableError ||
+        (options.signal?.aborted && error === options.signal.reason);
       if (!expected) {
         send({ type: 'violation', what: `unexpected error from ${style}: ${error instanceof Error ? error.stack : String(error)}` });
       }

@@ -12,7 +12,14 @@ export interface CliResult {
 export function cli(args: string[], input = ''): Promise<CliResult> {
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, 'resolve-ts.js'), join(__dirname, '..', '..', 'lib', 'cli', 'nest-lock.cli.ts'), ...args],
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      join(__dirname, 'resolve-ts.js'),
+      join(__dirname, '..', '..', 'lib', 'cli', 'nest-lock.cli.ts'),
+      ...args,
+    ],
     { env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') } },
   );
   let stdout = '';

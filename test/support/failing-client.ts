@@ -12,7 +12,9 @@ export function failingScripts<C extends Redis | Cluster>(client: C, fails: (sha
       const value: unknown = Reflect.get(target, property, target);
       if ((property === 'evalsha' || property === 'eval') && typeof value === 'function') {
         return (script: string, ...rest: unknown[]) =>
-          fails(script) ? Promise.reject(new Error('Connection is closed.')) : (value as (...args: unknown[]) => unknown).call(target, script, ...rest);
+          fails(script)
+            ? Promise.reject(new Error('Connection is closed.'))
+            : (value as (...args: unknown[]) => unknown).call(target, script, ...rest);
       }
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

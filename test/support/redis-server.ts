@@ -40,10 +40,7 @@ export function freePort(): Promise<number> {
  * @param args extra server arguments (later ones win), or a function of the chosen port that returns them
  * @param ping client options for the PING that checks the server is up (password, TLS)
  */
-export async function startRedisServer(
-  args: string[] | ((port: number) => string[]) = [],
-  ping: RedisOptions = {},
-): Promise<RedisServer> {
+export async function startRedisServer(args: string[] | ((port: number) => string[]) = [], ping: RedisOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   const extra = typeof args === 'function' ? args(port) : args;
   const dir = mkdtempSync(join(tmpdir(), 'nest-lock-redis-'));
@@ -219,10 +216,14 @@ export async function startRedisCluster({ replicas = 1, args = [] }: RedisCluste
   const nodes = await Promise.all(
     Array.from({ length: 3 * (1 + replicas) }, () =>
       startRedisServer((port) => [
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '1000',
-        '--cluster-replica-validity-factor', '0',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '1000',
+        '--cluster-replica-validity-factor',
+        '0',
         ...args,
       ]),
     ),
@@ -243,7 +244,10 @@ export async function startRedisCluster({ replicas = 1, args = [] }: RedisCluste
       const client = new Redis(asked.url);
       try {
         const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
-        const lines = String(await client.call('CLUSTER', 'NODES')).trim().split('\n').map((line) => line.split(' '));
+        const lines = String(await client.call('CLUSTER', 'NODES'))
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' '));
         const byPort = (address: string): RedisServer | undefined => nodes.find((node) => address.startsWith(`127.0.0.1:${node.port}@`));
         const owner = lines.find(
           ([, , flags, , , , , , ...ranges]) =>
@@ -257,7 +261,9 @@ export async function startRedisCluster({ replicas = 1, args = [] }: RedisCluste
         if (!owner) {
           throw new Error(`no live master serves slot ${slot}`);
         }
-        const replica = lines.find(([, address, flags, master]) => master === owner[0] && !flags.includes('fail') && alive(byPort(address) as RedisServer));
+        const replica = lines.find(
+          ([, address, flags, master]) => master === owner[0] && !flags.includes('fail') && alive(byPort(address) as RedisServer),
+        );
         return { master: byPort(owner[1]) as RedisServer, replica: replica && byPort(replica[1]) };
       } finally {
         client.disconnect();
@@ -270,7 +276,9 @@ export async function startRedisCluster({ replicas = 1, args = [] }: RedisCluste
 async function joinCluster(nodes: RedisServer[], replicas: number): Promise<void> {
   const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
   await new Promise<void>((resolve, reject) => {
-    const create = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'ignore' });
+    const create = spawn('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], {
+      stdio: 'ignore',
+    });
     create.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))));
   });
   for (const node of nodes) {

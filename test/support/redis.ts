@@ -91,7 +91,11 @@ export async function waitUntil(condition: () => Promise<boolean>): Promise<void
  */
 export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
   const deadline = Date.now() + timeout;
-  while (!(await Promise.resolve().then(condition).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(condition)
+      .catch(() => false))
+  ) {
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting until ${what}`);
     }

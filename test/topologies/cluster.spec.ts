@@ -35,17 +35,26 @@ async function masters(cluster: RedisClusterFixture): Promise<Array<{ port: numb
  * Locks keys spread over every slot range in a loop, doing a non-atomic increment per key inside the lock.
  * @param onLocked told of each key locked, as it happens
  */
-async function lockLoop(subject: LockApp, counter: Cluster, until: () => boolean, onLocked: (key: string) => void = () => undefined): Promise<{ done: number }> {
+async function lockLoop(
+  subject: LockApp,
+  counter: Cluster,
+  until: () => boolean,
+  onLocked: (key: string) => void = () => undefined,
+): Promise<{ done: number }> {
   let done = 0;
   for (let i = 0; !until() || done === 0; i += 1) {
     const key = `loop:${i % 12}`;
     await subject.locks
-      .using(key, async () => {
-        const value = Number((await counter.get(`count:{${key}}`)) ?? '0');
-        await counter.set(`count:{${key}}`, String(value + 1));
-        done += 1;
-        onLocked(key);
-      }, { waitTimeout: 5_000 })
+      .using(
+        key,
+        async () => {
+          const value = Number((await counter.get(`count:{${key}}`)) ?? '0');
+          await counter.set(`count:{${key}}`, String(value + 1));
+          done += 1;
+          onLocked(key);
+        },
+        { waitTimeout: 5_000 },
+      )
       .catch(() => undefined);
   }
   return { done };
@@ -205,7 +214,10 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   });
 
   it('gives every key back when the fencing write-back of a multi-key lock across slots fails', async () => {
-    const client = failingScripts(new Cluster(cluster.startupNodes), (script) => script === RAISE_FENCE_SCRIPT.sha || script === RAISE_FENCE_SCRIPT.source);
+    const client = failingScripts(
+      new Cluster(cluster.startupNodes),
+      (script) => script === RAISE_FENCE_SCRIPT.sha || script === RAISE_FENCE_SCRIPT.source,
+    );
     const store = new RedisLockStore({ client, logger: false, commandTimeout: 1_000 });
     const app = await bootLockApp({ store });
     try {
@@ -248,12 +260,22 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   });
 
   it('lets the CLI list locks on every master and force-release one, given any node', async () => {
-    const held = await Promise.all(['a', 'b', 'c', 'order:1', 'order:2', 'user:42'].map((key) => subject.locks.acquire(key, { ttl: 60_000 })));
+    const held = await Promise.all(
+      ['a', 'b', 'c', 'order:1', 'order:2', 'user:42'].map((key) => subject.locks.acquire(key, { ttl: 60_000 })),
+    );
     try {
       const shown = await cli(['inspect', '--json', '--redis', cluster.nodes[0].url]);
       expect(shown.stderr).toBe('');
       expect(JSON.parse(shown.stdout)).toEqual(
-        held.map((lock) => ({ key: lock.keys[0], holder: lock.token, ttl: expect.any(Number), fencingCounter: lock.fencingToken, waiters: 0 })).sort((x, y) => x.key.localeCompare(y.key)),
+        held
+          .map((lock) => ({
+            key: lock.keys[0],
+            holder: lock.token,
+            ttl: expect.any(Number),
+            fencingCounter: lock.fencingToken,
+            waiters: 0,
+          }))
+          .sort((x, y) => x.key.localeCompare(y.key)),
       );
       const released = await cli(['release', 'user:42', '--force', '--yes', '--redis', cluster.nodes[1].url]);
       expect(released.stdout).toMatch(/Released lock "user:42"/);
@@ -267,7 +289,18 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     const [from, to] = await masters(cluster);
     let migrating = true;
     const loop = lockLoop(subject, counter, () => !migrating);
-    await redisCli(['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', from.id, '--cluster-to', to.id, '--cluster-slots', '1500', '--cluster-yes']);
+    await redisCli([
+      '--cluster',
+      'reshard',
+      `127.0.0.1:${from.port}`,
+      '--cluster-from',
+      from.id,
+      '--cluster-to',
+      to.id,
+      '--cluster-slots',
+      '1500',
+      '--cluster-yes',
+    ]);
     migrating = false;
     const { done } = await loop;
     expect(done).toBeGreaterThan(0);
@@ -301,7 +334,12 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     const lockedAfterFailover = new Set<string>();
     let stop = false;
     let before = 0;
-    const loop = lockLoop(subject, counter, () => stop, (key) => (promoted ? lockedAfterFailover.add(key) : (before += 1)));
+    const loop = lockLoop(
+      subject,
+      counter,
+      () => stop,
+      (key) => (promoted ? lockedAfterFailover.add(key) : (before += 1)),
+    );
     await eventually(() => before >= 24, 'the loop is going');
     await failOver(master, replica as RedisServer);
     promoted = true;

@@ -97,7 +97,9 @@ describe('Redlock quorum over independent masters', () => {
       clearTimeout(thaw);
       nodes.forEach((node) => node.thaw());
       expect(error).toBeInstanceOf(LockStoreUnavailableError);
-      expect((error as Error).message).toMatch(/quorum not reached: 1 of 3 Redis nodes answered within the lock's validity \(97 ms\), 2 needed/);
+      expect((error as Error).message).toMatch(
+        /quorum not reached: 1 of 3 Redis nodes answered within the lock's validity \(97 ms\), 2 needed/,
+      );
       await new Promise((resolve) => setTimeout(resolve, 150));
       expect(await Promise.all(clients.map((client) => client.exists('lock:{slow-round}')))).toEqual([0, 0, 0]);
     });
@@ -188,7 +190,11 @@ describe('Redlock quorum over independent masters', () => {
           expect(await other.locks.tryAcquire('rolling')).toBeNull();
           // A watchdog extension (every ttl/3) puts the key back once the app has reconnected (ioredis backs off);
           // only then is the next node restarted, as a rolling restart does.
-          await eventually(async () => (await clients[index].get('lock:{rolling}')) === lock.token, `node ${index} has the key again`, 10_000);
+          await eventually(
+            async () => (await clients[index].get('lock:{rolling}')) === lock.token,
+            `node ${index} has the key again`,
+            10_000,
+          );
           expect(await other.locks.tryAcquire('rolling')).toBeNull();
           expect(lock.signal.aborted).toBe(false);
         }

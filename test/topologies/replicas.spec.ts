@@ -42,7 +42,9 @@ describe('replicas option: WAIT for replicas after acquire and release (1 master
     try {
       const waiting = waiter.locks.acquire('handed', { waitTimeout: 5_000 }).catch((e: unknown) => e);
       await eventually(
-        async () => (await masterClient.zcard('lock:{handed}:q')) === 1 && Number(((await masterClient.pubsub('NUMSUB', 'lock:{handed}')) as [string, number])[1]) === 1,
+        async () =>
+          (await masterClient.zcard('lock:{handed}:q')) === 1 &&
+          Number(((await masterClient.pubsub('NUMSUB', 'lock:{handed}')) as [string, number])[1]) === 1,
         'the waiter is queued and listening',
       );
       replica.freeze();

@@ -78,7 +78,8 @@ describe('Sentinel: 1 master, 1 replica, 3 sentinels', () => {
 
   it('carries on locking after a SENTINEL FAILOVER in the middle of a lock loop', async () => {
     const sentinel = new Redis({ port: sentinels[0].port });
-    const masterPort = async (): Promise<string> => ((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as string[])[1];
+    const masterPort = async (): Promise<string> =>
+      ((await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster')) as string[])[1];
     expect(await masterPort()).toBe(String(master.port));
 
     let done = 0;

@@ -45,14 +45,23 @@ export class QuorumLockStore implements LockStore {
     // Past its validity a grant is worthless: no round waits longer for a slow node.
     const validUntil = started + ttl - drift(ttl);
     const operation = `acquire lock ${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`;
-    const round = await this.majority((node) => node.acquire(keys, token, ttl, 0), (result) => result.acquired, this.nodes, validUntil);
+    const round = await this.majority(
+      (node) => node.acquire(keys, token, ttl, 0),
+      (result) => result.acquired,
+      this.nodes,
+      validUntil,
+    );
     const granted = round.succeeded.filter((entry) => entry.value.acquired) as Array<{ node: RedisLockStore; value: LockStoreGrant }>;
     try {
       if (granted.length >= this.quorum) {
         return await this.grantMajority(keys, granted, started, validUntil, operation);
       }
       if (round.unanswered > this.nodes.length - this.quorum) {
-        throw this.quorumError(operation, round.unanswered, round.cut ? ` within the lock's validity (${Math.round(validUntil - started)} ms)` : '');
+        throw this.quorumError(
+          operation,
+          round.unanswered,
+          round.cut ? ` within the lock's validity (${Math.round(validUntil - started)} ms)` : '',
+        );
       }
     } catch (error) {
       this.rollBack(keys, token);
@@ -79,7 +88,9 @@ export class QuorumLockStore implements LockStore {
     const late = (): LockStoreUnavailableError =>
       new LockStoreUnavailableError(
         operation,
-        new Error(`a majority answered after ${Math.round(performance.now() - started)} ms, past the lock's validity; a lease that short cannot be handed out`),
+        new Error(
+          `a majority answered after ${Math.round(performance.now() - started)} ms, past the lock's validity; a lease that short cannot be handed out`,
+        ),
       );
     if (performance.now() >= validUntil) {
       throw late();
@@ -92,7 +103,9 @@ export class QuorumLockStore implements LockStore {
       validUntil,
     );
     if (raised.succeeded.length < this.quorum) {
-      throw performance.now() >= validUntil ? late() : this.quorumError(`record the fencing token of ${operation.slice(8)}`, raised.unanswered);
+      throw performance.now() >= validUntil
+        ? late()
+        : this.quorumError(`record the fencing token of ${operation.slice(8)}`, raised.unanswered);
     }
     const lease = Math.floor(validUntil - performance.now());
     if (lease <= 0) {
@@ -138,12 +151,18 @@ export class QuorumLockStore implements LockStore {
 
   async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
     // Sent to every node; answered once a majority has released it (a frozen node does not hold this up).
-    const round = await this.majority((node) => node.release(keys, token, keepFor), (released) => released);
+    const round = await this.majority(
+      (node) => node.release(keys, token, keepFor),
+      (released) => released,
+    );
     return round.succeeded.filter((entry) => entry.value).length >= this.quorum;
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
-    const round = await this.majority((node) => node.isLocked(keys), (locked) => locked);
+    const round = await this.majority(
+      (node) => node.isLocked(keys),
+      (locked) => locked,
+    );
     if (round.unanswered > this.nodes.length - this.quorum) {
       throw this.quorumError(`check lock ${JSON.stringify(keys)}`, round.unanswered);
     }
@@ -170,7 +189,10 @@ export class QuorumLockStore implements LockStore {
   }
 
   async ping(): Promise<void> {
-    const round = await this.majority((node) => node.ping().then(() => true), () => true);
+    const round = await this.majority(
+      (node) => node.ping().then(() => true),
+      () => true,
+    );
     if (round.succeeded.length < this.quorum) {
       throw this.quorumError('ping', round.unanswered);
     }
@@ -235,7 +257,9 @@ export class QuorumLockStore implements LockStore {
   private quorumError(operation: string, unanswered: number, within = ''): LockStoreUnavailableError {
     return new LockStoreUnavailableError(
       operation,
-      new Error(`quorum not reached: ${this.nodes.length - unanswered} of ${this.nodes.length} Redis nodes answered${within}, ${this.quorum} needed`),
+      new Error(
+        `quorum not reached: ${this.nodes.length - unanswered} of ${this.nodes.length} Redis nodes answered${within}, ${this.quorum} needed`,
+      ),
     );
   }
 }

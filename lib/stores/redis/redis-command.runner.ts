@@ -58,7 +58,13 @@ export class RedisCommandRunner {
    * @param operation what it is about
    * @param onTimeout called if it does not answer in time
    */
-  script(script: LockScript, redisKeys: readonly string[], args: ReadonlyArray<string | number>, operation: RedisOperation, onTimeout?: () => void): Promise<unknown> {
+  script(
+    script: LockScript,
+    redisKeys: readonly string[],
+    args: ReadonlyArray<string | number>,
+    operation: RedisOperation,
+    onTimeout?: () => void,
+  ): Promise<unknown> {
     const exchange = (): Promise<unknown> =>
       this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
         if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
@@ -154,7 +160,11 @@ function classify(error: unknown, what: string): Error {
     return error;
   }
   if (error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message)) {
-    return new LockError(`Could not ${what}: Redis refused it (${error.message}). Check the Redis user's permissions (see README, "ACL").`, 500, error);
+    return new LockError(
+      `Could not ${what}: Redis refused it (${error.message}). Check the Redis user's permissions (see README, "ACL").`,
+      500,
+      error,
+    );
   }
   return new LockStoreUnavailableError(what, error);
 }

@@ -198,7 +198,8 @@ export interface AnnouncingScripts {
 function announcingScripts(publish: string): AnnouncingScripts {
   const shared = `${CLOCK}${FENCE}${QUEUE}${publish}${ANNOUNCE}`;
   return {
-    release: script(`${shared}
+    release: script(
+      `${shared}
 -- Guarantees: touches only keys that still hold this token (never another holder's): deletes each and, in the same atomic step, hands it to the head of its queue (or tells anyone it is free); or, for a minimum hold, lets it expire after the given ms and tells waiters when.
 local released = 0
 local keep = tonumber(ARGV[3] or '0')
@@ -215,8 +216,11 @@ for i = 1, #KEYS, 4 do
   end
 end
 return released
-`, true),
-    leave: script(`${shared}
+`,
+      true,
+    ),
+    leave: script(
+      `${shared}
 -- Guarantees: removes the waiter from each key's queue, gives back a key handed to it meanwhile, and hands a free key to the next head, so giving up never stalls the queue.
 local member = ARGV[1] .. '|' .. ARGV[2]
 for i = 1, #KEYS, 4 do
@@ -231,7 +235,9 @@ for i = 1, #KEYS, 4 do
   end
 end
 return 1
-`, true),
+`,
+      true,
+    ),
   };
 }
 

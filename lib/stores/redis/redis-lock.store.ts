@@ -103,7 +103,13 @@ export class RedisLockStore implements LockStore {
     const operation = { name: 'acquire', keys };
     const reply =
       keys.length === 1
-        ? await this.commands.script(FAIR_ACQUIRE_SCRIPT, this.keys.keySet(keys[0]), [token, ttl, FENCE_RETENTION, wait], operation, cleanUp)
+        ? await this.commands.script(
+            FAIR_ACQUIRE_SCRIPT,
+            this.keys.keySet(keys[0]),
+            [token, ttl, FENCE_RETENTION, wait],
+            operation,
+            cleanUp,
+          )
         : await this.commands.script(
             ACQUIRE_SCRIPT,
             [...keys.map((key) => this.keys.lock(key)), ...keys.map((key) => this.keys.fence(key))],
@@ -131,7 +137,12 @@ export class RedisLockStore implements LockStore {
     if (this.cluster && keys.length > 1) {
       return this.everyKey(keys, (key) => this.extend([key], token, ttl));
     }
-    const reply = await this.commands.script(EXTEND_SCRIPT, keys.map((key) => this.keys.lock(key)), [token, ttl], { name: 'extend', keys });
+    const reply = await this.commands.script(
+      EXTEND_SCRIPT,
+      keys.map((key) => this.keys.lock(key)),
+      [token, ttl],
+      { name: 'extend', keys },
+    );
     return replyNumber(reply) === 1;
   }
 
@@ -154,10 +165,15 @@ export class RedisLockStore implements LockStore {
       await this.everyKey(keys, (key) => this.leave([key], token, ttl).then(() => true));
       return;
     }
-    await this.commands.script(this.announcing().leave, keys.flatMap((key) => this.keys.keySet(key)), [token, ttl, FENCE_RETENTION], {
-      name: 'leave the queue of',
-      keys,
-    });
+    await this.commands.script(
+      this.announcing().leave,
+      keys.flatMap((key) => this.keys.keySet(key)),
+      [token, ttl, FENCE_RETENTION],
+      {
+        name: 'leave the queue of',
+        keys,
+      },
+    );
   }
 
   /**
@@ -167,14 +183,21 @@ export class RedisLockStore implements LockStore {
    * @param fencingToken the token to remember
    */
   async raiseFence(keys: readonly string[], fencingToken: number): Promise<void> {
-    await this.commands.script(RAISE_FENCE_SCRIPT, keys.map((key) => this.keys.fence(key)), [fencingToken, FENCE_RETENTION], {
-      name: 'record the fencing token of',
-      keys,
-    });
+    await this.commands.script(
+      RAISE_FENCE_SCRIPT,
+      keys.map((key) => this.keys.fence(key)),
+      [fencingToken, FENCE_RETENTION],
+      {
+        name: 'record the fencing token of',
+        keys,
+      },
+    );
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
-    const counts = await this.commands.run({ name: 'check', keys }, () => Promise.all(keys.map((key) => this.client.exists(this.keys.lock(key)))));
+    const counts = await this.commands.run({ name: 'check', keys }, () =>
+      Promise.all(keys.map((key) => this.client.exists(this.keys.lock(key)))),
+    );
     return counts.some((count) => replyNumber(count) > 0);
   }
 
