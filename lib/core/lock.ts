@@ -69,7 +69,8 @@ export class Lock {
   private roundTrip = 0;
 
   /**
-   * @internal use `LockService.acquire()`
+   * Created by `LockService` (`acquire()`, `tryAcquire()`, `using()`, `stream()`, `@Locked`); not for constructing
+   * yourself.
    * @param grant what the store granted
    * @param context the creating service
    */
