@@ -101,3 +101,61 @@ export function chart(panels: Panel[]): string {
 function format(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(1)}k` : value >= 10 ? value.toFixed(0) : value.toFixed(1);
 }
+
+/**
+ * The wait distribution of each contender (the share of acquisitions that waited at most x ms, x on a log
+ * scale), one panel per contention scenario, as plain SVG.
+ * @param scenarios each scenario's title and every contender's waits in ms
+ */
+export function distributionChart(scenarios: Array<{ title: string; series: Map<string, number[]> }>): string {
+  const width = 460;
+  const height = 300;
+  const left = 50;
+  const plotWidth = width - left - 20;
+  const top = 40;
+  const plotHeight = 190;
+  const min = 0.01;
+  const max = Math.max(10, ...scenarios.flatMap(({ series }) => [...series.values()].map((waits) => Math.max(...waits))));
+  const decades = Math.ceil(Math.log10(max / min));
+  const x = (ms: number): number => left + (Math.log10(Math.max(ms, min) / min) / decades) * plotWidth;
+  const y = (share: number): number => top + plotHeight - share * plotHeight;
+  const body = scenarios
+    .map(({ title, series }, index) => {
+      const x0 = index * width;
+      const ticks = Array.from({ length: decades + 1 }, (_, decade) => {
+        const ms = min * 10 ** decade;
+        const tx = x0 + x(ms);
+        return `<line x1="${tx}" y1="${top}" x2="${tx}" y2="${top + plotHeight}" stroke="#eee"/><text x="${tx}" y="${top + plotHeight + 14}" font-size="10" text-anchor="middle">${ms >= 1 ? ms.toFixed(0) : ms}</text>`;
+      }).join('');
+      const lines = [...series.entries()]
+        .map(([name, waits]) => {
+          const sorted = [...waits].sort((a, b) => a - b);
+          const step = Math.max(1, Math.floor(sorted.length / 400));
+          const points = sorted.flatMap((wait, i) =>
+            i % step === 0 || i === sorted.length - 1 ? [`${(x0 + x(wait)).toFixed(1)},${y((i + 1) / sorted.length).toFixed(1)}`] : [],
+          );
+          return `<polyline fill="none" stroke="${COLORS[name] ?? '#777'}" stroke-width="2" points="${points.join(' ')}"/>`;
+        })
+        .join('');
+      return [
+        `<text x="${x0 + width / 2}" y="20" font-size="13" font-weight="bold" text-anchor="middle">${title}</text>`,
+        `<rect x="${x0 + left}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`,
+        ticks,
+        `<text x="${x0 + left + plotWidth / 2}" y="${top + plotHeight + 30}" font-size="11" text-anchor="middle" fill="#555">wait ms (log scale)</text>`,
+        `<text x="${x0 + 14}" y="${top + plotHeight / 2}" font-size="11" fill="#555" transform="rotate(-90 ${x0 + 14} ${top + plotHeight / 2})" text-anchor="middle">share waiting at most x</text>`,
+        lines,
+      ].join('');
+    })
+    .join('');
+  const names = [...new Set(scenarios.flatMap(({ series }) => [...series.keys()]))];
+  const legend = names
+    .map((name, i) => {
+      const lx = 60 + i * 170;
+      return `<rect x="${lx}" y="${height - 22}" width="14" height="14" fill="${COLORS[name] ?? '#777'}"/><text x="${lx + 20}" y="${height - 10}" font-size="12">${name}</text>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.max(1, scenarios.length) * width}" height="${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="#fff"/>${body}${legend}
+</svg>
+`;
+}

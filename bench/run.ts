@@ -6,8 +6,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chart, markdown, table, type Section } from './report';
-import { appRestarts, decoratorOverhead, hotKey, idleWaiters, manyKeys, soak, uncontended, type BenchSizes, type Row } from './scenarios';
+import { chart, distributionChart, markdown, table, type Section } from './report';
+import {
+  appRestarts,
+  contention,
+  decoratorOverhead,
+  idleWaiters,
+  manyKeys,
+  soak,
+  uncontended,
+  type BenchSizes,
+  type ContentionShape,
+  type Row,
+} from './scenarios';
 
 const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
   smoke: {
@@ -17,6 +28,9 @@ const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
     manyKeysMs: 200,
     hotKeyWorkers: 2,
     hotKeyMs: 500,
+    busyWorkers: 2,
+    busyCallers: 4,
+    busyMs: 500,
     idleWaiters: 10,
     idleMs: 300,
     decoratorCalls: 50,
@@ -30,6 +44,9 @@ const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
     manyKeysMs: 1200,
     hotKeyWorkers: 8,
     hotKeyMs: 2500,
+    busyWorkers: 4,
+    busyCallers: 16,
+    busyMs: 2500,
     idleWaiters: 100,
     idleMs: 5000,
     decoratorCalls: 1500,
@@ -43,6 +60,9 @@ const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
     manyKeysMs: 5000,
     hotKeyWorkers: 8,
     hotKeyMs: 10_000,
+    busyWorkers: 4,
+    busyCallers: 16,
+    busyMs: 10_000,
     idleWaiters: 100,
     idleMs: 5000,
     decoratorCalls: 5000,
@@ -77,10 +97,17 @@ async function main(): Promise<void> {
     `${sizes.manyKeysCallers} concurrent callers, each on its own key. Higher is better. Target: at least 0.9x ideal and at least the best peer.`,
     () => manyKeys(url, sizes),
   );
+  const waits: Array<{ title: string; series: Map<string, number[]> }> = [];
+  const contended = (shape: ContentionShape, title: string) => async (): Promise<Row[]> => {
+    const outcome = await contention(url, sizes, shape);
+    waits.push({ title, series: outcome.waits });
+    return outcome.rows;
+  };
+  const hotKey: ContentionShape = { name: 's3', workers: sizes.hotKeyWorkers, callers: 1, duration: sizes.hotKeyMs };
   await step(
     '3. One hot key',
-    `${sizes.hotKeyWorkers} contenders in separate processes on one key; the critical section (CS) is a non-atomic GET + SET. Lock commands/CS excludes the CS's own 2. Targets: p99 at most 0.2x best peer, Jain fairness at least 0.98, CS/s at least the best peer, at most 3 commands/CS, 0 lost updates, 0 overlaps.`,
-    () => hotKey(url, sizes),
+    `${sizes.hotKeyWorkers} instances (processes) x 1 caller on one key; the critical section (CS) is a non-atomic GET + SET. Lock commands/CS excludes the CS's own 2; Redis CPU/CS includes them (the same for every contender). Targets: CS/s at least the best peer, wait p99 and max at most 0.2x the best peer's, Jain at least 0.98, 0 lost updates, 0 overlaps.`,
+    contended(hotKey, '3. One hot key, 8 instances x 1 caller'),
   );
   await step(
     '4. Idle waiters',
@@ -95,6 +122,12 @@ async function main(): Promise<void> {
     `${sizes.soakCycles} uncontended nest-lock cycles over 1000 keys. Target: heap growth under 5 MB, no handle left open.`,
     () => soak(url, sizes),
   );
+  const busy: ContentionShape = { name: 's8', workers: sizes.busyWorkers, callers: sizes.busyCallers, duration: sizes.busyMs };
+  await step(
+    '8. Busy service',
+    `${sizes.busyWorkers} instances (processes) x ${sizes.busyCallers} concurrent callers on one key, the same critical section. Targets: CS/s at least 2x the best peer, wait max at most 0.2x the best peer's, at most 1 lock command per CS, Jain (between instances) at least 0.98, 0 lost updates.`,
+    contended(busy, `8. Busy service, ${sizes.busyWorkers} instances x ${sizes.busyCallers} callers`),
+  );
   await step(
     '7. App restarts',
     `${sizes.appRestarts} LockModule apps created and closed in one process. Target: no slower afterwards (about 1x; it grew with every app before nest-lock shared one AsyncLocalStorage).`,
@@ -108,21 +141,24 @@ async function main(): Promise<void> {
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'latest.md'), markdown(machine, sections));
   writeFileSync(join(results, 'latest.svg'), chart(panels(sections)));
-  console.log(`\nWrote ${join(results, 'latest.md')} and latest.svg`);
+  writeFileSync(join(results, 'latest-waits.svg'), distributionChart(waits));
+  console.log(`\nWrote ${join(results, 'latest.md')}, latest.svg and latest-waits.svg`);
   process.exit(0);
 }
 
 function panels(sections: Section[]): Parameters<typeof chart>[0] {
-  const bars = (index: number, column: string, skip: string[] = []) =>
-    sections[index].rows
-      .filter((row) => !skip.includes(String(row.contender)))
+  const bars = (prefix: string, column: string) =>
+    (sections.find((section) => section.title.startsWith(prefix))?.rows ?? [])
+      .filter((row) => row[column] !== '')
       .map((row) => ({ label: String(row.contender), value: Number(row[column]) }));
   return [
-    { title: '1. Uncontended cycle', unit: 'us per acquire + release (lower is better)', bars: bars(0, 'us/cycle (median)') },
-    { title: '2. Many keys', unit: 'cycles/s, 200 callers (higher is better)', bars: bars(1, 'cycles/s (median)') },
-    { title: '3. One hot key', unit: 'critical sections/s (higher is better)', bars: bars(2, 'CS/s') },
-    { title: '3. One hot key', unit: 'acquire wait p99 ms (lower is better)', bars: bars(2, 'wait p99 ms') },
-    { title: '3. One hot key', unit: 'worst acquire wait ms (lower is better)', bars: bars(2, 'wait max ms') },
+    { title: '1. Uncontended cycle', unit: 'us per acquire + release (lower is better)', bars: bars('1.', 'us/cycle (median)') },
+    { title: '1. Redis CPU per cycle', unit: 'us of Redis CPU (lower is better)', bars: bars('1.', 'Redis CPU us/cycle') },
+    { title: '2. Many keys', unit: 'cycles/s, 200 callers (higher is better)', bars: bars('2.', 'cycles/s (median)') },
+    { title: '3. One hot key', unit: 'critical sections/s (higher is better)', bars: bars('3.', 'CS/s') },
+    { title: '3. One hot key', unit: 'worst acquire wait ms (lower is better)', bars: bars('3.', 'wait max ms') },
+    { title: '8. Busy service', unit: 'critical sections/s (higher is better)', bars: bars('8.', 'CS/s') },
+    { title: '8. Busy service', unit: 'worst acquire wait ms (lower is better)', bars: bars('8.', 'wait max ms') },
   ];
 }
 

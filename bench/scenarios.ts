@@ -6,8 +6,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Locked, LockModule, LockService } from '../lib';
-import { createContender, type Contender, type ContenderName } from './contenders';
-import type { HotKeyResult, HotKeyRun } from './hot-key.worker';
+import { createContender, PEERS, type Contender, type ContenderName } from './contenders';
+import type { ContentionResult, ContentionRun } from './contention.worker';
+import { redisCpuUsec } from './redis-cpu';
 import { jain, median, overlaps, quantile } from './stats';
 
 /** How big each scenario is. */
@@ -18,6 +19,9 @@ export interface BenchSizes {
   manyKeysMs: number;
   hotKeyWorkers: number;
   hotKeyMs: number;
+  busyWorkers: number;
+  busyCallers: number;
+  busyMs: number;
   idleWaiters: number;
   idleMs: number;
   decoratorCalls: number;
@@ -49,11 +53,19 @@ async function cycles(contender: Contender, key: string, count: number): Promise
   return ((performance.now() - started) * 1000) / count;
 }
 
+/** Runs `work` and returns the Redis CPU it cost, in us. */
+async function redisCost(redis: Redis, work: () => Promise<unknown>): Promise<number> {
+  const before = await redisCpuUsec(redis);
+  await work();
+  return (await redisCpuUsec(redis)) - before;
+}
+
 /** Scenario 1: one caller, acquire + release in a loop; also PING for the round-trip floor. */
 export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]> {
   const ping = new Redis(url);
   excludeFromCount(ping);
   const samples = new Map<string, number[]>();
+  const serverUs = new Map<string, number[]>();
   await withContenders(UNCONTENDED, url, async (all) => {
     for (const contender of all) {
       await cycles(contender, `bench:s1:${contender.name}`, Math.min(500, sizes.uncontendedCycles));
@@ -65,78 +77,119 @@ export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]
       }
       push(samples, 'PING', ((performance.now() - started) * 1000) / sizes.uncontendedCycles);
       for (const contender of rotate(all, round)) {
-        push(samples, contender.name, await cycles(contender, `bench:s1:${contender.name}`, sizes.uncontendedCycles));
+        let us = 0;
+        const cost = await redisCost(ping, async () => {
+          us = await cycles(contender, `bench:s1:${contender.name}`, sizes.uncontendedCycles);
+        });
+        push(samples, contender.name, us);
+        push(serverUs, contender.name, cost / sizes.uncontendedCycles);
       }
     }
   });
   await ping.quit();
   const idealUs = median(samples.get('ideal') ?? []);
-  const bestPeer = Math.min(...['redlock', 'redis-semaphore'].map((name) => median(samples.get(name) ?? [])));
-  return [...samples.entries()].map(([name, values]) => ({
-    contender: name,
-    'us/cycle (median)': round1(median(values)),
-    'x ideal': ratio(median(values) / idealUs),
-    'x best peer': ratio(median(values) / bestPeer),
-  }));
+  const bestPeer = Math.min(...PEERS.map((name) => median(samples.get(name) ?? [])));
+  return [...samples.entries()].map(([name, values]) => {
+    const server = median(serverUs.get(name) ?? []);
+    return {
+      contender: name,
+      'us/cycle (median)': round1(median(values)),
+      'x ideal': ratio(median(values) / idealUs),
+      'x best peer': ratio(median(values) / bestPeer),
+      'Redis CPU us/cycle': name === 'PING' ? '' : round1(server),
+      'cycles per Redis CPU second': name === 'PING' ? '' : Math.round(1e6 / server),
+    };
+  });
 }
 
 /** Scenario 2: many concurrent callers, each on its own key. */
 export async function manyKeys(url: string, sizes: BenchSizes): Promise<Row[]> {
   const samples = new Map<string, number[]>();
+  const serverUs = new Map<string, number[]>();
+  const redis = new Redis(url);
+  excludeFromCount(redis);
   await withContenders(UNCONTENDED, url, async (all) => {
     for (let round = 0; round <= sizes.rounds; round += 1) {
       for (const contender of rotate(all, round)) {
         const ms = round === 0 ? Math.min(300, sizes.manyKeysMs) : sizes.manyKeysMs;
         const end = performance.now() + ms;
         let done = 0;
-        await Promise.all(
-          Array.from({ length: sizes.manyKeysCallers }, async (_, caller) => {
-            while (performance.now() < end) {
-              const release = await contender.acquire(`bench:s2:${contender.name}:${caller}`);
-              await release();
-              done += 1;
-            }
-          }),
+        const cost = await redisCost(redis, () =>
+          Promise.all(
+            Array.from({ length: sizes.manyKeysCallers }, async (_, caller) => {
+              while (performance.now() < end) {
+                const release = await contender.acquire(`bench:s2:${contender.name}:${caller}`);
+                await release();
+                done += 1;
+              }
+            }),
+          ),
         );
         if (round > 0) {
           push(samples, contender.name, (done * 1000) / ms);
+          push(serverUs, contender.name, cost / done);
         }
       }
     }
   });
+  await redis.quit();
   const idealRate = median(samples.get('ideal') ?? []);
-  const bestPeer = Math.max(...['redlock', 'redis-semaphore'].map((name) => median(samples.get(name) ?? [])));
+  const bestPeer = Math.max(...PEERS.map((name) => median(samples.get(name) ?? [])));
   return [...samples.entries()].map(([name, values]) => ({
     contender: name,
     'cycles/s (median)': Math.round(median(values)),
     'x ideal': ratio(median(values) / idealRate),
     'x best peer': ratio(median(values) / bestPeer),
+    'Redis CPU us/cycle': round1(median(serverUs.get(name) ?? [])),
   }));
 }
 
-/** Scenario 3: one hot key, contenders in separate processes, a non-atomic GET + SET inside. */
-export async function hotKey(url: string, sizes: BenchSizes): Promise<Row[]> {
-  const workers = await Promise.all(Array.from({ length: sizes.hotKeyWorkers }, () => startWorker(url)));
+/** The shape of a contention scenario: processes, and concurrent callers in each, all on one key. */
+export interface ContentionShape {
+  /** Names the scenario's keys. */
+  name: string;
+  workers: number;
+  callers: number;
+  duration: number;
+}
+
+/** A contention scenario's table, and every contender's waits (for the distribution chart). */
+export interface ContentionOutcome {
+  rows: Row[];
+  waits: Map<string, number[]>;
+}
+
+/**
+ * Scenarios 3 and 8: contenders in separate processes, each with concurrent callers, on one key; a non-atomic
+ * GET + SET inside. Lost updates and overlapping sections would show a broken lock.
+ */
+export async function contention(url: string, sizes: BenchSizes, shape: ContentionShape): Promise<ContentionOutcome> {
+  const workers = await Promise.all(Array.from({ length: shape.workers }, () => startWorker(url)));
   const redis = new Redis(url);
   excludeFromCount(redis);
-  const totals = new Map<ContenderName, { results: HotKeyResult[]; lost: number; ms: number }>();
+  const totals = new Map<ContenderName, { results: ContentionResult[]; lost: number; ms: number; serverUs: number }>();
   try {
     for (let round = 0; round <= sizes.rounds; round += 1) {
       for (const contender of rotate(WAITING, round)) {
-        const key = `bench:s3:${contender}`;
-        const counterKey = `bench:s3:${contender}:counter`;
+        const key = `bench:${shape.name}:${contender}`;
+        const counterKey = `bench:${shape.name}:${contender}:counter`;
         await redis.del(key, counterKey);
-        const duration = round === 0 ? Math.min(500, sizes.hotKeyMs) : sizes.hotKeyMs;
-        const results = await Promise.all(workers.map((worker) => runWorker(worker, { contender, key, counterKey, duration })));
+        const duration = round === 0 ? Math.min(500, shape.duration) : shape.duration;
+        const job: ContentionRun = { contender, key, counterKey, duration, callers: shape.callers };
+        let results: ContentionResult[] = [];
+        const serverUs = await redisCost(redis, async () => {
+          results = await Promise.all(workers.map((worker) => runWorker(worker, job)));
+        });
         if (round === 0) {
           continue;
         }
         const turns = results.reduce((sum, result) => sum + result.turns, 0);
         const counted = Number((await redis.get(counterKey)) ?? '0');
-        const total = totals.get(contender) ?? { results: [], lost: 0, ms: 0 };
+        const total = totals.get(contender) ?? { results: [], lost: 0, ms: 0, serverUs: 0 };
         total.results.push(...results);
         total.lost += turns - counted;
         total.ms += duration;
+        total.serverUs += serverUs;
         totals.set(contender, total);
       }
     }
@@ -144,36 +197,39 @@ export async function hotKey(url: string, sizes: BenchSizes): Promise<Row[]> {
     await Promise.all(workers.map(stopWorker));
     await redis.quit();
   }
-  const rows = [...totals.entries()].map(([name, { results, lost, ms }]) => {
+  const waits = new Map<string, number[]>();
+  const rows = [...totals.entries()].map(([name, { results, lost, ms, serverUs }]): Row => {
     const turns = results.reduce((sum, result) => sum + result.turns, 0);
-    const waits = results.flatMap((result) => result.waits);
-    const perWorker = Array.from({ length: sizes.hotKeyWorkers }, (_, worker) =>
-      results.filter((_, index) => index % sizes.hotKeyWorkers === worker).reduce((sum, result) => sum + result.turns, 0),
+    const all = results.flatMap((result) => result.waits);
+    waits.set(name, all);
+    const perWorker = Array.from({ length: shape.workers }, (_, worker) =>
+      results.filter((_, index) => index % shape.workers === worker).reduce((sum, result) => sum + result.turns, 0),
     );
     const commands = results.reduce((sum, result) => sum + result.commands, 0);
-    const sectionMs = median(results.flatMap((result) => result.intervals.map(([start, end]) => end - start)));
     return {
       contender: name,
       'CS/s': Math.round((turns * 1000) / ms),
-      'CS p50 ms': round1(sectionMs),
-      'wait p50 ms': round1(quantile(waits, 0.5)),
-      'wait p99 ms': round1(quantile(waits, 0.99)),
-      'wait max ms': round1(Math.max(...waits)),
-      'max / (2 x n x CS p50)': ratio(Math.max(...waits) / (2 * sizes.hotKeyWorkers * sectionMs)),
-      'Jain fairness': round3(jain(perWorker)),
+      'wait p50 ms': round1(quantile(all, 0.5)),
+      'wait p99 ms': round1(quantile(all, 0.99)),
+      'wait max ms': round1(Math.max(...all)),
+      'Jain (instances)': round3(jain(perWorker)),
       'lock commands/CS': round1(commands / turns),
+      'Redis CPU us/CS': round1(serverUs / turns),
       'lost updates': lost,
       'overlapping CS': overlaps(results.flatMap((result) => result.intervals)),
     };
   });
   const peers = rows.filter((row) => row.contender !== 'nest-lock');
-  const bestP99 = Math.min(...peers.map((row) => Number(row['wait p99 ms'])));
-  const bestRate = Math.max(...peers.map((row) => Number(row['CS/s'])));
-  return rows.map((row) => ({
-    ...row,
-    'p99 x best peer': ratio(Number(row['wait p99 ms']) / bestP99),
-    'CS/s x best peer': ratio(Number(row['CS/s']) / bestRate),
-  }));
+  const best = (column: string, pick: (...values: number[]) => number): number => pick(...peers.map((row) => Number(row[column])));
+  return {
+    waits,
+    rows: rows.map((row) => ({
+      ...row,
+      'CS/s x best peer': ratio(Number(row['CS/s']) / best('CS/s', Math.max)),
+      'p99 x best peer': ratio(Number(row['wait p99 ms']) / best('wait p99 ms', Math.min)),
+      'max x best peer': ratio(Number(row['wait max ms']) / best('wait max ms', Math.min)),
+    })),
+  };
 }
 
 /** Scenario 4: waiters on a lock held the whole time; commands they send while waiting. */
@@ -354,7 +410,7 @@ async function plainAwaits(count: number): Promise<number> {
 }
 
 function startWorker(url: string): Promise<ChildProcess> {
-  const child = fork(join(__dirname, 'hot-key.worker.ts'), [url], {
+  const child = fork(join(__dirname, 'contention.worker.ts'), [url], {
     execArgv: ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'test', 'support', 'resolve-ts.js')],
     env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'test', 'tsconfig.json') },
   });
@@ -364,9 +420,9 @@ function startWorker(url: string): Promise<ChildProcess> {
   });
 }
 
-function runWorker(worker: ChildProcess, job: HotKeyRun): Promise<HotKeyResult> {
+function runWorker(worker: ChildProcess, job: ContentionRun): Promise<ContentionResult> {
   return new Promise((resolve) => {
-    worker.once('message', (result) => resolve(result as HotKeyResult));
+    worker.once('message', (result) => resolve(result as ContentionResult));
     worker.send(job);
   });
 }

@@ -1,16 +1,19 @@
-// One contender process of scenario 3: takes the hot key in a loop and does a non-atomic GET + SET inside.
+// One contender process of the contention scenarios: `callers` concurrent loops take one key, each doing a
+// non-atomic GET + SET inside the lock; it reports its turns, waits, critical-section intervals and lock commands.
 import { commandsSent, excludeFromCount } from './command-counter';
 import { Redis } from 'ioredis';
 import { createContender, type Contender, type ContenderName } from './contenders';
 
-export interface HotKeyRun {
+export interface ContentionRun {
   contender: ContenderName;
   key: string;
   counterKey: string;
   duration: number;
+  /** Concurrent callers in this process. */
+  callers: number;
 }
 
-export interface HotKeyResult {
+export interface ContentionResult {
   turns: number;
   waits: number[];
   intervals: Array<[number, number]>;
@@ -27,29 +30,32 @@ function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-async function run(job: HotKeyRun): Promise<HotKeyResult> {
+async function run(job: ContentionRun): Promise<ContentionResult> {
   const contender = contenders.get(job.contender) ?? (await createContender(job.contender, url));
   contenders.set(job.contender, contender);
-  const result: HotKeyResult = { turns: 0, waits: [], intervals: [], commands: 0 };
+  const result: ContentionResult = { turns: 0, waits: [], intervals: [], commands: 0 };
   const sentBefore = commandsSent();
   const end = now() + job.duration;
-  while (now() < end) {
-    const asked = now();
-    const release = await contender.acquire(job.key);
-    const entered = now();
-    const value = Number((await counter.get(job.counterKey)) ?? '0');
-    await counter.set(job.counterKey, String(value + 1));
-    const left = now();
-    await release();
-    result.turns += 1;
-    result.waits.push(entered - asked);
-    result.intervals.push([entered, left]);
-  }
+  const caller = async (): Promise<void> => {
+    while (now() < end) {
+      const asked = now();
+      const release = await contender.acquire(job.key);
+      const entered = now();
+      const value = Number((await counter.get(job.counterKey)) ?? '0');
+      await counter.set(job.counterKey, String(value + 1));
+      const left = now();
+      await release();
+      result.turns += 1;
+      result.waits.push(entered - asked);
+      result.intervals.push([entered, left]);
+    }
+  };
+  await Promise.all(Array.from({ length: job.callers }, caller));
   result.commands = commandsSent() - sentBefore;
   return result;
 }
 
-process.on('message', (message: HotKeyRun | 'exit') => {
+process.on('message', (message: ContentionRun | 'exit') => {
   if (message === 'exit') {
     void Promise.all([...contenders.values()].map((c) => c.close()))
       .then(() => counter.quit())
