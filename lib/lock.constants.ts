@@ -43,3 +43,13 @@ export const SCHEDULE_INTERVAL_METADATA = 'SCHEDULE_INTERVAL_OPTIONS';
  * the next tick finds the lock free.
  */
 export const SCHEDULED_MIN_HOLD_SHARE = 0.8;
+
+/**
+ * Fencing tokens a single-key grant reserves: the first for the holder, the others for callers of the same process
+ * the lock is passed to without a round trip to Redis (see `cohort`), so at most this many minus one passes.
+ * Small enough that tokens keep tracking the server clock in us below about 15,000 grants per second of one key.
+ */
+export const FENCE_BLOCK = 64;
+
+/** Default of the `starvation` option: see README "Waiting". */
+export const DEFAULT_STARVATION = 0;

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { DEFAULT_PREFIX } from '../lock.constants.js';
+import { DEFAULT_PREFIX, FENCE_BLOCK } from '../lock.constants.js';
 import { RedisKeySchema } from '../stores/redis/redis-key.schema.js';
 import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
 
@@ -11,8 +11,11 @@ export interface InspectedLock {
   holder?: string;
   /** ms until the lease ends, if held. */
   ttl?: number;
-  /** The key's fencing counter: the last fencing token handed out. */
-  fencingCounter?: number;
+  /**
+   * The fencing token of the key's last grant from Redis (the holder's, if it is held; a holder's process may
+   * have passed the lock on to its own next callers since, with the following tokens of that grant's block).
+   */
+  fencingToken?: number;
   /** Waiters queued in Redis (one per waiting process and key). */
   waiters: number;
 }
@@ -59,7 +62,7 @@ export class LockInspector {
       key,
       holder: holder ?? undefined,
       ttl: holder === null ? undefined : ttl,
-      fencingCounter: fence === null ? undefined : Number(fence),
+      fencingToken: fence === null ? undefined : Number(fence) - (FENCE_BLOCK - 1),
       waiters,
     };
   }

@@ -95,7 +95,7 @@ async function inspect(inspector: LockInspector, json: boolean): Promise<number>
     lock.key,
     holderOf(lock),
     lock.ttl === undefined ? '-' : `${lock.ttl} ms`,
-    String(lock.fencingCounter ?? '-'),
+    String(lock.fencingToken ?? '-'),
     String(lock.waiters),
   ]);
   process.stdout.write(table(['KEY', 'HOLDER', 'TTL', 'FENCING', 'WAITERS'], rows));

@@ -176,7 +176,7 @@ export class Lock {
   /** The store's release, keeping the key for what is left of the minimum hold. */
   private releaseInStore(): Promise<boolean> {
     const keepFor = Math.ceil(this.minHold - (performance.now() - this.grantedAt));
-    return this.context.store.release(this.keys, this.token, keepFor > 0 ? keepFor : undefined);
+    return this.context.store.release(this.keys, this.token, keepFor > 0 ? { keepFor } : undefined);
   }
 
   private reportReleased(released: boolean): void {

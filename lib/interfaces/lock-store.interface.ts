@@ -11,6 +11,20 @@ export interface LockStoreGrant {
    * something first, such as replication, sets it). Stores never set it on the result of `acquire`.
    */
   confirm?: boolean;
+  /**
+   * How many fencing tokens, from `fencingToken` on, belong to this grant: the holder's process may pass the lock
+   * to its own next callers with the following ones, without asking the store (every later grant is higher).
+   * @default 1
+   */
+  reserved?: number;
+}
+
+/** How a release ends a hold. */
+export interface LockStoreReleaseOptions {
+  /** ms the keys stay taken before they expire (a minimum hold) instead of being freed now. @default 0 */
+  keepFor?: number;
+  /** Hand a queued key straight to the head of its queue, whatever its wait (the holder gives up its turn). */
+  yield?: boolean;
 }
 
 /** Outcome of one acquisition attempt. */
@@ -81,10 +95,10 @@ export interface LockStore {
   /**
    * Deletes the keys that `token` still holds, and notifies waiters. With `keepFor`, keeps each such key for
    * `keepFor` ms more instead (never touching a key another token holds) and tells waiters when it will be free.
-   * @param keepFor ms the keys stay taken before they expire (a minimum hold) @default 0
+   * @param options a minimum hold, or giving up the turn
    * @returns true if every key was still held by `token`
    */
-  release(keys: readonly string[], token: string, keepFor?: number): Promise<boolean>;
+  release(keys: readonly string[], token: string, options?: LockStoreReleaseOptions): Promise<boolean>;
   /** Whether any of the keys is held by anyone. */
   isLocked(keys: readonly string[]): Promise<boolean>;
   /**

@@ -51,11 +51,15 @@ function recorder(api: OpenTelemetryApi): (event: LockEvent) => void {
   const wait = meter.createHistogram('nest_lock.wait', { unit: 'ms', description: 'Time from asking to the outcome' });
   const hold = meter.createHistogram('nest_lock.hold', { unit: 'ms', description: 'Time a lock was held' });
   const holds = new Map<string, Span>();
+  const tracing = tracingOn(api);
   return (event) => {
     const attributes = { 'lock.keys': event.keys.join(',') };
     if (event.type === 'acquired' || event.type === 'busy') {
       counters[event.type].add(1, attributes);
       wait.record(event.waited, { ...attributes, 'lock.outcome': event.type });
+      if (!tracing()) {
+        return;
+      }
       const span = tracer.startSpan('lock.acquire', {
         startTime: Date.now() - event.waited,
         attributes: { ...attributes, 'lock.outcome': event.type },
@@ -75,5 +79,17 @@ function recorder(api: OpenTelemetryApi): (event: LockEvent) => void {
       }
       span?.end();
     }
+  };
+}
+
+/**
+ * Whether a tracer provider is registered, asked on every event (one may be registered after the app started):
+ * without one, the spans would be built for nothing on every acquisition.
+ */
+function tracingOn(api: OpenTelemetryApi): () => boolean {
+  const none = new api.ProxyTracerProvider().getDelegate();
+  return () => {
+    const provider = api.trace.getTracerProvider();
+    return !(provider instanceof api.ProxyTracerProvider) || provider.getDelegate() !== none;
   };
 }

@@ -18,9 +18,7 @@ describe('the nest-lock CLI', () => {
     expect(shown.stdout).toMatch(new RegExp(`report:42\\s+${lock.token.slice(0, 8)}\\.\\.\\.\\s+\\d+ ms\\s+${lock.fencingToken}\\s+1`));
 
     const json = JSON.parse((await cli(['inspect', '--json', '--redis', REDIS_URL, '--prefix', test.prefix])).stdout);
-    expect(json).toEqual([
-      { key: 'report:42', holder: lock.token, ttl: expect.any(Number), fencingCounter: lock.fencingToken, waiters: 1 },
-    ]);
+    expect(json).toEqual([{ key: 'report:42', holder: lock.token, ttl: expect.any(Number), fencingToken: lock.fencingToken, waiters: 1 }]);
 
     await lock.release();
     const next = await waiting;

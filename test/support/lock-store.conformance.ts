@@ -72,7 +72,7 @@ export function describeLockStoreConformance(
 
     it('keeps a released key for keepFor ms (a minimum hold), then lets it expire', async () => {
       await store.acquire(['a'], 't1', 5000);
-      expect(await store.release(['a'], 't1', 150)).toBe(true);
+      expect(await store.release(['a'], 't1', { keepFor: 150 })).toBe(true);
       expect((await store.acquire(['a'], 't2', 1000)).acquired).toBe(false);
       await sleep(220);
       expect((await store.acquire(['a'], 't2', 1000)).acquired).toBe(true);
@@ -80,7 +80,7 @@ export function describeLockStoreConformance(
 
     it('never keeps or shortens a key another token holds when asked to keep it', async () => {
       await store.acquire(['a'], 'owner', 5000);
-      expect(await store.release(['a'], 'stranger', 60_000)).toBe(false);
+      expect(await store.release(['a'], 'stranger', { keepFor: 60_000 })).toBe(false);
       await sleep(50);
       expect(await store.release(['a'], 'owner')).toBe(true);
       expect(await store.isLocked(['a'])).toBe(false);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster6 } from 'ioredis6';
 import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, LockStoreUnavailableError, RedisLockStore } from '../../lib';
+import { FENCE_BLOCK } from '../../lib/lock.constants';
 import { FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from '../../lib/stores/redis/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
@@ -272,7 +273,7 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
             key: lock.keys[0],
             holder: lock.token,
             ttl: expect.any(Number),
-            fencingCounter: lock.fencingToken,
+            fencingToken: lock.fencingToken,
             waiters: 0,
           }))
           .sort((x, y) => x.key.localeCompare(y.key)),
@@ -356,7 +357,8 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     try {
       const earlier = await subject.locks.acquire(key);
       await earlier.release();
-      await replicated(replica, `lock:{${key}}:fence`, String(earlier.fencingToken));
+      // The counter holds the end of the grant's block of fencing tokens.
+      await replicated(replica, `lock:{${key}}:fence`, String(earlier.fencingToken + FENCE_BLOCK - 1));
       // From here the replica misses every write: frozen, and its link closed by the master.
       replica.freeze();
       await masterClient.call('CLIENT', 'KILL', 'TYPE', 'replica');

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../../interfaces/index.js';
+import { DEFAULT_STARVATION, FENCE_BLOCK } from '../../lock.constants.js';
+import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
 import { ReleaseLatch } from '../release.latch.js';
 
 /** Expired entries of keys nobody asks for again are dropped every this many acquisitions. */
@@ -8,37 +9,55 @@ const SWEEP_EVERY = 1000;
 interface Entry {
   readonly token: string;
   expiresAt: number;
+  /** The fencing token it was granted with. */
+  readonly fence: number;
 }
 
 interface Waiter {
   readonly token: string;
   readonly ttl: number;
+  /** `performance.now()` when it queued. */
+  readonly arrival: number;
   deadline: number;
 }
 
-/** A release: to anyone (`grantee` undefined), handed to `grantee`, or kept (a minimum hold) for `keptFor` ms. */
-interface Handoff {
-  readonly grantee?: string;
-  readonly fencingToken: number;
-  readonly lease: number;
-  readonly keptFor?: number;
-}
+/** What a release tells the watchers of a key. */
+type Announcement =
+  | { readonly kind: 'free' }
+  | { readonly kind: 'granted'; readonly grantee: string; readonly fencingToken: number; readonly lease: number }
+  | { readonly kind: 'woken'; readonly grantee: string; readonly recheck: number }
+  | { readonly kind: 'kept'; readonly recheck: number };
 
-type Listener = (handoff: Handoff) => void;
+type Listener = (announcement: Announcement) => void;
+
+/** Options of {@link MemoryLockStore}. */
+export interface MemoryLockStoreOptions {
+  /**
+   * How long, in ms, the head of a key's queue may wait before a release hands the lock straight to it (see the
+   * module's `starvation`). `0` is strict FIFO.
+   * @default 0
+   */
+  starvation?: number;
+}
 
 /**
  * An in-process {@link LockStore} with the same semantics as the Redis one (leases, fencing, token checks,
- * FIFO waiter queues, wake-up on release), for unit tests of your own code and single-process apps. Locks are
- * not shared between processes.
+ * FIFO waiter queues with bounded barging, wake-up on release), for unit tests of your own code and
+ * single-process apps. Locks are not shared between processes.
  */
 export class MemoryLockStore implements LockStore {
   private readonly entries = new Map<string, Entry>();
   private readonly queues = new Map<string, Waiter[]>();
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly starvation: number;
+  /** One counter for all keys: it grows strictly for each key, and stays bounded. */
   private fence = 0;
-  /** The fencing token of each held key (one counter for all keys grows strictly for each key, and stays bounded). */
-  private readonly fences = new Map<string, number>();
   private acquisitions = 0;
+
+  /** @param options fairness settings */
+  constructor(options: MemoryLockStoreOptions = {}) {
+    this.starvation = options.starvation ?? DEFAULT_STARVATION;
+  }
 
   async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
     if (++this.acquisitions % SWEEP_EVERY === 0) {
@@ -48,21 +67,22 @@ export class MemoryLockStore implements LockStore {
     const entry = keys.length === 1 ? this.live(keys[0]) : undefined;
     if (entry?.token === token) {
       entry.expiresAt = now + ttl;
-      return { acquired: true, fencingToken: this.fences.get(keys[0]) ?? this.fence };
+      return { acquired: true, fencingToken: entry.fence, reserved: FENCE_BLOCK };
     }
     const blocker = keys.map((key) => this.live(key)).find((found) => found !== undefined);
     const head = keys.length === 1 ? this.head(keys[0]) : undefined;
-    if (!blocker && (!head || head.token === token)) {
+    if (!blocker && (!head || head.token === token || this.mayBarge(head, now))) {
+      const fencingToken = this.nextFence(keys.length === 1 ? FENCE_BLOCK : 1);
       for (const key of keys) {
-        this.entries.set(key, { token, expiresAt: now + ttl });
+        this.entries.set(key, { token, expiresAt: now + ttl, fence: fencingToken });
       }
       if (head) {
         this.dequeue(keys[0], token);
       }
-      return { acquired: true, fencingToken: this.nextFence(keys) };
+      return { acquired: true, fencingToken, reserved: keys.length === 1 ? FENCE_BLOCK : 1 };
     }
     if (keys.length === 1 && wait > 0) {
-      this.enqueue(keys[0], token, ttl, now + wait);
+      this.enqueue(keys[0], token, ttl, now, now + wait);
     }
     const until = blocker ? blocker.expiresAt : Math.min((head as Waiter).deadline, now + ttl);
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
@@ -79,7 +99,8 @@ export class MemoryLockStore implements LockStore {
     return true;
   }
 
-  async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
+  async release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
+    const keepFor = options.keepFor ?? 0;
     let released = 0;
     for (const key of keys) {
       const entry = this.live(key);
@@ -89,11 +110,10 @@ export class MemoryLockStore implements LockStore {
       released += 1;
       if (keepFor > 0) {
         entry.expiresAt = performance.now() + keepFor;
-        this.listeners.get(key)?.forEach((listener) => listener({ fencingToken: 0, lease: 0, keptFor: keepFor }));
+        this.tell(key, { kind: 'kept', recheck: keepFor });
       } else {
         this.entries.delete(key);
-        this.fences.delete(key);
-        this.announce(key);
+        this.announce(key, options.yield ?? false);
       }
     }
     return released === keys.length;
@@ -107,7 +127,7 @@ export class MemoryLockStore implements LockStore {
         this.entries.delete(key);
       }
       if (!holder || holder.token === token) {
-        this.announce(key);
+        this.announce(key, false);
       }
     }
   }
@@ -118,15 +138,17 @@ export class MemoryLockStore implements LockStore {
 
   watch(keys: readonly string[], token: string): LockReleaseWatch {
     const latch = new ReleaseLatch();
-    const listener: Listener = (handoff) => {
-      if (handoff.keptFor !== undefined) {
-        latch.recheckWithin(handoff.keptFor + 1);
-      } else if (handoff.grantee === token) {
-        latch.notify({ fencingToken: handoff.fencingToken, lease: handoff.lease });
-      } else if (handoff.grantee === undefined || keys.length > 1) {
+    const listener: Listener = (announcement) => {
+      if (announcement.kind === 'kept') {
+        latch.recheckWithin(announcement.recheck + 1);
+      } else if (announcement.kind === 'free' || keys.length > 1) {
+        latch.notify();
+      } else if (announcement.grantee !== token) {
+        latch.recheckWithin((announcement.kind === 'woken' ? announcement.recheck : announcement.lease) + 1);
+      } else if (announcement.kind === 'woken') {
         latch.notify();
       } else {
-        latch.recheckWithin(handoff.lease + 1);
+        latch.notify({ fencingToken: announcement.fencingToken, lease: announcement.lease, reserved: FENCE_BLOCK });
       }
     };
     for (const key of keys) {
@@ -155,28 +177,43 @@ export class MemoryLockStore implements LockStore {
 
   async close(): Promise<void> {
     this.entries.clear();
-    this.fences.clear();
     this.queues.clear();
     this.listeners.clear();
   }
 
-  /** Hands a free key to the head of its queue, or tells anyone it is free. */
-  private announce(key: string): void {
-    const head = this.head(key);
-    let handoff: Handoff = { fencingToken: 0, lease: 0 };
-    if (head) {
-      const lease = Math.min(head.ttl, head.deadline - performance.now());
-      this.entries.set(key, { token: head.token, expiresAt: performance.now() + lease });
-      this.dequeue(key, head.token);
-      handoff = { grantee: head.token, fencingToken: this.nextFence([key]), lease };
-    }
-    this.listeners.get(key)?.forEach((listener) => listener(handoff));
+  /** A running caller may take a free lock before the head of its queue while the head has waited less than the bound. */
+  private mayBarge(head: Waiter, now: number): boolean {
+    return this.starvation > 0 && now - head.arrival < this.starvation;
   }
 
-  private nextFence(keys: readonly string[]): number {
-    this.fence += 1;
-    keys.forEach((key) => this.fences.set(key, this.fence));
-    return this.fence;
+  /** Hands a free key to the head of its queue, wakes the head, or tells anyone it is free (see the Redis store). */
+  private announce(key: string, yieldTurn: boolean): void {
+    const head = this.head(key);
+    if (!head) {
+      this.tell(key, { kind: 'free' });
+      return;
+    }
+    const now = performance.now();
+    if (!yieldTurn && this.mayBarge(head, now)) {
+      this.tell(key, { kind: 'woken', grantee: head.token, recheck: Math.min(head.deadline - now, this.starvation) });
+      return;
+    }
+    const lease = Math.min(head.ttl, head.deadline - now);
+    const fencingToken = this.nextFence(FENCE_BLOCK);
+    this.entries.set(key, { token: head.token, expiresAt: now + lease, fence: fencingToken });
+    this.dequeue(key, head.token);
+    this.tell(key, { kind: 'granted', grantee: head.token, fencingToken, lease });
+  }
+
+  private tell(key: string, announcement: Announcement): void {
+    this.listeners.get(key)?.forEach((listener) => listener(announcement));
+  }
+
+  /** The first of `block` new fencing tokens. */
+  private nextFence(block: number): number {
+    const first = this.fence + 1;
+    this.fence += block;
+    return first;
   }
 
   private head(key: string): Waiter | undefined {
@@ -194,13 +231,13 @@ export class MemoryLockStore implements LockStore {
     return live[0];
   }
 
-  private enqueue(key: string, token: string, ttl: number, deadline: number): void {
+  private enqueue(key: string, token: string, ttl: number, arrival: number, deadline: number): void {
     const queue = this.queues.get(key) ?? [];
     const existing = queue.find((waiter) => waiter.token === token);
     if (existing) {
       existing.deadline = deadline;
     } else {
-      queue.push({ token, ttl, deadline });
+      queue.push({ token, ttl, arrival, deadline });
     }
     this.queues.set(key, queue);
   }
@@ -227,7 +264,6 @@ export class MemoryLockStore implements LockStore {
     const entry = this.entries.get(key);
     if (entry && entry.expiresAt <= performance.now()) {
       this.entries.delete(key);
-      this.fences.delete(key);
       return undefined;
     }
     return entry;

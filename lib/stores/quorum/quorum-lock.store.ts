@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { InvalidLockOptionsError, LockStoreUnavailableError } from '../../errors/index.js';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../../interfaces/index.js';
+import type {
+  LockReleaseWatch,
+  LockStore,
+  LockStoreAcquireResult,
+  LockStoreGrant,
+  LockStoreReleaseOptions,
+} from '../../interfaces/index.js';
 import type { RedisLockStore } from '../redis/redis-lock.store.js';
 import { startTimer } from '../../utils/timer.util.js';
 
@@ -149,10 +155,10 @@ export class QuorumLockStore implements LockStore {
     return extended;
   }
 
-  async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
+  async release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
     // Sent to every node; answered once a majority has released it (a frozen node does not hold this up).
     const round = await this.majority(
-      (node) => node.release(keys, token, keepFor),
+      (node) => node.release(keys, token, options),
       (released) => released,
     );
     return round.succeeded.filter((entry) => entry.value).length >= this.quorum;

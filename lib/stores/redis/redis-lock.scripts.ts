@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { FENCE_BLOCK } from '../../lock.constants.js';
 
 /** A Lua script with its SHA1, run with EVALSHA and sent whole only when Redis does not know it yet. */
 export interface LockScript {
@@ -12,14 +13,18 @@ function script(source: string, idempotent = false): LockScript {
   return { source, sha: createHash('sha1').update(source).digest('hex'), idempotent };
 }
 
-/**
- * Release messages, published on the lock key's channel: `*` when nobody is queued (any waiter may try), or
- * `G <token> <fencing token> <lease ms>` when the lock was handed to the head of the queue.
- */
+/** Release message: the lock is free and nobody is queued, any waiter may try. */
 export const ANYONE = '*';
 
-/** First word of a hand-off message: `G <token> <fencing token> <lease ms>`. */
+/** First word of a hand-off message: `G <token> <fencing token> <lease ms>`, the lock now belongs to `token`. */
 export const GRANTED = 'G';
+
+/**
+ * First word of a wake-up: `W <token> <ms>`, the lock is free and `token`, the head of the queue, may take it
+ * (its wait has not reached the starvation bound, so a running caller may take it first); the others re-check
+ * within `ms` (the head's wait left, at most the bound).
+ */
+export const WOKEN = 'W';
 
 /** First word of a kept release (a minimum hold): `K <ms>`, the key is free after that many ms. */
 export const KEPT = 'K';
@@ -33,20 +38,26 @@ end
 `;
 
 /**
- * Shared Lua: the next fencing token of a key, `max(last token + 1, server clock in us)`. The counter alone would
- * be enough on one server; the clock keeps tokens growing where the counter is gone or behind: evicted, Redis
- * restarted empty, or a replica promoted before it received the last increments (as long as the new master's
- * clock is not behind the old one's by more than the failover took). The counter outlives the lock by `retention`.
+ * Shared Lua: fencing tokens. A single-key grant takes a block of ${FENCE_BLOCK} tokens starting at
+ * `max(last + 1, server clock in us)` and stores the block's end in the counter, so the holder's process can pass
+ * the lock on to its own next callers with the block's next tokens, and every later grant is still higher. The
+ * clock keeps tokens growing where the counter is gone or behind (evicted, Redis restarted empty, a replica
+ * promoted before it received the last writes), as long as the clock does not go back by more than that took.
+ * The counter outlives the lock by `retention`. One SET ... GET on the common path: reading the old value and
+ * writing the new one is one command, and the old value only matters when it is ahead of the clock.
  */
 const FENCE = `
-local function take_fence(fence_key, at_least)
-  local _, now_us = clock()
-  return math.max(tonumber(redis.call('GET', fence_key) or '0') + 1, now_us, at_least or 0)
+local function format(n)
+  return string.format('%d', n)
 end
-local function store_fence(fence_key, fence, retention)
-  local text = string.format('%d', fence)
-  redis.call('SET', fence_key, text, 'PX', retention)
-  return text
+local function issue_fence(fence_key, retention, block)
+  local _, now = clock()
+  local last = redis.call('SET', fence_key, format(now + block - 1), 'PX', retention, 'GET')
+  if last and tonumber(last) >= now then
+    now = tonumber(last) + 1
+    redis.call('SET', fence_key, format(now + block - 1), 'PX', retention)
+  end
+  return now
 end
 `;
 
@@ -71,8 +82,9 @@ end
 `;
 
 /**
- * Shared Lua: the waiter queue of one key (a ZSET of '<token>|<ttl>' by arrival, and a ZSET of the same members
- * by deadline), from which waiters whose deadline passed are dropped before anyone looks at it.
+ * Shared Lua: the waiter queue of one key (a ZSET of '<token>|<ttl>' by arrival in us, and a ZSET of the same
+ * members by deadline in ms), from which waiters whose deadline passed are dropped before anyone looks at it.
+ * Returns the head and when it arrived (us).
  */
 const QUEUE = `
 local function queue_head(queue, deadlines, now)
@@ -83,68 +95,78 @@ local function queue_head(queue, deadlines, now)
   if #dead > 0 then
     redis.call('ZREMRANGEBYSCORE', deadlines, '-inf', now)
   end
-  return redis.call('ZRANGE', queue, 0, 0)[1]
+  local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+  return head[1], tonumber(head[2])
 end
 `;
 
 /**
- * Shared Lua: the release announcement, which hands the lock to the head of the queue (or tells anyone it is
- * free). Needs CLOCK, FENCE, QUEUE and a `publish(channel, message)`.
+ * Shared Lua: what a release (or a waiter leaving) announces once the lock is free. With nobody queued: anyone
+ * may try. Otherwise the head of the queue gets it: handed over at once (a new fencing token, its lease capped
+ * at its own deadline) when it has waited for the starvation bound or longer, when the bound is 0 (strict FIFO),
+ * or when the releaser yields its turn; else it is only woken, and a running caller may take the free lock first.
+ * Needs CLOCK, FENCE, QUEUE and a \`publish(channel, message)\`.
  */
 const ANNOUNCE = `
-local function announce(lock, fence_key, queue, deadlines, retention)
-  local head
-  local now
-  if redis.call('EXISTS', queue) == 1 then
-    now = clock()
-    head = queue_head(queue, deadlines, now)
+local function announce(lock, fence_key, queue, deadlines, retention, starvation, yield)
+  if redis.call('EXISTS', queue) == 0 then
+    publish(lock, '${ANYONE}')
+    return
   end
+  local now, now_us = clock()
+  local head, since = queue_head(queue, deadlines, now)
   if not head then
     publish(lock, '${ANYONE}')
     return
   end
   local sep = string.find(head, '|', 1, true)
   local token = string.sub(head, 1, sep - 1)
+  local left = tonumber(redis.call('ZSCORE', deadlines, head)) - now
+  if starvation > 0 and not yield and now_us - since < starvation * 1000 then
+    publish(lock, '${WOKEN} ' .. token .. ' ' .. format(math.min(left, starvation)))
+    return
+  end
   -- The lease ends at the waiter's own deadline at the latest: a waiter that died holds the lock no longer.
-  local lease = math.min(tonumber(string.sub(head, sep + 1)), tonumber(redis.call('ZSCORE', deadlines, head)) - now)
-  local fence = store_fence(fence_key, take_fence(fence_key), retention)
+  local lease = math.min(tonumber(string.sub(head, sep + 1)), left)
+  local fence = issue_fence(fence_key, retention, ${FENCE_BLOCK})
   redis.call('SET', lock, token, 'PX', lease)
   redis.call('ZREM', queue, head)
   redis.call('ZREM', deadlines, head)
-  publish(lock, '${GRANTED} ' .. token .. ' ' .. fence .. ' ' .. string.format('%d', lease))
+  publish(lock, '${GRANTED} ' .. token .. ' ' .. format(fence) .. ' ' .. format(lease))
 end
 `;
 
 /**
- * Single key, fair. KEYS: lock, fence, queue, deadlines. ARGV: token, ttl ms, fence retention ms, wait ms.
- * Returns {1, fencingToken} or {0, ms after which to re-check, the key's last fencing token}.
+ * Single key. KEYS: lock, fence, queue, deadlines. ARGV: token, ttl ms, fence retention ms, wait ms, starvation
+ * bound ms (0: strict FIFO). Returns {1, fencingToken} (the first of a block of ${FENCE_BLOCK}) or {0, ms after which
+ * to re-check, the key's last fencing token}.
  */
 export const FAIR_ACQUIRE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
--- Guarantees: the lock goes to the token only if it is free and no live waiter queued before it (FIFO), or if a release already handed it to the token (then its lease is renewed to ttl); a waiter that may wait joins the queue with its deadline.
+-- Guarantees: the lock goes to the token only if it is free and either nobody is queued, the token heads the queue, or the head has waited less than the starvation bound (a bounded barge); or if a release already handed it to the token (its lease is then renewed to ttl). A waiter that may wait joins the queue with its deadline.
+if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, issue_fence(KEYS[2], ARGV[3], ${FENCE_BLOCK})}
+end
 local member = ARGV[1] .. '|' .. ARGV[2]
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1, redis.call('GET', KEYS[2]) or store_fence(KEYS[2], take_fence(KEYS[2]), ARGV[3])}
-end
-local now, head
-if not holder and redis.call('EXISTS', KEYS[3]) == 1 then
-  now = clock()
-  head = queue_head(KEYS[3], KEYS[4], now)
-end
-if not holder and (not head or head == member) then
-  local fence = store_fence(KEYS[2], take_fence(KEYS[2]), ARGV[3])
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  if head then
-    redis.call('ZREM', KEYS[3], member)
-    redis.call('ZREM', KEYS[4], member)
+  local last = redis.call('GET', KEYS[2])
+  if last then
+    return {1, tonumber(last) - ${FENCE_BLOCK - 1}}
   end
-  return {1, fence}
+  return {1, issue_fence(KEYS[2], ARGV[3], ${FENCE_BLOCK})}
+end
+local now, now_us = clock()
+local head, since = queue_head(KEYS[3], KEYS[4], now)
+local starvation = tonumber(ARGV[5])
+if not holder and (not head or head == member or (starvation > 0 and now_us - since < starvation * 1000)) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('ZREM', KEYS[3], member)
+  redis.call('ZREM', KEYS[4], member)
+  return {1, issue_fence(KEYS[2], ARGV[3], ${FENCE_BLOCK})}
 end
 local wait = tonumber(ARGV[4])
 if wait > 0 then
-  local now_us
-  now, now_us = clock()
   redis.call('ZADD', KEYS[3], 'NX', now_us, member)
   redis.call('ZADD', KEYS[4], now + wait, member)
   if redis.call('PTTL', KEYS[3]) < wait then
@@ -161,9 +183,10 @@ return {0, redis.call('PTTL', KEYS[1]), last}
 
 /**
  * Several keys, not queued. KEYS: lock keys 1..n, then their fencing counters 1..n. ARGV: token, ttl ms,
- * fence retention ms. Returns {1, fencingToken} or {0, pttl of the blocking key}.
+ * fence retention ms. Returns {1, fencingToken} or {0, pttl of the blocking key}. Like every grant, it reserves a
+ * block of ${FENCE_BLOCK} tokens, so a key's counter always holds the end of its last grant's block.
  */
-export const ACQUIRE_SCRIPT = script(`${CLOCK}${FENCE}
+export const ACQUIRE_SCRIPT = script(`${CLOCK}
 -- Guarantees: all keys are taken for the token or none is, with one fencing token above every earlier one of each key.
 local n = #KEYS / 2
 for i = 1, n do
@@ -172,26 +195,27 @@ for i = 1, n do
     return {0, pttl}
   end
 end
-local fence
+local _, fence = clock()
 for i = n + 1, #KEYS do
-  fence = take_fence(KEYS[i], fence)
+  fence = math.max(fence, tonumber(redis.call('GET', KEYS[i]) or '0') + 1)
 end
-local text
+local last = string.format('%d', fence + ${FENCE_BLOCK - 1})
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-  text = store_fence(KEYS[n + i], fence, ARGV[3])
+  redis.call('SET', KEYS[n + i], last, 'PX', ARGV[3])
 end
-return {1, text}
+return {1, string.format('%d', fence)}
 `);
 
 /** The scripts that announce releases, built on one way of publishing. */
 export interface AnnouncingScripts {
   /**
-   * KEYS: per key: lock, fence, queue, deadlines. ARGV: token, fence retention ms, ms to keep the keys (0: delete).
-   * Returns how many keys still held the token.
+   * KEYS: per key: lock, fence, queue, deadlines. ARGV: token, fence retention ms, ms to keep the keys (0: delete),
+   * starvation bound ms, 1 to yield (hand a queued key to its head at once). Returns how many keys still held the
+   * token.
    */
   readonly release: LockScript;
-  /** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, ttl ms it queued with, fence retention ms. */
+  /** KEYS: per key: lock, fence, queue, deadlines. ARGV: token, ttl ms it queued with, fence retention ms, starvation bound ms. */
   readonly leave: LockScript;
 }
 
@@ -200,9 +224,9 @@ function announcingScripts(publish: string): AnnouncingScripts {
   return {
     release: script(
       `${shared}
--- Guarantees: touches only keys that still hold this token (never another holder's): deletes each and, in the same atomic step, hands it to the head of its queue (or tells anyone it is free); or, for a minimum hold, lets it expire after the given ms and tells waiters when.
+-- Guarantees: touches only keys that still hold this token (never another holder's): deletes each and, in the same atomic step, announces it (hand-off to a starved head, a wake-up, or free for anyone); or, for a minimum hold, lets it expire after the given ms and tells waiters when.
 local released = 0
-local keep = tonumber(ARGV[3] or '0')
+local keep = tonumber(ARGV[3])
 for i = 1, #KEYS, 4 do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     if keep > 0 then
@@ -210,7 +234,7 @@ for i = 1, #KEYS, 4 do
       publish(KEYS[i], '${KEPT} ' .. ARGV[3])
     else
       redis.call('DEL', KEYS[i])
-      announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[2])
+      announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[2], tonumber(ARGV[4]), ARGV[5] == '1')
     end
     released = released + 1
   end
@@ -221,7 +245,7 @@ return released
     ),
     leave: script(
       `${shared}
--- Guarantees: removes the waiter from each key's queue, gives back a key handed to it meanwhile, and hands a free key to the next head, so giving up never stalls the queue.
+-- Guarantees: removes the waiter from each key's queue, gives back a key handed to it meanwhile, and announces a free key to the next head, so giving up never stalls the queue.
 local member = ARGV[1] .. '|' .. ARGV[2]
 for i = 1, #KEYS, 4 do
   redis.call('ZREM', KEYS[i + 2], member)
@@ -231,7 +255,7 @@ for i = 1, #KEYS, 4 do
     redis.call('DEL', KEYS[i])
   end
   if not holder or holder == ARGV[1] then
-    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[3])
+    announce(KEYS[i], KEYS[i + 1], KEYS[i + 2], KEYS[i + 3], ARGV[3], tonumber(ARGV[4]), false)
   end
 end
 return 1
@@ -261,13 +285,14 @@ end
 return 1
 `);
 
-/** KEYS: fencing counters. ARGV: fencing token, fence retention ms. */
+/** KEYS: fencing counters. ARGV: the first fencing token of a grant, fence retention ms. */
 export const RAISE_FENCE_SCRIPT = script(`
--- Guarantees: a fencing counter never goes down: each becomes the larger of its value and the given token.
+-- Guarantees: a fencing counter never goes down: each becomes at least the end of the given token's block.
+local last = tonumber(ARGV[1]) + ${FENCE_BLOCK - 1}
 for i = 1, #KEYS do
   local seen = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if seen < tonumber(ARGV[1]) then
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+  if seen < last then
+    redis.call('SET', KEYS[i], string.format('%d', last), 'PX', ARGV[2])
   end
 end
 return 1

@@ -1,8 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
-import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, FENCE_RETENTION } from '../../lock.constants.js';
+import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, DEFAULT_STARVATION, FENCE_BLOCK, FENCE_RETENTION } from '../../lock.constants.js';
 import { LockNotReplicatedError } from '../../errors/index.js';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult } from '../../interfaces/index.js';
+import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
 import { createLockLogger } from '../../lock.logger.js';
 import {
   ACQUIRE_SCRIPT,
@@ -47,6 +47,13 @@ export interface RedisLockStoreOptions {
    * @default undefined (no waiting for replicas)
    */
   replicas?: LockReplicasOptions;
+  /**
+   * How long, in ms, the head of a key's queue may wait before a release hands the lock straight to it; until
+   * then a release only wakes it, and a running caller may take the free lock first. `0` hands every release to
+   * the head: strict FIFO.
+   * @default 0
+   */
+  starvation?: number;
 }
 
 /** How many replicas must confirm a lock write, and how long to wait for them. */
@@ -68,6 +75,7 @@ export class RedisLockStore implements LockStore {
   private readonly commands: RedisCommandRunner;
   private readonly subscriber: RedisReleaseSubscriber;
   private readonly replicas?: LockReplicasOptions;
+  private readonly starvation: number;
   /** A Cluster client: keys of different locks may live in different slots, so several keys go one by one. */
   private readonly cluster: boolean;
 
@@ -77,6 +85,7 @@ export class RedisLockStore implements LockStore {
     this.keys = new RedisKeySchema(options.prefix ?? DEFAULT_PREFIX);
     this.ownsClient = options.ownsClient ?? false;
     this.replicas = options.replicas;
+    this.starvation = options.starvation ?? DEFAULT_STARVATION;
     this.cluster = typeof (this.client as Cluster).nodes === 'function';
     const logger = createLockLogger(RedisLockStore.name, options.logger);
     this.commands = new RedisCommandRunner({
@@ -106,7 +115,7 @@ export class RedisLockStore implements LockStore {
         ? await this.commands.script(
             FAIR_ACQUIRE_SCRIPT,
             this.keys.keySet(keys[0]),
-            [token, ttl, FENCE_RETENTION, wait],
+            [token, ttl, FENCE_RETENTION, wait, this.starvation],
             operation,
             cleanUp,
           )
@@ -123,7 +132,7 @@ export class RedisLockStore implements LockStore {
         await this.release(keys, token).catch(() => undefined);
         throw error;
       });
-      return { acquired: true, fencingToken: replyNumber(value) };
+      return { acquired: true, fencingToken: replyNumber(value), reserved: keys.length === 1 ? FENCE_BLOCK : 1 };
     }
     const retryAfter = replyNumber(value);
     return {
@@ -146,14 +155,14 @@ export class RedisLockStore implements LockStore {
     return replyNumber(reply) === 1;
   }
 
-  async release(keys: readonly string[], token: string, keepFor = 0): Promise<boolean> {
+  async release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
     if (this.cluster && keys.length > 1) {
-      return this.everyKey(keys, (key) => this.release([key], token, keepFor));
+      return this.everyKey(keys, (key) => this.release([key], token, options));
     }
     const reply = await this.commands.script(
       this.announcing().release,
       keys.flatMap((key) => this.keys.keySet(key)),
-      [token, FENCE_RETENTION, Math.max(0, Math.ceil(keepFor))],
+      [token, FENCE_RETENTION, Math.max(0, Math.ceil(options.keepFor ?? 0)), this.starvation, options.yield ? 1 : 0],
       { name: 'release', keys },
     );
     await this.confirmReplicated(keys, 'release');
@@ -168,7 +177,7 @@ export class RedisLockStore implements LockStore {
     await this.commands.script(
       this.announcing().leave,
       keys.flatMap((key) => this.keys.keySet(key)),
-      [token, ttl, FENCE_RETENTION],
+      [token, ttl, FENCE_RETENTION, this.starvation],
       {
         name: 'leave the queue of',
         keys,

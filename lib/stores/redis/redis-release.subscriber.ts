@@ -2,7 +2,8 @@ import type { Cluster, Redis } from 'ioredis';
 import type { LockReleaseWatch, LockStoreGrant } from '../../interfaces/index.js';
 import type { LockLogger } from '../../lock.logger.js';
 import { ReleaseLatch } from '../release.latch.js';
-import { ANYONE, GRANTED, KEPT } from './redis-lock.scripts.js';
+import { FENCE_BLOCK } from '../../lock.constants.js';
+import { ANYONE, GRANTED, KEPT, WOKEN } from './redis-lock.scripts.js';
 
 /** How long a channel stays subscribed after its last waiter left: a contended key is not re-subscribed per wait. */
 const LINGER = 5_000;
@@ -210,11 +211,20 @@ class ReleaseWatch implements LockReleaseWatch {
         this.latch.recheckWithin(Number(grantee) + 1);
         return;
       }
+      if (kind === WOKEN) {
+        // Free, and the head of the queue was woken to take it; if it does not, the others may try soon.
+        if (grantee === token || token === undefined) {
+          this.latch.notify();
+        } else {
+          this.latch.recheckWithin(Number(fencingToken) + 1);
+        }
+        return;
+      }
       if (kind !== GRANTED) {
         return;
       }
       if (grantee === token) {
-        this.latch.notify({ fencingToken: Number(fencingToken), lease: Number(lease) });
+        this.latch.notify({ fencingToken: Number(fencingToken), lease: Number(lease), reserved: FENCE_BLOCK });
       } else if (token === undefined) {
         this.latch.notify();
       } else {
