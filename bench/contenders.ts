@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import Redlock from 'redlock';
 import { Mutex } from 'redis-semaphore';
-import { LockModule, LockService } from '../lib';
+import { LockModule, LockService, type LockModuleOptions } from '../lib';
 
 /** One lock implementation as the benchmark drives it. */
 export interface Contender {
@@ -42,7 +42,7 @@ export async function createContender(name: ContenderName, url: string): Promise
 }
 
 async function nestLock(client: Redis): Promise<Contender> {
-  @Module({ imports: [LockModule.forRoot({ redis: client, logger: false, ttl: TTL, waitTimeout: 60_000 })] })
+  @Module({ imports: [LockModule.forRoot({ redis: client, logger: false, ttl: TTL, waitTimeout: 60_000, ...tuning() })] })
   class BenchModule {}
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
   const locks = app.get(LockService);
@@ -88,6 +88,24 @@ function redisSemaphore(client: Redis): Contender {
     close: async () => {
       await client.quit();
     },
+  };
+}
+
+/**
+ * nest-lock's fairness settings for a tuning run: BENCH_STARVATION (ms), BENCH_COHORT_PASSES and
+ * BENCH_COHORT_DURATION (ms), or BENCH_COHORT=off. Unset, the library's defaults are measured.
+ */
+function tuning(): Pick<LockModuleOptions, 'starvation' | 'cohort'> {
+  const env = process.env;
+  const passes = env.BENCH_COHORT_PASSES === undefined ? undefined : Number(env.BENCH_COHORT_PASSES);
+  const duration = env.BENCH_COHORT_DURATION === undefined ? undefined : Number(env.BENCH_COHORT_DURATION);
+  return {
+    ...(env.BENCH_STARVATION === undefined ? {} : { starvation: Number(env.BENCH_STARVATION) }),
+    ...(env.BENCH_COHORT === 'off'
+      ? { cohort: false }
+      : passes !== undefined || duration !== undefined
+        ? { cohort: { passes, duration } }
+        : {}),
   };
 }
 

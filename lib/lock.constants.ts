@@ -53,3 +53,6 @@ export const FENCE_BLOCK = 64;
 
 /** Default of the `starvation` option: see README "Waiting". */
 export const DEFAULT_STARVATION = 0;
+
+/** Default of the `cohort` option: how long and how often a lock is passed between callers of one process. */
+export const DEFAULT_COHORT = { passes: 16, duration: 25 } as const;

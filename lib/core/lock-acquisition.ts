@@ -4,7 +4,7 @@ import { LockStoreUnavailableError } from '../errors/index.js';
 import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../interfaces/index.js';
 import type { ResolvedLockOptions } from '../options/lock-options.validator.js';
 import { pause, settleWithin } from '../utils/timer.util.js';
-import type { LocalQueue } from './local-queue.js';
+import type { LocalPass, LocalQueue, LocalTurn } from './local-queue.js';
 import type { Lock } from './lock.js';
 
 /** Pause between attempts while the store is unreachable (there is no release to wait for). */
@@ -17,7 +17,7 @@ export interface AcquisitionContext {
   readonly store: LockStore;
   readonly queue: LocalQueue;
   /**
-   * Creates the handle of a granted lock.
+   * Creates the handle of a lock the store granted.
    * @param startedAt `performance.now()` from which its lease is counted
    */
   grant(
@@ -28,6 +28,8 @@ export interface AcquisitionContext {
     startedAt: number,
     askedAt: number,
   ): Lock;
+  /** Creates the handle of a lock passed on by the caller before, inside this process. */
+  receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Lock;
   /** The error for a lock that stayed busy since `askedAt` (and its event). */
   busy(keys: readonly string[], askedAt: number): Error;
 }
@@ -72,10 +74,16 @@ export class LockAcquisition {
   async run(): Promise<Lock> {
     this.signal.throwIfAborted();
     const waits = this.keys.length === 1 && this.deadline > this.started;
-    const turn = waits ? await this.context.queue.turn(this.keys[0], this.deadline, this.signal, () => this.busy()) : undefined;
-    // Listening before the first attempt is free when the channel is subscribed already (a contended key).
-    this.watch = this.context.store.watch?.(this.keys, this.token, true);
+    const turn = waits
+      ? await this.context.queue.turn(this.keys[0], this.deadline, this.signal, () => this.busy(), this.options.autoExtend)
+      : undefined;
     try {
+      const passed = turn && (await this.passedOn(turn));
+      if (passed) {
+        return await this.granted(passed);
+      }
+      // Listening before the first attempt is free when the channel is subscribed already (a contended key).
+      this.watch = this.context.store.watch?.(this.keys, this.token, true);
       return await this.attemptUntilGranted();
     } catch (error) {
       if (this.leaveOnExit) {
@@ -175,8 +183,28 @@ export class LockAcquisition {
     return this.refusedAt + lease - performance.now() >= lease / 2 ? this.refusedAt : undefined;
   }
 
+  /**
+   * While this process holds the key, waits for its holder to pass the lock on; a pass that arrives is taken
+   * whatever else happened (the holder has let go of it).
+   * @returns the lock, or undefined when the store must be asked
+   */
+  private async passedOn(turn: LocalTurn): Promise<Lock | undefined> {
+    const pass = await turn.awaitPass(this.deadline - performance.now(), this.signal);
+    if (pass) {
+      return this.context.receive(pass, this.options, this.started);
+    }
+    this.signal.throwIfAborted();
+    if (performance.now() >= this.deadline) {
+      throw this.busy();
+    }
+    return undefined;
+  }
+
   private async grant(granted: LockStoreGrant, startedAt: number): Promise<Lock> {
-    const lock = this.context.grant(this.keys, this.token, granted, this.options, startedAt, this.started);
+    return this.granted(this.context.grant(this.keys, this.token, granted, this.options, startedAt, this.started));
+  }
+
+  private async granted(lock: Lock): Promise<Lock> {
     if (this.signal.aborted) {
       // Cancelled while the winning attempt was in flight: give the lock straight back.
       await lock.release().catch(() => undefined);

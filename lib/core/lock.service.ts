@@ -11,7 +11,7 @@ import type { ResolvedLockModuleOptions } from '../options/lock-module-options.r
 import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from '../options/lock-options.validator.js';
 import { settleWithin } from '../utils/timer.util.js';
 import { CallChain, type LockEntry } from './call-chain.js';
-import { LocalQueue } from './local-queue.js';
+import { LocalQueue, type Cohort, type LocalPass } from './local-queue.js';
 import { LockAcquisition, type AcquisitionContext } from './lock-acquisition.js';
 import { Lock } from './lock.js';
 
@@ -48,7 +48,9 @@ export class LockService implements OnApplicationShutdown {
     this.acquisitions = {
       store,
       queue: new LocalQueue(),
-      grant: (keys, token, granted, resolved, startedAt, askedAt) => this.grant(keys, token, granted, resolved, startedAt, askedAt),
+      grant: (keys, token, granted, resolved, startedAt, askedAt) =>
+        this.grant(keys, token, granted, resolved, startedAt, askedAt, this.cohortOf(keys, token, granted, startedAt)),
+      receive: (pass, resolved, askedAt) => this.receive(pass, resolved, askedAt),
       busy: (keys, askedAt) => this.busy(keys, askedAt),
     };
   }
@@ -232,6 +234,50 @@ export class LockService implements OnApplicationShutdown {
     return taking;
   }
 
+  /** A single-key grant with fencing tokens to spare can be passed between this app's callers (see `cohort`). */
+  private cohortOf(keys: readonly string[], token: string, granted: LockStoreGrant, startedAt: number): Cohort | undefined {
+    const reserved = granted.reserved ?? 1;
+    if (!this.options.cohort || keys.length !== 1 || reserved < 2) {
+      return undefined;
+    }
+    return {
+      key: keys[0],
+      token,
+      nextFence: granted.fencingToken + 1,
+      lastFence: granted.fencingToken + reserved - 1,
+      passes: 0,
+      startedAt,
+    };
+  }
+
+  /** The handle of a lock passed on inside this app: the same lease and store token, the block's next fencing token. */
+  private receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Lock {
+    const { cohort, fencingToken, lease } = pass;
+    return this.grant([cohort.key], cohort.token, { fencingToken, lease }, options, performance.now(), askedAt, cohort);
+  }
+
+  /**
+   * Offers a lock being released to the next caller of this app waiting for the key, within the cohort's bounds;
+   * otherwise the cohort ends, yielding the turn to the other instances when callers of this app still wait.
+   */
+  private passOn(lock: Lock, cohort: Cohort): boolean | 'yield' {
+    const bounds = this.options.cohort;
+    const queue = this.acquisitions.queue;
+    const withinBounds =
+      bounds &&
+      cohort.passes < bounds.passes &&
+      performance.now() - cohort.startedAt < bounds.duration &&
+      cohort.nextFence <= cohort.lastFence;
+    const lease = lock.expiresAt - Date.now();
+    if (withinBounds && lease > 0 && queue.passOn({ cohort, fencingToken: cohort.nextFence, lease })) {
+      cohort.passes += 1;
+      cohort.nextFence += 1;
+      return true;
+    }
+    queue.end(cohort);
+    return !withinBounds && queue.hasWaiters(cohort.key) ? 'yield' : false;
+  }
+
   private grant(
     keys: readonly string[],
     token: string,
@@ -239,7 +285,11 @@ export class LockService implements OnApplicationShutdown {
     options: ResolvedLockOptions,
     startedAt: number,
     askedAt: number,
+    cohort: Cohort | undefined,
   ): Lock {
+    if (cohort) {
+      this.acquisitions.queue.hold(cohort);
+    }
     const lock = new Lock(
       {
         keys,
@@ -254,7 +304,13 @@ export class LockService implements OnApplicationShutdown {
       {
         store: this.store,
         logger: this.logger,
-        settled: (settled) => this.held.delete(settled),
+        settled: (settled, state) => {
+          this.held.delete(settled);
+          if (cohort && state === 'lost') {
+            this.acquisitions.queue.end(cohort);
+          }
+        },
+        passOn: cohort && ((released) => this.passOn(released, cohort)),
         emit: (event) => this.eventSubject.next(event),
         stopped: this.shutdown.signal,
       },

@@ -10,7 +10,13 @@ export interface LockHandleContext {
   readonly store: LockStore;
   readonly logger: LockLogger;
   /** Called once, when the lock is released or lost. */
-  settled(lock: Lock): void;
+  settled(lock: Lock, state: 'released' | 'lost'): void;
+  /**
+   * Offers a lock being released to the next caller of this process, under the same lease.
+   * @returns true if it was passed on; otherwise whether the store's release should yield the turn (hand the key
+   * to the head of the store's queue at once) or not
+   */
+  passOn?(lock: Lock): boolean | 'yield';
   /** Publishes what happened to the lock. */
   emit(event: LockEvent): void;
   /** Aborts when the app shuts down: background work of the lock stops. */
@@ -144,8 +150,13 @@ export class Lock {
     if (this.state === 'released') {
       return false;
     }
+    const handOver = this.isHeld ? (this.context.passOn?.(this) ?? false) : false;
     this.settle('released');
-    const released = await this.releaseInStore().catch((error: unknown) => {
+    if (handOver === true) {
+      this.reportReleased(true);
+      return true;
+    }
+    const released = await this.releaseInStore(handOver === 'yield').catch((error: unknown) => {
       if (error instanceof LockStoreUnavailableError) {
         this.retryRelease();
       }
@@ -174,9 +185,9 @@ export class Lock {
   }
 
   /** The store's release, keeping the key for what is left of the minimum hold. */
-  private releaseInStore(): Promise<boolean> {
+  private releaseInStore(yieldTurn = false): Promise<boolean> {
     const keepFor = Math.ceil(this.minHold - (performance.now() - this.grantedAt));
-    return this.context.store.release(this.keys, this.token, keepFor > 0 ? { keepFor } : undefined);
+    return this.context.store.release(this.keys, this.token, { keepFor: Math.max(0, keepFor), yield: yieldTurn });
   }
 
   private reportReleased(released: boolean): void {
@@ -254,7 +265,7 @@ export class Lock {
     this.state = state;
     this.stopTimers();
     if (wasHeld) {
-      this.context.settled(this);
+      this.context.settled(this, state);
     }
   }
 

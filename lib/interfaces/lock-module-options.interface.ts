@@ -65,10 +65,40 @@ export interface LockModuleOptions {
    */
   replicas?: { count: number; timeoutMs: number };
   /**
+   * Lock cohorting: when this app's callers wait for a key that this app holds, a release passes the lock straight
+   * to the next of them, under the same lease and without a round trip to Redis, up to `passes` times or for
+   * `duration` ms since Redis granted it; then the key goes back to Redis, handed to the other instances' waiters
+   * first. Each pass gets its own, higher fencing token. `false` sends every release to Redis.
+   * @default { passes: 16, duration: 25 }
+   */
+  cohort?: LockCohortOptions | false;
+  /**
+   * Bounded barging, in ms: a release wakes the longest waiter of the key instead of handing it the lock, and a
+   * caller that is already running may take the free lock first, until the longest waiter has waited this long;
+   * from then on, releases hand the lock straight to it. `0` hands every release to the longest waiter (strict
+   * FIFO).
+   * @default 0
+   */
+  starvation?: number;
+  /**
    * Register the module globally, so that `LockService` can be injected everywhere.
    * @default true
    */
   isGlobal?: boolean;
+}
+
+/** The bounds of a cohort: passes of a lock between callers of one app before it goes back to Redis. */
+export interface LockCohortOptions {
+  /**
+   * Most passes per grant from Redis (at most 63: a grant reserves 64 fencing tokens).
+   * @default 16
+   */
+  passes?: number;
+  /**
+   * Most ms from the grant from Redis during which the lock is passed on.
+   * @default 25
+   */
+  duration?: number;
 }
 
 /** A class that creates the module options, for `forRootAsync({ useClass })`. */

@@ -1,6 +1,15 @@
-import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, DEFAULT_REDIS_URL, DEFAULT_TTL, DEFAULT_WAIT_TIMEOUT } from '../lock.constants.js';
+import {
+  DEFAULT_COHORT,
+  DEFAULT_COMMAND_TIMEOUT,
+  DEFAULT_PREFIX,
+  DEFAULT_REDIS_URL,
+  DEFAULT_STARVATION,
+  DEFAULT_TTL,
+  DEFAULT_WAIT_TIMEOUT,
+  FENCE_BLOCK,
+} from '../lock.constants.js';
 import { InvalidLockOptionsError } from '../errors/index.js';
-import type { LockModuleOptions, LockStore } from '../interfaces/index.js';
+import type { LockCohortOptions, LockModuleOptions, LockStore } from '../interfaces/index.js';
 import { describe } from '../utils/describe.util.js';
 import { assertLockOptions, isWholeNumber, type ResolvedLockOptions } from './lock-options.validator.js';
 
@@ -12,6 +21,9 @@ export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'si
   commandTimeout: number;
   logger: LockModuleOptions['logger'];
   replicas: LockModuleOptions['replicas'];
+  /** The bounds of passes inside this app, or false. */
+  cohort: Required<LockCohortOptions> | false;
+  starvation: number;
   /** The module made the store (not passed in), so it closes it on shutdown. */
   ownsStore: boolean;
 }
@@ -26,6 +38,8 @@ const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
   'commandTimeout',
   'logger',
   'replicas',
+  'cohort',
+  'starvation',
   'isGlobal',
 ]);
 
@@ -85,7 +99,14 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
   if (given.logger !== undefined && given.logger !== false && typeof given.logger?.warn !== 'function') {
     throw new InvalidLockOptionsError(`LockModule options: logger must be false or a LoggerService, got ${describe(given.logger)}.`);
   }
+  if (given.starvation !== undefined && !(isWholeNumber(given.starvation) && given.starvation >= 0)) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: starvation must be a whole number of ms, 0 or more (0: strict FIFO), got ${describe(given.starvation)}.`,
+    );
+  }
   return {
+    cohort: resolveCohort(given.cohort),
+    starvation: given.starvation ?? DEFAULT_STARVATION,
     redis: given.redis ?? DEFAULT_REDIS_URL,
     store,
     prefix: given.prefix ?? DEFAULT_PREFIX,
@@ -105,4 +126,22 @@ function isLockStore(value: unknown): value is LockStore {
     value !== null &&
     STORE_METHODS.every((method) => typeof (value as Record<string, unknown>)[method] === 'function')
   );
+}
+
+function resolveCohort(cohort: LockModuleOptions['cohort']): ResolvedLockModuleOptions['cohort'] {
+  if (cohort === false) {
+    return false;
+  }
+  const given = cohort as Record<string, unknown> | undefined;
+  const passes = given?.passes ?? DEFAULT_COHORT.passes;
+  const duration = given?.duration ?? DEFAULT_COHORT.duration;
+  const known =
+    given === undefined || (typeof given === 'object' && Object.keys(given).every((name) => name === 'passes' || name === 'duration'));
+  if (!known || !isWholeNumber(passes) || passes < 0 || passes >= FENCE_BLOCK || !isWholeNumber(duration) || duration < 0) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: cohort must be false or { passes, duration } with passes a whole number from 0 to ${FENCE_BLOCK - 1} ` +
+        `and duration a whole number of ms, got ${describe(cohort)}.`,
+    );
+  }
+  return { passes, duration };
 }

@@ -15,7 +15,7 @@ export function createLockStore(options: ResolvedLockModuleOptions): LockStore {
     return options.store;
   }
   if (options.store === 'memory') {
-    return new MemoryLockStore();
+    return new MemoryLockStore({ starvation: options.starvation });
   }
   const given = options.redis;
   if (Array.isArray(given)) {
@@ -33,6 +33,7 @@ function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions):
     commandTimeout: options.commandTimeout,
     logger: options.logger,
     replicas: options.replicas,
+    starvation: options.starvation,
   });
 }
 

@@ -35,10 +35,11 @@ class StressModule {}
 async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(StressModule, { logger: false });
   const locks = app.get(LockService);
-  const released = new Set<string>();
+  // By fencing token: unique per holder, while holders the lock was passed to inside a process share a store token.
+  const released = new Set<number>();
   locks.events.subscribe((event) => {
     if (event.type === 'released') {
-      released.add(event.token);
+      released.add(event.fencingToken);
     }
   });
   const checker = new Checker(new Redis(config.checkerUrl), config.checkerPrefix);
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       waited,
       bound,
       fence: lock?.fencingToken,
-      clean: lock ? released.has(lock.token) : undefined,
+      clean: lock ? released.has(lock.fencingToken) : undefined,
     });
   };
 

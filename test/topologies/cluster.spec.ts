@@ -120,12 +120,18 @@ async function shardSubscribers(server: RedisServer, channel: string): Promise<{
 }
 
 /**
- * A holder and a waiter on `key`: the waiter listens on the shard that owns the key (sharded pub/sub only) and
- * the release wakes it, long before the holder's lease would have ended.
+ * A holder and a waiter on `key`, in two apps (inside one app the lock would be passed on without Redis): the
+ * waiter listens on the shard that owns the key (sharded pub/sub only) and the release wakes it, long before the
+ * holder's lease would have ended.
  * @param channel the channel as Redis sees it (with any client keyPrefix)
  */
-async function wakeUpOnShard(cluster: RedisClusterFixture, app: LockApp, key: string, channel = `lock:{${key}}`): Promise<void> {
-  const holder = await app.locks.acquire(key, { ttl: 60_000 });
+async function wakeUpOnShard(
+  cluster: RedisClusterFixture,
+  [holderApp, app]: [LockApp, LockApp],
+  key: string,
+  channel = `lock:{${key}}`,
+): Promise<void> {
+  const holder = await holderApp.locks.acquire(key, { ttl: 60_000 });
   const started = Date.now();
   const waiting = app.locks.acquire(key, { waitTimeout: 30_000 });
   const { master } = await cluster.shardOf(channel);
@@ -138,16 +144,17 @@ async function wakeUpOnShard(cluster: RedisClusterFixture, app: LockApp, key: st
   await next.release();
 }
 
-/** {@link wakeUpOnShard} in an app whose store uses the given Cluster client (closed afterwards). */
-async function wakeUpOnClient(cluster: RedisClusterFixture, client: Cluster, key: string, channel?: string): Promise<void> {
-  const store = new RedisLockStore({ client, logger: false });
-  const app = await bootLockApp({ store });
+/** {@link wakeUpOnShard} in two apps whose stores use a Cluster client each, made by `connect` (closed afterwards). */
+async function wakeUpOnClient(cluster: RedisClusterFixture, connect: () => Cluster, key: string, channel?: string): Promise<void> {
+  const clients = [connect(), connect()];
+  const stores = clients.map((client) => new RedisLockStore({ client, logger: false }));
+  const apps = await Promise.all(stores.map((store) => bootLockApp({ store })));
   try {
-    await wakeUpOnShard(cluster, app, key, channel);
+    await wakeUpOnShard(cluster, [apps[0], apps[1]], key, channel);
   } finally {
-    await app.app.close();
-    await store.close();
-    client.disconnect();
+    await Promise.all(apps.map((app) => app.app.close()));
+    await Promise.all(stores.map((store) => store.close()));
+    clients.forEach((client) => client.disconnect());
   }
 }
 
@@ -234,15 +241,20 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   });
 
   it('wakes waiters through sharded pub/sub on the shard that owns the key', async () => {
-    await wakeUpOnShard(cluster, subject, 'sharded');
+    const other = await bootLockApp({ redis: { cluster: cluster.startupNodes }, commandTimeout: 1_000 });
+    try {
+      await wakeUpOnShard(cluster, [other, subject], 'sharded');
+    } finally {
+      await other.app.close();
+    }
   });
 
   it('wakes waiters through sharded pub/sub on a Cluster client with a keyPrefix', async () => {
-    await wakeUpOnClient(cluster, new Cluster(cluster.startupNodes, { keyPrefix: 'app:' }), 'prefixed', 'app:lock:{prefixed}');
+    await wakeUpOnClient(cluster, () => new Cluster(cluster.startupNodes, { keyPrefix: 'app:' }), 'prefixed', 'app:lock:{prefixed}');
   });
 
   it('wakes waiters through sharded pub/sub on an ioredis 6 Cluster client', async () => {
-    await wakeUpOnClient(cluster, new Cluster6(cluster.startupNodes) as unknown as Cluster, 'ioredis6');
+    await wakeUpOnClient(cluster, () => new Cluster6(cluster.startupNodes) as unknown as Cluster, 'ioredis6');
   });
 
   it('works as an ACL user limited to what the README lists for a Cluster', async () => {
@@ -252,11 +264,13 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
       admin.disconnect();
     }
     const user = { username: 'nest-lock', password: 'lock-user-password' };
-    const limited = await bootLockApp({ redis: { cluster: cluster.startupNodes, clusterOptions: { redisOptions: user } } });
+    const limited = await Promise.all(
+      [0, 1].map(() => bootLockApp({ redis: { cluster: cluster.startupNodes, clusterOptions: { redisOptions: user } } })),
+    );
     try {
-      await wakeUpOnShard(cluster, limited, 'acl');
+      await wakeUpOnShard(cluster, [limited[0], limited[1]], 'acl');
     } finally {
-      await limited.app.close();
+      await Promise.all(limited.map((app) => app.app.close()));
     }
   });
 
@@ -424,7 +438,9 @@ describe('Redis Cluster whose servers lack sharded pub/sub (as before Redis 7)',
   });
 
   it('falls back to classic pub/sub to wake waiters', async () => {
-    const holder = await subject.locks.acquire('classic', { ttl: 60_000 });
+    // A holder in another app: inside one app, the lock would be passed on without Redis.
+    const other = await bootLockApp({ redis: { cluster: cluster.startupNodes } });
+    const holder = await other.locks.acquire('classic', { ttl: 60_000 });
     const started = Date.now();
     const waiting = subject.locks.acquire('classic', { waitTimeout: 30_000 });
     const classicSubscribers = async (): Promise<number> => {
@@ -440,5 +456,6 @@ describe('Redis Cluster whose servers lack sharded pub/sub (as before Redis 7)',
     // Woken by the release, not by the holder's lease running out (60 s).
     expect(Date.now() - started).toBeLessThan(20_000);
     await next.release();
+    await other.app.close();
   });
 });

@@ -1,0 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Lock, LockModuleOptions } from '../../lib';
+import { bootLockApp, type LockApp } from '../support/app';
+import { countClientCommands, useRedisServer } from '../support/redis-server';
+
+describe('lock cohorting: a lock passed between callers of one app', () => {
+  const own = useRedisServer();
+  const apps: LockApp[] = [];
+
+  async function app(options: LockModuleOptions = {}): Promise<LockApp> {
+    const booted = await bootLockApp({ redis: own.server.url, ...options });
+    apps.push(booted);
+    return booted;
+  }
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((booted) => booted.app.close()));
+    await own.redis.flushall();
+  });
+
+  /** `callers` concurrent callers of `locks`, each taking `key` `rounds` times; the fencing tokens in grant order. */
+  async function contend(subject: LockApp, key: string, callers: number, rounds: number): Promise<number[]> {
+    const tokens: number[] = [];
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        for (let i = 0; i < rounds; i += 1) {
+          await subject.locks.using(key, async (lock) => {
+            tokens.push(lock.fencingToken);
+            await sleep(1);
+          });
+        }
+      }),
+    );
+    return tokens;
+  }
+
+  it('passes the lock to the next caller of the app without a command to Redis, with a higher fencing token each time', async () => {
+    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
+    await subject.locks.isLocked('warm-up');
+    let tokens: number[] = [];
+    const sent = await countClientCommands(own.server.url, async () => {
+      tokens = await contend(subject, 'passed', 8, 4);
+    });
+    expect(tokens).toHaveLength(32);
+    expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
+    expect(new Set(tokens).size).toBe(32);
+    // 32 critical sections: a handful of grants from Redis, not two commands each.
+    expect(sent.filter((command) => command === 'evalsha').length).toBeLessThan(12);
+  });
+
+  it('issues a later grant elsewhere a fencing token above every token passed on', async () => {
+    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
+    const tokens = await contend(subject, 'fenced', 6, 5);
+    const other = await app();
+    const later = await other.locks.acquire('fenced');
+    expect(later.fencingToken).toBeGreaterThan(Math.max(...tokens));
+    await later.release();
+  });
+
+  it('gives the key to another instance waiting in Redis after at most `passes` passes', async () => {
+    const busy = await app({ cohort: { passes: 3, duration: 60_000 } });
+    const other = await app();
+    const order: string[] = [];
+    const first = await busy.locks.acquire('turns');
+    const local = Array.from({ length: 8 }, (_, i) =>
+      busy.locks.using('turns', async () => {
+        order.push(`busy-${i}`);
+        await sleep(5);
+      }),
+    );
+    await sleep(50);
+    const remote = other.locks.using('turns', async () => {
+      order.push('other');
+    });
+    await sleep(50);
+    await first.release();
+    await Promise.all([...local, remote]);
+    // The holder plus 3 passes, then the key goes to Redis, where the other instance waited first.
+    expect(order.indexOf('other')).toBeLessThanOrEqual(3);
+    expect(order).toHaveLength(9);
+  });
+
+  it('sends every release to Redis with cohort: false', async () => {
+    const subject = await app({ cohort: false });
+    await subject.locks.isLocked('warm-up');
+    const sent = await countClientCommands(own.server.url, async () => {
+      await contend(subject, 'no-cohort', 4, 3);
+    });
+    // Every one of the 12 critical sections released to Redis (and was granted by a script or a hand-off).
+    expect(sent.filter((command) => command === 'evalsha').length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('does not pass the lock to a waiter without a watchdog (its lease must be its own ttl)', async () => {
+    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
+    const holder = await subject.locks.acquire('fixed');
+    const waiting = subject.locks.acquire('fixed', { autoExtend: false, ttl: 5_000 });
+    await sleep(50);
+    await holder.release();
+    const lock = await waiting;
+    expect(lock.token).not.toBe(holder.token);
+    expect(await own.redis.pttl('lock:{fixed}')).toBeGreaterThan(4_000);
+    await lock.release();
+  });
+
+  it('hands a passed lock on with the holder’s lease, extended by the new holder’s watchdog', async () => {
+    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
+    const holder = await subject.locks.acquire('lease', { ttl: 600 });
+    const next = subject.locks.acquire('lease', { ttl: 600 });
+    await sleep(50);
+    await holder.release();
+    const passed = await next;
+    expect(passed.token).toBe(holder.token);
+    expect(passed.fencingToken).toBe(holder.fencingToken + 1);
+    expect(passed.expiresAt).toBeLessThanOrEqual(holder.expiresAt + 5);
+    await sleep(900);
+    expect(passed.isHeld).toBe(true);
+    expect(await own.redis.get('lock:{lease}')).toBe(passed.token);
+    await passed.release();
+    expect(await own.redis.exists('lock:{lease}')).toBe(0);
+  });
+
+  it('ends the cohort when the lock is lost: the next caller asks Redis', async () => {
+    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
+    const holder: Lock = await subject.locks.acquire('lost', { ttl: 200, autoExtend: false });
+    const next = subject.locks.acquire('lost', { waitTimeout: 5_000 });
+    await sleep(400);
+    expect(holder.signal.aborted).toBe(true);
+    const lock = await next;
+    expect(lock.fencingToken).toBeGreaterThan(holder.fencingToken + 62);
+    await lock.release();
+  });
+});
