@@ -92,19 +92,20 @@ function redisSemaphore(client: Redis): Contender {
 }
 
 /**
- * nest-lock's fairness settings for a tuning run: BENCH_STARVATION (ms), BENCH_COHORT_PASSES and
- * BENCH_COHORT_DURATION (ms), or BENCH_COHORT=off. Unset, the library's defaults are measured.
+ * nest-lock's fairness settings for a tuning run: BENCH_STARVATION (ms), BENCH_COHORT_PASSES,
+ * BENCH_COHORT_DURATION and BENCH_COHORT_LINGER (ms), or BENCH_COHORT=off. Unset, the library's defaults are measured.
  */
 function tuning(): Pick<LockModuleOptions, 'starvation' | 'cohort'> {
   const env = process.env;
   const passes = env.BENCH_COHORT_PASSES === undefined ? undefined : Number(env.BENCH_COHORT_PASSES);
   const duration = env.BENCH_COHORT_DURATION === undefined ? undefined : Number(env.BENCH_COHORT_DURATION);
+  const linger = env.BENCH_COHORT_LINGER === undefined ? undefined : Number(env.BENCH_COHORT_LINGER);
   return {
     ...(env.BENCH_STARVATION === undefined ? {} : { starvation: Number(env.BENCH_STARVATION) }),
     ...(env.BENCH_COHORT === 'off'
       ? { cohort: false }
-      : passes !== undefined || duration !== undefined
-        ? { cohort: { passes, duration } }
+      : passes !== undefined || duration !== undefined || linger !== undefined
+        ? { cohort: { passes, duration, linger } }
         : {}),
   };
 }

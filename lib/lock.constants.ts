@@ -55,4 +55,4 @@ export const FENCE_BLOCK = 64;
 export const DEFAULT_STARVATION = 0;
 
 /** Default of the `cohort` option: how long and how often a lock is passed between callers of one process. */
-export const DEFAULT_COHORT = { passes: 16, duration: 25 } as const;
+export const DEFAULT_COHORT = { passes: 16, duration: 25, linger: 2 } as const;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { settleWithin } from '../utils/timer.util.js';
+import { settleWithin, startTimer, type Timer } from '../utils/timer.util.js';
 
 /**
  * This process's hold on one key: the store's lease, passed from caller to caller of the process without a round
@@ -17,6 +17,15 @@ export interface Cohort {
   passes: number;
   /** `performance.now()` when the store granted the lease. */
   readonly startedAt: number;
+  /** The store granted it after a wait: the key is contended, so the lease may linger for this process's next caller. */
+  readonly contended: boolean;
+}
+
+/** A lease kept a short while after its holder released it, for the process's next caller. */
+interface Parked {
+  readonly pass: LocalPass;
+  readonly timer: Timer;
+  readonly expire: () => void;
 }
 
 /** The lock, passed on by the caller before: its lease and the receiver's fencing token. */
@@ -54,6 +63,7 @@ export interface LocalTurn {
 interface LocalKey {
   readonly waiters: LocalWaiter[];
   cohort?: Cohort;
+  parked?: Parked;
 }
 
 /**
@@ -118,6 +128,54 @@ export class LocalQueue {
     return true;
   }
 
+  /**
+   * Keeps the lease of `pass.cohort` for `linger` ms after its holder released it: a caller of this process that
+   * comes meanwhile takes `pass` at once; otherwise `expire` runs (it releases the lease to the store).
+   * @param pass what the next caller gets
+   * @param linger ms to wait for one
+   * @param expire called if none came
+   */
+  park(pass: LocalPass, linger: number, expire: () => void): void {
+    const local = this.local(pass.cohort.key);
+    const timer = startTimer(() => {
+      if (local.parked?.pass === pass) {
+        local.parked = undefined;
+        this.end(pass.cohort);
+        expire();
+      }
+    }, linger);
+    local.parked = { pass, timer, expire };
+  }
+
+  /**
+   * Takes the lease parked for `key`, if there is one and the caller may take a pass.
+   * @param key the key
+   * @param acceptsPasses the caller has a watchdog
+   */
+  takeParked(key: string, acceptsPasses: boolean): LocalPass | undefined {
+    const local = this.keys.get(key);
+    const parked = local?.parked;
+    if (!local || !parked || !acceptsPasses) {
+      return undefined;
+    }
+    parked.timer.clear();
+    local.parked = undefined;
+    return parked.pass;
+  }
+
+  /** Ends every parked lease at once (app shutdown), running their `expire`. */
+  unparkAll(): void {
+    for (const local of [...this.keys.values()]) {
+      const parked = local.parked;
+      if (parked) {
+        parked.timer.clear();
+        local.parked = undefined;
+        this.end(parked.pass.cohort);
+        parked.expire();
+      }
+    }
+  }
+
   /** Whether callers of this process wait for the key (the holder then gives its turn to the other instances). */
   hasWaiters(key: string): boolean {
     return (this.keys.get(key)?.waiters.length ?? 0) > 0;
@@ -139,6 +197,10 @@ export class LocalQueue {
   }
 
   private async awaitPass(local: LocalKey, me: LocalWaiter, timeout: number, signal: AbortSignal): Promise<LocalPass | undefined> {
+    const parked = local.cohort && this.takeParked(local.cohort.key, me.acceptsPasses);
+    if (parked) {
+      return parked;
+    }
     if (!local.cohort || !me.acceptsPasses) {
       return undefined;
     }
@@ -167,7 +229,7 @@ export class LocalQueue {
   }
 
   private forget(key: string, local: LocalKey): void {
-    if (local.waiters.length === 0 && !local.cohort && this.keys.get(key) === local) {
+    if (local.waiters.length === 0 && !local.cohort && !local.parked && this.keys.get(key) === local) {
       this.keys.delete(key);
     }
   }

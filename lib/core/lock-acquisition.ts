@@ -27,6 +27,7 @@ export interface AcquisitionContext {
     options: ResolvedLockOptions,
     startedAt: number,
     askedAt: number,
+    contended: boolean,
   ): Lock;
   /** Creates the handle of a lock passed on by the caller before, inside this process. */
   receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Lock;
@@ -78,7 +79,8 @@ export class LockAcquisition {
       ? await this.context.queue.turn(this.keys[0], this.deadline, this.signal, () => this.busy(), this.options.autoExtend)
       : undefined;
     try {
-      const passed = turn && (await this.passedOn(turn));
+      const parked = turn || this.keys.length > 1 ? undefined : this.context.queue.takeParked(this.keys[0], this.options.autoExtend);
+      const passed = parked ? this.context.receive(parked, this.options, this.started) : turn && (await this.passedOn(turn));
       if (passed) {
         return await this.granted(passed);
       }
@@ -201,7 +203,9 @@ export class LockAcquisition {
   }
 
   private async grant(granted: LockStoreGrant, startedAt: number): Promise<Lock> {
-    return this.granted(this.context.grant(this.keys, this.token, granted, this.options, startedAt, this.started));
+    // Granted after the store refused it at least once: the key is contended.
+    const contended = this.refusedAt !== undefined;
+    return this.granted(this.context.grant(this.keys, this.token, granted, this.options, startedAt, this.started, contended));
   }
 
   private async granted(lock: Lock): Promise<Lock> {

@@ -48,8 +48,8 @@ export class LockService implements OnApplicationShutdown {
     this.acquisitions = {
       store,
       queue: new LocalQueue(),
-      grant: (keys, token, granted, resolved, startedAt, askedAt) =>
-        this.grant(keys, token, granted, resolved, startedAt, askedAt, this.cohortOf(keys, token, granted, startedAt)),
+      grant: (keys, token, granted, resolved, startedAt, askedAt, contended) =>
+        this.grant(keys, token, granted, resolved, startedAt, askedAt, this.cohortOf(keys, token, granted, startedAt, contended)),
       receive: (pass, resolved, askedAt) => this.receive(pass, resolved, askedAt),
       busy: (keys, askedAt) => this.busy(keys, askedAt),
     };
@@ -192,6 +192,7 @@ export class LockService implements OnApplicationShutdown {
   /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
+    this.acquisitions.queue.unparkAll();
     // Aborted waiters leave the store's queues on their way out: let them, before the connection closes.
     await settleWithin(Promise.allSettled([...this.taking]), this.options.commandTimeout);
     const held = [...this.held];
@@ -235,19 +236,19 @@ export class LockService implements OnApplicationShutdown {
   }
 
   /** A single-key grant with fencing tokens to spare can be passed between this app's callers (see `cohort`). */
-  private cohortOf(keys: readonly string[], token: string, granted: LockStoreGrant, startedAt: number): Cohort | undefined {
+  private cohortOf(
+    keys: readonly string[],
+    token: string,
+    granted: LockStoreGrant,
+    startedAt: number,
+    contended: boolean,
+  ): Cohort | undefined {
     const reserved = granted.reserved ?? 1;
     if (!this.options.cohort || keys.length !== 1 || reserved < 2) {
       return undefined;
     }
-    return {
-      key: keys[0],
-      token,
-      nextFence: granted.fencingToken + 1,
-      lastFence: granted.fencingToken + reserved - 1,
-      passes: 0,
-      startedAt,
-    };
+    const lastFence = granted.fencingToken + reserved - 1;
+    return { key: keys[0], token, nextFence: granted.fencingToken + 1, lastFence, passes: 0, startedAt, contended };
   }
 
   /** The handle of a lock passed on inside this app: the same lease and store token, the block's next fencing token. */
@@ -258,9 +259,10 @@ export class LockService implements OnApplicationShutdown {
 
   /**
    * Offers a lock being released to the next caller of this app waiting for the key, within the cohort's bounds;
-   * otherwise the cohort ends, yielding the turn to the other instances when callers of this app still wait.
+   * for a contended key with no such caller yet, keeps the lease a short while (`cohort.linger`) for one. Otherwise
+   * the cohort ends, yielding the turn to the other instances when callers of this app still wait.
    */
-  private passOn(lock: Lock, cohort: Cohort): boolean | 'yield' {
+  private passOn(lock: Lock, cohort: Cohort, keepFor: number): boolean | 'yield' {
     const bounds = this.options.cohort;
     const queue = this.acquisitions.queue;
     const withinBounds =
@@ -269,9 +271,15 @@ export class LockService implements OnApplicationShutdown {
       performance.now() - cohort.startedAt < bounds.duration &&
       cohort.nextFence <= cohort.lastFence;
     const lease = lock.expiresAt - Date.now();
-    if (withinBounds && lease > 0 && queue.passOn({ cohort, fencingToken: cohort.nextFence, lease })) {
+    const pass = { cohort, fencingToken: cohort.nextFence, lease };
+    const taken = withinBounds && lease > 0 && queue.passOn(pass);
+    const parks = withinBounds && !taken && cohort.contended && keepFor === 0 && bounds.linger > 0 && lease > bounds.linger;
+    if (taken || (parks && !this.shutdown.signal.aborted)) {
       cohort.passes += 1;
       cohort.nextFence += 1;
+      if (!taken) {
+        queue.park(pass, bounds.linger, () => void this.store.release(lock.keys, cohort.token).catch(() => undefined));
+      }
       return true;
     }
     queue.end(cohort);
@@ -310,7 +318,7 @@ export class LockService implements OnApplicationShutdown {
             this.acquisitions.queue.end(cohort);
           }
         },
-        passOn: cohort && ((released) => this.passOn(released, cohort)),
+        passOn: cohort && ((released, keepFor) => this.passOn(released, cohort, keepFor)),
         emit: (event) => this.eventSubject.next(event),
         stopped: this.shutdown.signal,
       },

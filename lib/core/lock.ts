@@ -13,10 +13,11 @@ export interface LockHandleContext {
   settled(lock: Lock, state: 'released' | 'lost'): void;
   /**
    * Offers a lock being released to the next caller of this process, under the same lease.
+   * @param keepFor ms of its minimum hold still to run (the store must keep the key that long)
    * @returns true if it was passed on; otherwise whether the store's release should yield the turn (hand the key
    * to the head of the store's queue at once) or not
    */
-  passOn?(lock: Lock): boolean | 'yield';
+  passOn?(lock: Lock, keepFor: number): boolean | 'yield';
   /** Publishes what happened to the lock. */
   emit(event: LockEvent): void;
   /** Aborts when the app shuts down: background work of the lock stops. */
@@ -150,7 +151,7 @@ export class Lock {
     if (this.state === 'released') {
       return false;
     }
-    const handOver = this.isHeld ? (this.context.passOn?.(this) ?? false) : false;
+    const handOver = this.isHeld ? (this.context.passOn?.(this, this.minHoldLeft()) ?? false) : false;
     this.settle('released');
     if (handOver === true) {
       this.reportReleased(true);
@@ -186,8 +187,11 @@ export class Lock {
 
   /** The store's release, keeping the key for what is left of the minimum hold. */
   private releaseInStore(yieldTurn = false): Promise<boolean> {
-    const keepFor = Math.ceil(this.minHold - (performance.now() - this.grantedAt));
-    return this.context.store.release(this.keys, this.token, { keepFor: Math.max(0, keepFor), yield: yieldTurn });
+    return this.context.store.release(this.keys, this.token, { keepFor: this.minHoldLeft(), yield: yieldTurn });
+  }
+
+  private minHoldLeft(): number {
+    return Math.max(0, Math.ceil(this.minHold - (performance.now() - this.grantedAt)));
   }
 
   private reportReleased(released: boolean): void {

@@ -69,7 +69,7 @@ export interface LockModuleOptions {
    * to the next of them, under the same lease and without a round trip to Redis, up to `passes` times or for
    * `duration` ms since Redis granted it; then the key goes back to Redis, handed to the other instances' waiters
    * first. Each pass gets its own, higher fencing token. `false` sends every release to Redis.
-   * @default { passes: 16, duration: 25 }
+   * @default { passes: 16, duration: 25, linger: 2 }
    */
   cohort?: LockCohortOptions | false;
   /**
@@ -99,6 +99,13 @@ export interface LockCohortOptions {
    * @default 25
    */
   duration?: number;
+  /**
+   * For a contended key (granted after a wait), how long a released lease is kept for the app's next caller when
+   * none is waiting yet, in ms; `0` releases it to Redis at once. Within the bounds above. An uncontended key is
+   * always released at once.
+   * @default 2
+   */
+  linger?: number;
 }
 
 /** A class that creates the module options, for `forRootAsync({ useClass })`. */

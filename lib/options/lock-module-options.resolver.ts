@@ -135,13 +135,15 @@ function resolveCohort(cohort: LockModuleOptions['cohort']): ResolvedLockModuleO
   const given = cohort as Record<string, unknown> | undefined;
   const passes = given?.passes ?? DEFAULT_COHORT.passes;
   const duration = given?.duration ?? DEFAULT_COHORT.duration;
-  const known =
-    given === undefined || (typeof given === 'object' && Object.keys(given).every((name) => name === 'passes' || name === 'duration'));
-  if (!known || !isWholeNumber(passes) || passes < 0 || passes >= FENCE_BLOCK || !isWholeNumber(duration) || duration < 0) {
+  const linger = given?.linger ?? DEFAULT_COHORT.linger;
+  const names = ['passes', 'duration', 'linger'];
+  const known = given === undefined || (typeof given === 'object' && Object.keys(given).every((name) => names.includes(name)));
+  const ms = (value: unknown): value is number => isWholeNumber(value) && value >= 0;
+  if (!known || !isWholeNumber(passes) || passes < 0 || passes >= FENCE_BLOCK || !ms(duration) || !ms(linger)) {
     throw new InvalidLockOptionsError(
-      `LockModule options: cohort must be false or { passes, duration } with passes a whole number from 0 to ${FENCE_BLOCK - 1} ` +
-        `and duration a whole number of ms, got ${describe(cohort)}.`,
+      `LockModule options: cohort must be false or { passes, duration, linger } with passes a whole number from 0 to ` +
+        `${FENCE_BLOCK - 1} and duration and linger whole numbers of ms, got ${describe(cohort)}.`,
     );
   }
-  return { passes, duration };
+  return { passes, duration, linger };
 }

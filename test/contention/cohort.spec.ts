@@ -129,4 +129,70 @@ describe('lock cohorting: a lock passed between callers of one app', () => {
     expect(lock.fencingToken).toBeGreaterThan(holder.fencingToken + 62);
     await lock.release();
   });
+
+  describe('linger', () => {
+    /** An app that holds `key` after a wait (so the key counts as contended), and the lock it got. */
+    async function contendedHolder(subject: LockApp, key: string): Promise<Lock> {
+      const other = await app({ cohort: false });
+      const first = await other.locks.acquire(key);
+      const waiting = subject.locks.acquire(key, { waitTimeout: 5_000 });
+      await sleep(20);
+      await first.release();
+      return waiting;
+    }
+
+    it('keeps a contended key for the app’s next caller a little while, who gets it without Redis and with the next token', async () => {
+      const subject = await app({ cohort: { linger: 50 } });
+      const lock = await contendedHolder(subject, 'lingering');
+      let next: Lock | undefined;
+      const sent = await countClientCommands(own.server.url, async () => {
+        await lock.release();
+        await sleep(10);
+        next = await subject.locks.acquire('lingering');
+      });
+      expect(next?.fencingToken).toBe(lock.fencingToken + 1);
+      expect(sent.filter((command) => command === 'evalsha')).toEqual([]);
+      await next?.release();
+    });
+
+    it('lets a caller of another app have the key once the linger ends with nobody taking it', async () => {
+      const subject = await app({ cohort: { linger: 50 } });
+      const lock = await contendedHolder(subject, 'lingering-ends');
+      const other = await app();
+      const waiting = other.locks.acquire('lingering-ends', { waitTimeout: 5_000 });
+      await sleep(20);
+      const releasedAt = Date.now();
+      await lock.release();
+      const next = await waiting;
+      expect(Date.now() - releasedAt).toBeLessThan(1_000);
+      expect(next.fencingToken).toBeGreaterThan(lock.fencingToken);
+      await next.release();
+    });
+
+    it('releases an uncontended key to Redis at once', async () => {
+      const subject = await app({ cohort: { linger: 5_000 } });
+      const lock = await subject.locks.acquire('calm');
+      await lock.release();
+      expect(await own.redis.exists('lock:{calm}')).toBe(0);
+    });
+
+    it('gives a parked lease to tryAcquire', async () => {
+      const subject = await app({ cohort: { linger: 200 } });
+      const lock = await contendedHolder(subject, 'try-parked');
+      await lock.release();
+      const again = await subject.locks.tryAcquire('try-parked');
+      expect(again?.fencingToken).toBe(lock.fencingToken + 1);
+      await again?.release();
+    });
+
+    it('releases a parked lease to Redis at once when the app shuts down', async () => {
+      const subject = await app({ cohort: { linger: 1_000 } });
+      const lock = await contendedHolder(subject, 'parked-at-shutdown');
+      await lock.release();
+      expect(await own.redis.exists('lock:{parked-at-shutdown}')).toBe(1);
+      await subject.app.close();
+      apps.splice(apps.indexOf(subject), 1);
+      expect(await own.redis.exists('lock:{parked-at-shutdown}')).toBe(0);
+    });
+  });
 });
