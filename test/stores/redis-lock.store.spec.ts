@@ -3,10 +3,10 @@ import { LockStoreUnavailableError, RedisLockStore, type LockReleaseWatch } from
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { DEAD_REDIS_URL, deleteKeysUnder, keysUnder, redisClient, uniquePrefix, useTestRedis } from '../support/redis';
 
-describeLockStoreConformance('RedisLockStore', async () => {
+describeLockStoreConformance('RedisLockStore', async (options) => {
   const client = redisClient();
   const prefix = uniquePrefix('conformance');
-  const store = new RedisLockStore({ client, prefix, logger: false });
+  const store = new RedisLockStore({ client, prefix, logger: false, ...options });
   return {
     store,
     dispose: async () => {

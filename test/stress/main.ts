@@ -1,4 +1,5 @@
-// `npm run stress -- [--minutes N] [--quorum] [--seed S]`: the adversarial stress for as long as you like.
+// `npm run stress -- [--minutes N] [--quorum] [--seed S] [--starvation MS] [--no-cohort]`: the adversarial stress
+// for as long as you like.
 import { parseArgs } from 'node:util';
 import { runStress } from './stress.runner';
 
@@ -8,6 +9,8 @@ const { values } = parseArgs({
     quorum: { type: 'boolean', default: false },
     seed: { type: 'string' },
     workers: { type: 'string', default: '4' },
+    starvation: { type: 'string' },
+    'no-cohort': { type: 'boolean', default: false },
   },
 });
 
@@ -16,6 +19,10 @@ runStress({
   quorum: values.quorum,
   seed: values.seed === undefined ? undefined : Number(values.seed),
   workers: Number(values.workers),
+  settings: {
+    ...(values.starvation === undefined ? {} : { starvation: Number(values.starvation) }),
+    ...(values['no-cohort'] ? { cohort: false as const } : {}),
+  },
   log: (line) => console.log(line),
 }).then(
   ({ violations }) => {

@@ -1,3 +1,5 @@
+import type { LockModuleOptions } from '../../lib';
+
 // What the stress runner and its workers say to each other.
 
 /** A worker's settings, passed as its first argument (JSON). */
@@ -14,6 +16,8 @@ export interface WorkerConfig {
   keys: number;
   commandTimeout: number;
   seed: number;
+  /** Fairness settings of the workers' LockModule. */
+  settings: Pick<LockModuleOptions, 'cohort' | 'starvation'>;
 }
 
 /** A message from a worker. */

@@ -22,6 +22,8 @@ export interface StressOptions {
   /** Mean ms between two faults. */
   faultEvery?: number;
   seed?: number;
+  /** The workers' fairness settings (cohort, starvation); the library's defaults if left out. */
+  settings?: WorkerConfig['settings'];
   /** Progress lines go here. */
   log?: (line: string) => void;
 }
@@ -76,6 +78,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       keys: keys.length,
       commandTimeout: COMMAND_TIMEOUT,
       seed: seed + nextWorker,
+      settings: options.settings ?? {},
     };
     const child = fork(join(__dirname, 'stress.worker.ts'), [JSON.stringify(config)], {
       execArgv: ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'support', 'resolve-ts.js')],
@@ -134,7 +137,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
 
   try {
     log(
-      `stress: ${options.quorum ? 'quorum of 3' : 'one Redis'}, seed ${seed}, ${options.workers ?? 4} workers x ${options.loops ?? 3} loops, ${Math.round(options.duration / 1000)} s`,
+      `stress: ${options.quorum ? 'quorum of 3' : 'one Redis'}, seed ${seed}, ${options.workers ?? 4} workers x ${options.loops ?? 3} loops, ${Math.round(options.duration / 1000)} s, settings ${JSON.stringify(options.settings ?? 'defaults')}`,
     );
     Array.from({ length: options.workers ?? 4 }, spawn);
     await Promise.all(workers.map((worker) => worker.ready));

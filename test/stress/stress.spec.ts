@@ -1,15 +1,19 @@
+import type { StressOptions } from './stress.runner';
 import { runStress } from './stress.runner';
 
-// The bounded run CI does on every change; `npm run stress -- --minutes 10 [--quorum]` runs it longer.
+// The bounded run CI does on every change; `npm run stress -- --minutes 10 [--quorum] [--starvation 5 --no-cohort]`
+// runs it longer.
 describe('adversarial stress (worker processes killed, paused past their ttl, disconnected)', () => {
-  it.each([
-    ['one Redis', false, 30_000],
-    ['a Redlock quorum of 3', true, 25_000],
-  ])(
+  const runs: Array<[string, Pick<StressOptions, 'quorum' | 'duration' | 'settings'>]> = [
+    ['one Redis, default settings (cohorts with linger, strict FIFO)', { duration: 25_000 }],
+    ['one Redis, bounded barging (starvation 5 ms), no cohorts', { duration: 15_000, settings: { starvation: 5, cohort: false } }],
+    ['a Redlock quorum of 3', { duration: 20_000, quorum: true }],
+  ];
+  it.each(runs)(
     'finds no violation on %s',
-    async (_name, quorum, duration) => {
+    async (_name, shape) => {
       const lines: string[] = [];
-      const { violations, stats } = await runStress({ duration, quorum, log: (line) => lines.push(line) });
+      const { violations, stats } = await runStress({ ...shape, log: (line) => lines.push(line) });
       expect({ violations, seed: lines[0] }).toEqual({ violations: [], seed: lines[0] });
       expect(stats.clean).toBeGreaterThan(100);
     },

@@ -28,7 +28,15 @@ const pick = <T>(choices: readonly T[]): T => choices[Math.floor(random() * choi
 const send = (report: StressReport): void => void process.send?.(report);
 
 @Module({
-  imports: [LockModule.forRoot({ redis: config.redis, prefix: config.prefix, commandTimeout: config.commandTimeout, logger: false })],
+  imports: [
+    LockModule.forRoot({
+      redis: config.redis,
+      prefix: config.prefix,
+      commandTimeout: config.commandTimeout,
+      logger: false,
+      ...config.settings,
+    }),
+  ],
 })
 class StressModule {}
 

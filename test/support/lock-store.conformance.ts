@@ -1,14 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LockReleaseWatch, LockStore } from '../../lib';
 
+/** A fresh store and a function that frees it. */
+export interface StoreUnderTest {
+  store: LockStore;
+  dispose: () => Promise<void>;
+}
+
 /**
  * The behaviour every LockStore must have. Called by each store's spec with a factory for a fresh store.
- * @param create returns a store with an empty namespace, and a function that frees it
+ * @param create returns a store with an empty namespace (with the given starvation bound), and a function that frees it
  */
-export function describeLockStoreConformance(
-  name: string,
-  create: () => Promise<{ store: LockStore; dispose: () => Promise<void> }>,
-): void {
+export function describeLockStoreConformance(name: string, create: (options?: { starvation?: number }) => Promise<StoreUnderTest>): void {
   describe(`${name} conformance`, () => {
     let store: LockStore;
     let dispose: () => Promise<void>;
@@ -236,6 +239,59 @@ export function describeLockStoreConformance(
       await watch.next(100);
       expect(Date.now() - started).toBeGreaterThanOrEqual(90);
       watch.close();
+    });
+  });
+
+  describe(`${name} bounded barging (starvation bound 300 ms)`, () => {
+    let store: LockStore;
+    let dispose: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, dispose } = await create({ starvation: 300 }));
+    });
+
+    afterEach(async () => {
+      await dispose();
+    });
+
+    it('leaves a released key free for a running caller while the head has waited less than the bound, and only wakes the head', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'head', 1000, 5000);
+      const watch = store.watch?.(['a'], 'head');
+      await watch?.ready;
+      await store.release(['a'], 'holder');
+      expect(await store.isLocked(['a'])).toBe(false);
+      expect((await store.acquire(['a'], 'barger', 1000, 0)).acquired).toBe(true);
+      if (watch) {
+        expect(await watch.next(500)).toBeUndefined();
+        watch.close();
+      }
+    });
+
+    it('hands a released key to the head once it has waited for the bound', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'head', 1000, 5000);
+      await sleep(350);
+      await store.release(['a'], 'holder');
+      expect(await store.isLocked(['a'])).toBe(true);
+      expect((await store.acquire(['a'], 'barger', 1000, 0)).acquired).toBe(false);
+      expect((await store.acquire(['a'], 'head', 1000, 5000)).acquired).toBe(true);
+    });
+
+    it('refuses a free key to a running caller once the head has waited for the bound', async () => {
+      await store.acquire(['a'], 'holder', 100);
+      await store.acquire(['a'], 'head', 1000, 5000);
+      await sleep(350);
+      expect((await store.acquire(['a'], 'barger', 1000, 0)).acquired).toBe(false);
+      expect((await store.acquire(['a'], 'head', 1000, 5000)).acquired).toBe(true);
+    });
+
+    it('hands a key to the head at once on a release that yields its turn', async () => {
+      await store.acquire(['a'], 'holder', 5000);
+      await store.acquire(['a'], 'head', 1000, 5000);
+      await store.release(['a'], 'holder', { yield: true });
+      expect((await store.acquire(['a'], 'barger', 1000, 0)).acquired).toBe(false);
+      expect((await store.acquire(['a'], 'head', 1000, 5000)).acquired).toBe(true);
     });
   });
 }
