@@ -4,7 +4,19 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', '.tmp/', 'bench/results/', 'test/compat/*.cjs', 'test/compat/*.mjs', 'test/support/resolve-ts.js'] },
+  {
+    ignores: [
+      'dist/',
+      'coverage/',
+      'node_modules/',
+      '.tmp/',
+      'bench/results/',
+      'test/compat/*.cjs',
+      'test/compat/*.mjs',
+      'test/compat/*.ts',
+      'test/support/resolve-ts.js',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

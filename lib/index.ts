@@ -1,8 +1,11 @@
 export * from './locked/locked.decorator.js';
+export { UseLock, type UseLockOptions } from './locked/use-lock.decorator.js';
+export { LockInterceptor } from './locked/lock.interceptor.js';
+export type { RequestKeyFunction, RequestLockKey } from './locked/request-key.compiler.js';
 export * from './errors/index.js';
 export * from './interfaces/index.js';
 export * from './stores/index.js';
 export { LockModule } from './lock.module.js';
 export { LockService } from './core/lock.service.js';
 export { Lock } from './core/lock.js';
-export { LOCK_MODULE_OPTIONS, LOCKED_METADATA } from './lock.constants.js';
+export { LOCK_MODULE_OPTIONS, LOCKED_METADATA, USE_LOCK_METADATA } from './lock.constants.js';

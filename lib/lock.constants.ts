@@ -56,3 +56,6 @@ export const DEFAULT_STARVATION = 0;
 
 /** Default of the `cohort` option: how long and how often a lock is passed between callers of one process. */
 export const DEFAULT_COHORT = { passes: 16, duration: 25, linger: 2 } as const;
+
+/** Metadata key under which `@UseLock` records its key and options on a controller class or handler. */
+export const USE_LOCK_METADATA = 'lock:use-lock';

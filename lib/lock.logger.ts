@@ -5,9 +5,10 @@ export interface LockLogger {
   debug(message: string): void;
   log(message: string): void;
   warn(message: string): void;
+  error(message: string): void;
 }
 
-const SILENT: LockLogger = { debug: () => undefined, log: () => undefined, warn: () => undefined };
+const SILENT: LockLogger = { debug: () => undefined, log: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * Creates the logger of one class: Nest's `Logger` with the class name as context, the user's
@@ -19,16 +20,20 @@ export function createLockLogger(context: string, option: false | LoggerService 
   if (option === false) {
     return SILENT;
   }
-  const target: LoggerService = option ?? new Logger(context);
+  if (option === undefined) {
+    // A Logger made with a context adds it itself; passing it again would print it as a second message.
+    const logger = new Logger(context);
+    return {
+      debug: (message) => logger.debug(message),
+      log: (message) => logger.log(message),
+      warn: (message) => logger.warn(message),
+      error: (message) => logger.error(message),
+    };
+  }
   return {
-    debug: (message) => {
-      target.debug?.(message, context);
-    },
-    log: (message) => {
-      target.log(message, context);
-    },
-    warn: (message) => {
-      target.warn(message, context);
-    },
+    debug: (message) => void option.debug?.(message, context),
+    log: (message) => void option.log(message, context),
+    warn: (message) => void option.warn(message, context),
+    error: (message) => void option.error(message, context),
   };
 }

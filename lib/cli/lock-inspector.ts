@@ -9,6 +9,12 @@ export interface InspectedLock {
   key: string;
   /** The holder's token, or undefined if nobody holds it (waiters only). */
   holder?: string;
+  /** Who holds it, read from the token (`appName`, host, process id), when the holder's version puts it there. */
+  holderApp?: string;
+  /** The host name of the holder's process. */
+  holderHost?: string;
+  /** The process id of the holder. */
+  holderPid?: number;
   /** ms until the lease ends, if held. */
   ttl?: number;
   /**
@@ -61,6 +67,7 @@ export class LockInspector {
     return {
       key,
       holder: holder ?? undefined,
+      ...holderOf(holder),
       ttl: holder === null ? undefined : ttl,
       fencingToken: fence === null ? undefined : Number(fence) - (FENCE_BLOCK - 1),
       waiters,
@@ -90,4 +97,12 @@ export class LockInspector {
       }
     } while (cursor !== '0');
   }
+}
+
+/** A token `app@host:pid/uuid` names its holder's process. */
+const HOLDER_TOKEN = /^([\w.-]+)@([\w.-]+):(\d+)\//;
+
+function holderOf(token: string | null): Pick<InspectedLock, 'holderApp' | 'holderHost' | 'holderPid'> {
+  const match = token === null ? null : HOLDER_TOKEN.exec(token);
+  return match ? { holderApp: match[1], holderHost: match[2], holderPid: Number(match[3]) } : {};
 }

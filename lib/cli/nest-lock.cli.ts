@@ -108,6 +108,10 @@ async function release(inspector: LockInspector, key: string, yes: boolean): Pro
     process.stdout.write(`Lock "${key}" is not held.\n`);
     return 1;
   }
+  if (!yes && !process.stdin.isTTY) {
+    process.stderr.write(`Nothing released: release asks for confirmation on a terminal; pass --yes to release "${key}" without asking.\n`);
+    return 1;
+  }
   if (!yes && !(await confirm(`Force-release lock "${key}" held by ${holderOf(lock)} (${lock.ttl} ms left)? [y/N] `))) {
     process.stdout.write('Nothing released.\n');
     return 1;
@@ -130,7 +134,10 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 function holderOf(lock: InspectedLock): string {
-  return lock.holder === undefined ? '(free)' : `${lock.holder.slice(0, 8)}...`;
+  if (lock.holder === undefined) {
+    return '(free)';
+  }
+  return lock.holderApp === undefined ? `${lock.holder.slice(0, 8)}...` : `${lock.holderApp}@${lock.holderHost}:${lock.holderPid}`;
 }
 
 function table(header: string[], rows: string[][]): string {

@@ -16,6 +16,8 @@ const NEVER = new Promise<never>(() => undefined);
 export interface AcquisitionContext {
   readonly store: LockStore;
   readonly queue: LocalQueue;
+  /** What this app's tokens start with (`app@host:pid/`), so an operator can tell who holds a lock. */
+  readonly holder: string;
   /**
    * Creates the handle of a lock the store granted.
    * @param startedAt `performance.now()` from which its lease is counted
@@ -43,7 +45,7 @@ type AttemptOutcome = LockStoreAcquireResult & { unavailable?: LockStoreUnavaila
  * and the caller's deadline), the hand-off checks, and the way out of the store's queue if it gives up.
  */
 export class LockAcquisition {
-  private readonly token = randomUUID();
+  private readonly token: string;
   private readonly started = performance.now();
   private readonly deadline: number;
   private watch?: LockReleaseWatch;
@@ -69,6 +71,7 @@ export class LockAcquisition {
     private readonly signal: AbortSignal,
   ) {
     this.deadline = this.started + waitTimeout;
+    this.token = context.holder + randomUUID();
   }
 
   /** Takes the lock, waiting up to the deadline. */

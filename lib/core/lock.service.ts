@@ -1,25 +1,26 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { from, isObservable, Observable, Subject, finalize, type ObservableInput, type Subscription } from 'rxjs';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { from, isObservable, Observable, Subject, finalize, tap, type ObservableInput, type Subscription } from 'rxjs';
 import { performance } from 'node:perf_hooks';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
-import { InvalidLockOptionsError, LockError, LockNotAcquiredError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
 import { LockStore, type LockEvent, type LockKey, type LockOptions, type LockStoreGrant, type UsingOptions } from '../interfaces/index.js';
 import { createLockLogger, type LockLogger } from '../lock.logger.js';
 import { normalizeLockKeys } from '../options/lock-key.validator.js';
-import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
+import { describeConnection, type ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
 import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from '../options/lock-options.validator.js';
 import { settleWithin } from '../utils/timer.util.js';
 import { CallChain, type LockEntry } from './call-chain.js';
 import { LocalQueue, type Cohort, type LocalPass } from './local-queue.js';
 import { LockAcquisition, type AcquisitionContext } from './lock-acquisition.js';
+import { LockFailureLog } from './lock-failure.log.js';
 import { Lock } from './lock.js';
 
 /**
  * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
  */
 @Injectable()
-export class LockService implements OnApplicationShutdown {
+export class LockService implements OnModuleInit, OnApplicationShutdown {
   /**
    * Everything that happens to this app's locks: acquired (with the wait), busy, extended, released (with the hold
    * time), lost. Completes on shutdown. Subscribe for metrics, traces or your own logs.
@@ -35,18 +36,21 @@ export class LockService implements OnApplicationShutdown {
   /** Acquisitions in progress: shutdown lets them leave the store's queues. */
   private readonly taking = new Set<Promise<Lock>>();
   private readonly acquisitions: AcquisitionContext;
+  private readonly failures: LockFailureLog;
 
   constructor(
     @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
     @Inject(LockStore) private readonly store: LockStore,
   ) {
     this.logger = createLockLogger(LockService.name, options.logger);
+    this.failures = new LockFailureLog(this.logger);
     this.events = this.eventSubject.asObservable();
     // Every waiting caller listens to it; hundreds of waiters are normal, not a leak.
     setMaxListeners(0, this.shutdown.signal);
     this.defaults = { ttl: options.ttl, waitTimeout: options.waitTimeout, autoExtend: options.autoExtend, minHold: 0 };
     this.acquisitions = {
       store,
+      holder: options.holder,
       queue: new LocalQueue(),
       grant: (keys, token, granted, resolved, startedAt, askedAt, contended) =>
         this.grant(keys, token, granted, resolved, startedAt, askedAt, this.cohortOf(keys, token, granted, startedAt, contended)),
@@ -107,12 +111,10 @@ export class LockService implements OnApplicationShutdown {
   using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options: UsingOptions & { onBusy: 'skip' }): Promise<T | undefined>;
   using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options?: UsingOptions): Promise<T | undefined>;
   async using<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options?: UsingOptions): Promise<T | undefined> {
-    const keys = normalizeLockKeys(key);
     if (typeof fn !== 'function') {
-      throw new InvalidLockOptionsError(`using() needs a function as its second argument, got ${typeof fn}.`);
+      this.reportAndThrow(new InvalidLockOptionsError(`using() needs a function as its second argument, got ${typeof fn}.`));
     }
-    const resolved = this.resolveUsing(options);
-    const entry = await this.enter(keys, resolved).catch((error: unknown) => this.skipOrThrow(error, options));
+    const entry = await this.open(key, options);
     if (!entry) {
       return undefined;
     }
@@ -121,6 +123,7 @@ export class LockService implements OnApplicationShutdown {
       result = await entry.run(() => fn(entry.lock));
     } catch (error) {
       await entry.exit();
+      this.failures.report(error);
       throw error;
     }
     if (isObservable(result)) {
@@ -144,10 +147,7 @@ export class LockService implements OnApplicationShutdown {
       const cancel = new AbortController();
       let inner: Subscription | undefined;
       const start = async (): Promise<void> => {
-        const keys = normalizeLockKeys(key);
-        const resolved = this.resolveUsing(options);
-        const signal = resolved.signal ? AbortSignal.any([resolved.signal, cancel.signal]) : cancel.signal;
-        const entry = await this.enter(keys, { ...resolved, signal }).catch((error: unknown) => this.skipOrThrow(error, options));
+        const entry = await this.open(key, options, cancel.signal);
         if (!entry || cancel.signal.aborted) {
           await entry?.exit();
           subscriber.complete();
@@ -159,9 +159,11 @@ export class LockService implements OnApplicationShutdown {
         } catch (error) {
           // Thrown before there was a stream to hold the lock for: leave it now.
           await entry.exit();
+          this.failures.report(error);
           throw error;
         }
-        inner = entry.run(() => source.pipe(finalize(() => void entry.exit())).subscribe(subscriber));
+        const reported = source.pipe(tap({ error: (error: unknown) => this.failures.report(error) }));
+        inner = entry.run(() => reported.pipe(finalize(() => void entry.exit())).subscribe(subscriber));
       };
       start().catch((error: unknown) => subscriber.error(error));
       return () => {
@@ -189,6 +191,21 @@ export class LockService implements OnApplicationShutdown {
     return this.store.isLocked(normalizeLockKeys(key));
   }
 
+  /** With `verifyConnection`, fails the app's start unless the store answers. */
+  async onModuleInit(): Promise<void> {
+    if (!this.options.verifyConnection || !this.store.ping) {
+      return;
+    }
+    try {
+      await this.store.ping();
+    } catch (error) {
+      const where = describeConnection(this.options);
+      const failure = new LockStoreUnavailableError(`reach the lock store (${where}) at app start (verifyConnection is on)`, error);
+      this.logger.error(failure.message);
+      throw failure;
+    }
+  }
+
   /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
@@ -213,15 +230,33 @@ export class LockService implements OnApplicationShutdown {
     return resolveLockOptions(options, defaults, USING_OPTION_NAMES);
   }
 
-  private enter(keys: string[], options: ResolvedLockOptions): Promise<LockEntry> {
-    return this.chain.enter(keys, (missing) => this.take(missing, options));
+  /**
+   * Validates, then enters the call chain for `key` (re-entrant) or takes the lock: `undefined` when a busy lock is
+   * skipped; any other failure is logged once (see {@link LockFailureLog}) and thrown.
+   */
+  private async open(key: LockKey, options: UsingOptions | undefined, cancel?: AbortSignal): Promise<LockEntry | undefined> {
+    try {
+      const keys = normalizeLockKeys(key);
+      const resolved = this.resolveUsing(options);
+      const signal = cancel && resolved.signal ? AbortSignal.any([resolved.signal, cancel]) : (cancel ?? resolved.signal);
+      return await this.chain.enter(keys, (missing) => this.take(missing, { ...resolved, signal }));
+    } catch (error) {
+      if (options?.onBusy === 'skip' && error instanceof LockNotAcquiredError) {
+        this.logger.debug(`Skipped work under lock ${JSON.stringify(error.keys)}: it is busy (onBusy: 'skip').`);
+        return undefined;
+      }
+      this.reportAndThrow(error);
+    }
   }
 
-  private skipOrThrow(error: unknown, options: UsingOptions | undefined): undefined {
-    if (options?.onBusy === 'skip' && error instanceof LockNotAcquiredError) {
-      this.logger.debug(`Skipped work under lock ${JSON.stringify(error.keys)}: it is busy (onBusy: 'skip').`);
-      return undefined;
-    }
+  /**
+   * Logs a failure of a declarative lock (`@Locked`, `@UseLock`) that happened before it reached this service, such
+   * as a key that could not be built, once, as the service's own failures are.
+   * @param error the failure
+   * @internal
+   */
+  reportAndThrow(error: unknown): never {
+    this.failures.report(error);
     throw error;
   }
 

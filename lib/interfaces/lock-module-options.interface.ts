@@ -81,6 +81,20 @@ export interface LockModuleOptions {
    */
   starvation?: number;
   /**
+   * Check at app start that the store answers (a `PING` within `commandTimeout`; a majority of the nodes in
+   * quorum mode), and fail the start with a `LockStoreUnavailableError` saying where it looked if it does not.
+   * Off by default: a Redis that is down at start then only fails the lock operations, and the app still serves
+   * everything else.
+   * @default false
+   */
+  verifyConnection?: boolean;
+  /**
+   * The name this app's lock tokens carry, with the host name and the process id, so that `npx nest-lock inspect`
+   * shows who holds a lock (`orders@web-1:4242`). Letters, digits, `.`, `_` and `-`; other characters become `_`.
+   * @default the npm package being run (`npm_package_name`), else the entry script's file name
+   */
+  appName?: string;
+  /**
    * Register the module globally, so that `LockService` can be injected everywhere.
    * @default true
    */

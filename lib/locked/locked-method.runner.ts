@@ -4,6 +4,8 @@ import type { UsingOptions } from '../interfaces/index.js';
 import type { LockService } from '../core/lock.service.js';
 import type { LockedKeyResolver } from './locked-key.compiler.js';
 import { scheduledMinHold } from './locked-schedule.js';
+import { LockFailureLog } from '../core/lock-failure.log.js';
+import { createLockLogger } from '../lock.logger.js';
 
 /** Where the running app's LockService is kept on instances of classes with `@Locked` methods. */
 const LOCK_SERVICE_BINDING = Symbol.for('lock:service-binding');
@@ -41,12 +43,14 @@ export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec):
   const callOptions = (): LockedMethodSpec['options'] => (options ??= withScheduledMinHold(spec, wrapper));
   const wrapper = spec.observable
     ? function lockedObservable(this: unknown, ...args: unknown[]): Observable<unknown> {
-        return defer(() =>
-          lockServiceOf(this, spec).stream(spec.keys(this, args), () => toStreamable(original.apply(this, args)), callOptions()),
-        );
+        return defer(() => {
+          const service = lockServiceOf(this, spec);
+          return service.stream(keysOf(service, spec, this, args), () => toStreamable(original.apply(this, args)), callOptions());
+        });
       }
     : async function lockedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
-        return lockServiceOf(this, spec).using(spec.keys(this, args), () => original.apply(this, args), callOptions());
+        const service = lockServiceOf(this, spec);
+        return service.using(keysOf(service, spec, this, args), () => original.apply(this, args), callOptions());
       };
   return wrapper;
 }
@@ -65,17 +69,31 @@ function toStreamable(result: unknown): Observable<unknown> | Promise<unknown> {
   return isObservable(result) ? result : Promise.resolve(result);
 }
 
+/** The keys of one call; a key that cannot be built is logged by the app's LockService before it is thrown. */
+function keysOf(service: LockService, spec: LockedMethodSpec, instance: unknown, args: readonly unknown[]): string[] {
+  try {
+    return spec.keys(instance, args);
+  } catch (error) {
+    return service.reportAndThrow(error);
+  }
+}
+
+/** No app reaches an instance made with `new`: its failure goes to Nest's default logger. */
+const unboundLog = new LockFailureLog(createLockLogger('Locked', undefined));
+
 function lockServiceOf(instance: unknown, spec: LockedMethodSpec): LockService {
   const service =
     typeof instance === 'object' && instance !== null
       ? (instance as { [LOCK_SERVICE_BINDING]?: LockService })[LOCK_SERVICE_BINDING]
       : undefined;
   if (!service) {
-    throw new LockError(
+    const error = new LockError(
       `${spec.where} is @Locked, but this ${spec.className} was not created by Nest in an app that imports ` +
         `LockModule, so no LockService reaches it. Get ${spec.className} from the Nest container (inject it) ` +
         `instead of constructing it with new, and import LockModule.forRoot() in the app.`,
     );
+    unboundLog.report(error);
+    throw error;
   }
   return service;
 }

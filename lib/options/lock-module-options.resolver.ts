@@ -8,6 +8,8 @@ import {
   DEFAULT_WAIT_TIMEOUT,
   FENCE_BLOCK,
 } from '../lock.constants.js';
+import { hostname } from 'node:os';
+import { basename, extname } from 'node:path';
 import { InvalidLockOptionsError } from '../errors/index.js';
 import type { LockCohortOptions, LockModuleOptions, LockStore } from '../interfaces/index.js';
 import { describe } from '../utils/describe.util.js';
@@ -24,6 +26,9 @@ export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'si
   /** The bounds of passes inside this app, or false. */
   cohort: Required<LockCohortOptions> | false;
   starvation: number;
+  verifyConnection: boolean;
+  /** What every lock token of this app starts with: `app@host:pid/`. */
+  holder: string;
   /** The module made the store (not passed in), so it closes it on shutdown. */
   ownsStore: boolean;
 }
@@ -40,6 +45,8 @@ const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
   'replicas',
   'cohort',
   'starvation',
+  'verifyConnection',
+  'appName',
   'isGlobal',
 ]);
 
@@ -104,7 +111,17 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
       `LockModule options: starvation must be a whole number of ms, 0 or more (0: strict FIFO), got ${describe(given.starvation)}.`,
     );
   }
+  if (given.verifyConnection !== undefined && typeof given.verifyConnection !== 'boolean') {
+    throw new InvalidLockOptionsError(
+      `LockModule options: verifyConnection must be true or false, got ${describe(given.verifyConnection)}.`,
+    );
+  }
+  if (given.appName !== undefined && (typeof given.appName !== 'string' || given.appName === '')) {
+    throw new InvalidLockOptionsError(`LockModule options: appName must be a non-empty string, got ${describe(given.appName)}.`);
+  }
   return {
+    verifyConnection: given.verifyConnection ?? false,
+    holder: holderPrefix(given.appName),
     cohort: resolveCohort(given.cohort),
     starvation: given.starvation ?? DEFAULT_STARVATION,
     redis: given.redis ?? DEFAULT_REDIS_URL,
@@ -118,6 +135,14 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
     replicas: given.replicas,
     ownsStore: typeof store === 'string',
   };
+}
+
+/** Token prefix naming this process: `app@host:pid/`; only characters that fit in keys, queue members and messages. */
+function holderPrefix(appName: string | undefined): string {
+  const entry = process.argv[1] === undefined ? 'node' : basename(process.argv[1], extname(process.argv[1]));
+  const name = appName ?? process.env.npm_package_name ?? entry;
+  const safe = (text: string): string => text.replace(/[^\w.-]/g, '_').slice(0, 64);
+  return `${safe(name)}@${safe(hostname())}:${process.pid}/`;
 }
 
 function isLockStore(value: unknown): value is LockStore {
@@ -146,4 +171,29 @@ function resolveCohort(cohort: LockModuleOptions['cohort']): ResolvedLockModuleO
     );
   }
   return { passes, duration, linger };
+}
+
+/**
+ * Where the store is, for messages, without credentials: `redis://127.0.0.1:6379`, `3 quorum nodes`.
+ * @param options the resolved module options
+ */
+export function describeConnection(options: Pick<ResolvedLockModuleOptions, 'store' | 'redis'>): string {
+  if (options.store !== 'redis') {
+    return typeof options.store === 'string' ? options.store : 'a custom LockStore';
+  }
+  const redis: unknown = options.redis;
+  if (Array.isArray(redis)) {
+    return `${redis.length} quorum nodes`;
+  }
+  if (typeof redis === 'string') {
+    return redis.replace(/\/\/[^@/]*@/, '//***@');
+  }
+  const given = redis as { host?: string; port?: number; cluster?: unknown; evalsha?: unknown };
+  if (typeof given.evalsha === 'function') {
+    return 'the Redis client passed in';
+  }
+  if (Array.isArray(given.cluster)) {
+    return 'a Redis Cluster';
+  }
+  return `${given.host ?? '127.0.0.1'}:${given.port ?? 6379}`;
 }

@@ -1,12 +1,13 @@
+import { hostname } from 'node:os';
 import { bootLockApp } from '../support/app';
-import { cli } from '../support/cli';
+import { cli, cliOnTerminal } from '../support/cli';
 import { REDIS_URL, useTestRedis } from '../support/redis';
 
 describe('the nest-lock CLI', () => {
   const test = useTestRedis('cli');
 
-  it('inspect lists held locks with key, remaining TTL, fencing counter and waiter count', async () => {
-    const holder = await bootLockApp({ prefix: test.prefix });
+  it('inspect lists held locks with key, holder (app, host, pid), remaining TTL, fencing token and waiter count', async () => {
+    const holder = await bootLockApp({ prefix: test.prefix, appName: 'orders api' });
     const waiter = await bootLockApp({ prefix: test.prefix });
     const lock = await holder.locks.acquire('report:42', { ttl: 30_000 });
     const waiting = waiter.locks.acquire('report:42', { waitTimeout: 20_000 }).catch((e: unknown) => e);
@@ -15,10 +16,23 @@ describe('the nest-lock CLI', () => {
     const shown = await cli(['inspect', '--redis', REDIS_URL, '--prefix', test.prefix]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/KEY\s+HOLDER\s+TTL\s+FENCING\s+WAITERS/);
-    expect(shown.stdout).toMatch(new RegExp(`report:42\\s+${lock.token.slice(0, 8)}\\.\\.\\.\\s+\\d+ ms\\s+${lock.fencingToken}\\s+1`));
+    const who = `orders_api@${hostname().replace(/[^\w.-]/g, '_')}:${process.pid}`;
+    expect(lock.token.startsWith(`${who}/`)).toBe(true);
+    expect(shown.stdout).toMatch(new RegExp(`report:42\\s+${who.replace(/\./g, '\\.')}\\s+\\d+ ms\\s+${lock.fencingToken}\\s+1`));
 
     const json = JSON.parse((await cli(['inspect', '--json', '--redis', REDIS_URL, '--prefix', test.prefix])).stdout);
-    expect(json).toEqual([{ key: 'report:42', holder: lock.token, ttl: expect.any(Number), fencingToken: lock.fencingToken, waiters: 1 }]);
+    expect(json).toEqual([
+      {
+        key: 'report:42',
+        holder: lock.token,
+        holderApp: 'orders_api',
+        holderHost: hostname().replace(/[^\w.-]/g, '_'),
+        holderPid: process.pid,
+        ttl: expect.any(Number),
+        fencingToken: lock.fencingToken,
+        waiters: 1,
+      },
+    ]);
 
     await lock.release();
     const next = await waiting;
@@ -26,17 +40,17 @@ describe('the nest-lock CLI', () => {
     await Promise.all([holder.app.close(), waiter.app.close()]);
   }, 30_000);
 
-  it('release KEY --force asks for confirmation, and --yes releases without asking', async () => {
+  it('release KEY --force asks for confirmation on a terminal, and --yes releases without asking', async () => {
     const { app, locks } = await bootLockApp({ prefix: test.prefix });
     const lock = await locks.acquire('stuck', { ttl: 60_000 });
 
-    const declined = await cli(['release', 'stuck', '--force', '--redis', REDIS_URL, '--prefix', test.prefix], 'n\n');
+    const declined = await cliOnTerminal(['release', 'stuck', '--force', '--redis', REDIS_URL, '--prefix', test.prefix], 'n\n');
     expect(declined.stdout).toMatch(/Force-release lock "stuck" held by .*\? \[y\/N\]/);
     expect(declined.stdout).toMatch(/Nothing released/);
     expect(declined.code).toBe(1);
     expect(await locks.isLocked('stuck')).toBe(true);
 
-    const confirmed = await cli(['release', 'stuck', '--force', '--redis', REDIS_URL, '--prefix', test.prefix], 'y\n');
+    const confirmed = await cliOnTerminal(['release', 'stuck', '--force', '--redis', REDIS_URL, '--prefix', test.prefix], 'y\n');
     expect(confirmed.stdout).toMatch(/Released lock "stuck"/);
     expect(confirmed.code).toBe(0);
     expect(await locks.isLocked('stuck')).toBe(false);
@@ -46,6 +60,17 @@ describe('the nest-lock CLI', () => {
     expect(yes.stdout).toMatch(/Released lock "stuck-too"/);
     expect(await locks.isLocked('stuck-too')).toBe(false);
     expect(await lock.release()).toBe(false);
+    await app.close();
+  }, 30_000);
+
+  it('release --force without a terminal and without --yes exits 1 saying nothing was released', async () => {
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
+    const lock = await locks.acquire('piped', { ttl: 60_000 });
+    const piped = await cli(['release', 'piped', '--force', '--redis', REDIS_URL, '--prefix', test.prefix], 'y\n');
+    expect(piped.code).toBe(1);
+    expect(piped.stderr).toMatch(/Nothing released: .*pass --yes/);
+    expect(await locks.isLocked('piped')).toBe(true);
+    await lock.release();
     await app.close();
   }, 30_000);
 

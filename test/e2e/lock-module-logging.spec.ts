@@ -1,4 +1,4 @@
-import { Logger, type LoggerService } from '@nestjs/common';
+import { ConsoleLogger, Logger, type LoggerService } from '@nestjs/common';
 import { bootLockApp } from '../support/app';
 import { useTestRedis } from '../support/redis';
 
@@ -16,10 +16,26 @@ describe('LockModule logging', () => {
     jest.restoreAllMocks();
   });
 
-  it('warns through Nest’s Logger with the class name as context when a lock is lost', async () => {
-    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    await loseALock({ prefix: test.prefix, logger: undefined });
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/Lock "logged" was lost/), 'LockService');
+  it('warns through Nest’s Logger with the class name as context, once per line (no second line with the context)', async () => {
+    const calls: unknown[][] = [];
+    const capture: LoggerService = {
+      log: (...args: unknown[]) => calls.push(['log', ...args]),
+      warn: (...args: unknown[]) => calls.push(['warn', ...args]),
+      error: (...args: unknown[]) => calls.push(['error', ...args]),
+      debug: (...args: unknown[]) => calls.push(['debug', ...args]),
+    };
+    // After the testing module's compile(), which installs its own logger.
+    const { app, locks } = await bootLockApp({ prefix: test.prefix, logger: undefined });
+    Logger.overrideLogger(capture);
+    try {
+      const lock = await locks.acquire('logged', { ttl: 100, autoExtend: false });
+      await new Promise((resolve) => lock.signal.addEventListener('abort', resolve));
+      await app.close();
+    } finally {
+      Logger.overrideLogger(new ConsoleLogger());
+    }
+    const lost = calls.filter((call) => /Lock "logged" was lost/.test(String(call[1])));
+    expect(lost).toEqual([['warn', expect.any(String), 'LockService']]);
   });
 
   it('sends its lines to a LoggerService passed as logger', async () => {

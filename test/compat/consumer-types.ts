@@ -1,0 +1,35 @@
+// Compiled (not run) by .ci/compat under moduleResolution node10, node16 and bundler: the published types resolve,
+// including the nest-lock/terminus subpath, and the public API type-checks as the README uses it.
+import { Controller, Injectable, Module, Post, type ExecutionContext } from '@nestjs/common';
+import { Locked, LockModule, LockNotAcquiredError, LockService, UseLock, type Lock } from 'nest-lock';
+import { LockHealthIndicator } from 'nest-lock/terminus';
+
+@Injectable()
+export class Orders {
+  constructor(private readonly locks: LockService) {}
+
+  @Locked((id: string) => `order:${id}`, { ttl: 10_000, waitTimeout: 2_000 })
+  async confirm(id: string): Promise<string> {
+    return id;
+  }
+
+  report(): Promise<number> {
+    return this.locks.using('report', (lock: Lock) => lock.fencingToken);
+  }
+}
+
+@Controller('accounts')
+@UseLock((context: ExecutionContext) => `user:${String(context.switchToHttp().getRequest<{ ip: string }>().ip)}`)
+export class AccountsController {
+  @Post(':id/pay')
+  @UseLock('account:{params.id}', { waitTimeout: 0 })
+  pay(): string {
+    return 'paid';
+  }
+}
+
+@Module({ imports: [LockModule.forRoot({ redis: 'redis://127.0.0.1:6379' })], providers: [Orders], controllers: [AccountsController] })
+export class AppModule {}
+
+export const busy: typeof LockNotAcquiredError = LockNotAcquiredError;
+export const health: typeof LockHealthIndicator = LockHealthIndicator;
