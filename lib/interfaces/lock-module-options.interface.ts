@@ -1,9 +1,13 @@
 import type { LoggerService, ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { LockStore } from './lock-store.interface.js';
+import type { NodeRedisClient } from '../stores/redis/node-redis.client.js';
 
-/** One Redis: a URL, ioredis options, an ioredis client, or the nodes of a Redis Cluster. */
-export type RedisConnection = string | RedisOptions | Redis | Cluster | RedisClusterConnection;
+/**
+ * One Redis: a URL, ioredis options, an ioredis client (`Redis` or `Cluster`), a node-redis v4/v5 client
+ * (`createClient()` or `createCluster()`), or the nodes of a Redis Cluster to connect to.
+ */
+export type RedisConnection = string | RedisOptions | Redis | Cluster | NodeRedisClient | RedisClusterConnection;
 
 /** A Redis Cluster the module connects to: its startup nodes and, optionally, ioredis `ClusterOptions`. */
 export interface RedisClusterConnection {
@@ -16,7 +20,8 @@ export interface RedisClusterConnection {
 /** Options of `LockModule.forRoot()`; all are optional. */
 export interface LockModuleOptions {
   /**
-   * Where Redis is: a URL, ioredis `RedisOptions`, or an existing ioredis `Redis` / `Cluster` instance. An array
+   * Where Redis is: a URL, ioredis `RedisOptions`, an existing ioredis `Redis` / `Cluster` or node-redis client
+   * (`createClient()` / `createCluster()`, v4 or v5). An array
    * of 3 or more (URLs, options or clients) of independent masters selects the Redlock quorum mode.
    * A client the module creates is closed on app shutdown; a client you pass in is never closed by it.
    * @default 'redis://127.0.0.1:6379'

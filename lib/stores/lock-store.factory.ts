@@ -1,9 +1,10 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { LockStore, RedisClusterConnection, RedisConnection } from '../interfaces/index.js';
+import type { LockStore, RedisConnection } from '../interfaces/index.js';
 import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
 import { MemoryLockStore } from './memory/memory-lock.store.js';
 import { QuorumLockStore } from './quorum/quorum-lock.store.js';
 import { RedisLockStore } from './redis/redis-lock.store.js';
+import { isNodeRedisClient, type NodeRedisClient } from './redis/node-redis.client.js';
 
 /**
  * Creates the store the module options ask for. A Redis client is created only from a URL or options;
@@ -25,7 +26,7 @@ export function createLockStore(options: ResolvedLockModuleOptions): LockStore {
 }
 
 function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions): RedisLockStore {
-  const isClient = isRedisClient(given);
+  const isClient = isRedisClient(given) || isNodeRedisClient(given);
   return new RedisLockStore({
     client: isClient ? given : createClient(given),
     ownsClient: !isClient,
@@ -37,7 +38,7 @@ function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions):
   });
 }
 
-function createClient(redis: string | RedisOptions | RedisClusterConnection): Redis | Cluster {
+function createClient(redis: Exclude<RedisConnection, Redis | Cluster | NodeRedisClient>): Redis | Cluster {
   if (typeof redis === 'object' && 'cluster' in redis) {
     return new Cluster(redis.cluster, { lazyConnect: true, ...redis.clusterOptions });
   }

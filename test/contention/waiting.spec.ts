@@ -1,20 +1,37 @@
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockNotAcquiredError, type Lock } from '../../lib';
+import { createClient } from 'redis';
+import { LockNotAcquiredError, type Lock, type LockModuleOptions } from '../../lib';
 import { spawnWorker } from '../processes/run-worker';
 import { bootLockApp, type LockApp } from '../support/app';
 import { commandsProcessed, countClientCommands, startRedisServer, type RedisServer } from '../support/redis-server';
 import { Redis as RedisClient } from 'ioredis';
 
+/** How an app reaches Redis: a URL (the module makes an ioredis client), or a node-redis client the app made. */
+type Connect = (url: string, closers: Array<() => Promise<unknown>>) => Promise<LockModuleOptions['redis']>;
+
+const ioredisUrl: Connect = async (url) => url;
+const nodeRedisClient: Connect = async (url, closers) => {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  closers.push(async () => client.destroy());
+  return client;
+};
+
 // These specs count commands, kill connections and kill processes: they run on a redis-server of their own.
-describe('waiting for a busy lock', () => {
+describe.each([
+  ['ioredis', ioredisUrl],
+  ['a node-redis client', nodeRedisClient],
+])('waiting for a busy lock (%s)', (client, connect) => {
   let server: RedisServer;
   let redis: Redis;
   const apps: LockApp[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
   const prefix = 'lock:';
 
   async function app(ttl = 30_000): Promise<LockApp> {
-    const booted = await bootLockApp({ redis: server.url, prefix, ttl });
+    const booted = await bootLockApp({ redis: await connect(server.url, closers), prefix, ttl });
     apps.push(booted);
     return booted;
   }
@@ -26,6 +43,7 @@ describe('waiting for a busy lock', () => {
 
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((booted) => booted.app.close()));
+    await Promise.all(closers.splice(0).map((close) => close()));
     await redis.flushall();
   });
 
@@ -167,7 +185,10 @@ describe('waiting for a busy lock', () => {
     await holder.release();
     const lock = await waiting;
     const waited = Date.now() - started;
-    expect(waited).toBeGreaterThan(1_000);
+    if (client === 'ioredis') {
+      // ioredis reconnects after the release here, so the message was lost (node-redis is back before it).
+      expect(waited).toBeGreaterThan(1_000);
+    }
     expect(waited).toBeLessThan(3_000);
     await lock.release();
   });

@@ -16,11 +16,15 @@ import {
 import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation } from './redis-command.runner.js';
 import { RedisKeySchema } from './redis-key.schema.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
+import { adaptNodeRedis, isNodeRedisClient, type NodeRedisClient } from './node-redis.client.js';
 
 /** Options of {@link RedisLockStore}. */
 export interface RedisLockStoreOptions {
-  /** An ioredis `Redis` or `Cluster` client. A `keyPrefix` set on it is honoured. */
-  client: Redis | Cluster;
+  /**
+   * An ioredis `Redis` or `Cluster` client (a `keyPrefix` set on it is honoured), or a node-redis v4/v5 client or
+   * cluster.
+   */
+  client: Redis | Cluster | NodeRedisClient;
   /**
    * Close `client` when the store closes. Leave it off for a client you share with the rest of your app.
    * @default false
@@ -81,7 +85,7 @@ export class RedisLockStore implements LockStore {
 
   /** @param options where Redis is and how to talk to it */
   constructor(options: RedisLockStoreOptions) {
-    this.client = options.client;
+    this.client = isNodeRedisClient(options.client) ? adaptNodeRedis(options.client) : options.client;
     this.keys = new RedisKeySchema(options.prefix ?? DEFAULT_PREFIX);
     this.ownsClient = options.ownsClient ?? false;
     this.replicas = options.replicas;

@@ -1,0 +1,219 @@
+import { EventEmitter } from 'node:events';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * A node-redis v4 or v5 client (`createClient()`) or cluster (`createCluster()`), as far as nest-lock uses it. Pass
+ * one as `redis` and the store runs on it: scripts, release notifications on a duplicate connection it opens (and
+ * closes), timeouts and error classification as with ioredis. The app keeps owning the client it passed.
+ */
+export interface NodeRedisClient {
+  /** The client was connected (`connect()`), and not closed since. */
+  readonly isOpen: boolean;
+  /** Connects the client; nest-lock calls it only for a client that is not open yet. */
+  connect(): Promise<unknown>;
+  /** A new client with the same options, for the subscriber connection. */
+  duplicate(): unknown;
+  /** Sends a raw command (a client's `sendCommand(args)`, a cluster's `sendCommand(firstKey, readonly, args)`). */
+  sendCommand(...args: never[]): Promise<unknown>;
+}
+
+/** What the adapter calls on a node-redis client: the raw shape behind {@link NodeRedisClient}. */
+interface NodeRedisRaw {
+  readonly isOpen: boolean;
+  readonly isReady?: boolean;
+  connect(): Promise<unknown>;
+  duplicate(): NodeRedisRaw;
+  sendCommand(...args: unknown[]): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  sSubscribe?(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  sUnsubscribe?(channel: string): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  close?(): Promise<unknown>;
+  disconnect?(): Promise<unknown>;
+  destroy?(): void;
+}
+
+/**
+ * Whether `value` is a node-redis client or cluster (rather than an ioredis one).
+ * @param value what the user passed as `redis`
+ */
+export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'isOpen' in value &&
+    typeof (value as NodeRedisRaw).sendCommand === 'function' &&
+    typeof (value as NodeRedisRaw).duplicate === 'function'
+  );
+}
+
+/**
+ * Presents a node-redis client with the part of ioredis' interface the Redis store uses, so the store, its
+ * command runner and its subscriber have one code path for both libraries.
+ * @param client the app's node-redis client or cluster
+ */
+export function adaptNodeRedis(client: NodeRedisClient): Redis | Cluster {
+  return new NodeRedisConnection(client as unknown as NodeRedisRaw, false) as unknown as Redis | Cluster;
+}
+
+/** node-redis' reply errors (`ErrorReply` in v4, `SimpleError` and others extending it in v5) are ioredis' `ReplyError`. */
+function asIoredisError(error: unknown): unknown {
+  if (!(error instanceof Error)) {
+    return error;
+  }
+  for (
+    let proto: object | null = Object.getPrototypeOf(error) as object | null;
+    proto;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
+    const name = (proto as { constructor?: { name?: string } }).constructor?.name;
+    if (name === 'ErrorReply' || name === 'SimpleError' || name === 'BlobError') {
+      const reply = new Error(error.message, { cause: error });
+      reply.name = 'ReplyError';
+      return reply;
+    }
+  }
+  return error;
+}
+
+class NodeRedisConnection extends EventEmitter {
+  /** ioredis' `options`: node-redis has no key prefix. */
+  readonly options = { keyPrefix: undefined };
+  /** Tells the subscriber that sharded pub/sub (SSUBSCRIBE) is available on a cluster's subscriber connection. */
+  readonly shardedSubscribers?: boolean;
+  private readonly cluster: boolean;
+  private connecting?: Promise<unknown>;
+
+  constructor(
+    private readonly client: NodeRedisRaw,
+    private readonly owned: boolean,
+  ) {
+    super();
+    // A cluster has no isReady; its commands take a slot's key first.
+    this.cluster = !('isReady' in client);
+    if (this.cluster) {
+      this.shardedSubscribers = typeof client.sSubscribe === 'function';
+      // Only for the store's cluster detection; the store never asks for the nodes.
+      Object.defineProperty(this, 'nodes', { value: () => [] });
+    }
+    client.on('ready', () => this.emit('ready'));
+    // An EventEmitter throws an 'error' nobody listens to: the app watches its own client's errors.
+    client.on('error', (error: unknown) => this.listenerCount('error') > 0 && this.emit('error', error));
+    client.on('reconnecting', () => this.emit('close'));
+    client.on('end', () => this.emit('end'));
+  }
+
+  /** ioredis' connection states, as far as the command runner reads them. */
+  get status(): string {
+    if (!this.client.isOpen) {
+      return this.connecting ? 'connecting' : 'wait';
+    }
+    return this.client.isReady === false ? 'connecting' : 'ready';
+  }
+
+  evalsha(sha: string, keyCount: number, ...rest: Array<string | number>): Promise<unknown> {
+    return this.command(rest[0], ['EVALSHA', sha, keyCount, ...rest]);
+  }
+
+  eval(source: string, keyCount: number, ...rest: Array<string | number>): Promise<unknown> {
+    return this.command(rest[0], ['EVAL', source, keyCount, ...rest]);
+  }
+
+  exists(key: string): Promise<unknown> {
+    return this.command(key, ['EXISTS', key]);
+  }
+
+  ping(): Promise<unknown> {
+    return this.command(undefined, ['PING']);
+  }
+
+  /** The store's `exists(key).wait(count, timeout).exec()`: WAIT on the connection (cluster: the node) of `key`. */
+  pipeline(): { exists(key: string): unknown } {
+    const commands: Array<Array<string | number>> = [];
+    let key: string | undefined;
+    const chain = {
+      exists: (name: string) => {
+        key = name;
+        commands.push(['EXISTS', name]);
+        return chain;
+      },
+      wait: (count: number, timeout: number) => {
+        commands.push(['WAIT', count, timeout]);
+        return chain;
+      },
+      exec: () =>
+        Promise.all(
+          commands.map((args) =>
+            this.command(key, args).then(
+              (value) => [null, value] as const,
+              (error: unknown) => [error, null] as const,
+            ),
+          ),
+        ),
+    };
+    return chain;
+  }
+
+  /** The subscriber connection: ioredis' `duplicate()`, connected. */
+  duplicate(): NodeRedisConnection {
+    const copy = new NodeRedisConnection(this.client.duplicate(), true);
+    copy.connect();
+    return copy;
+  }
+
+  async subscribe(channel: string): Promise<unknown> {
+    // A cluster routes a subscription by the slots it learns while connecting.
+    await this.connecting;
+    return this.client
+      .subscribe(channel, (message, from) => this.emit('message', from, message))
+      .catch((error: unknown) => {
+        throw asIoredisError(error);
+      });
+  }
+
+  async ssubscribe(channel: string): Promise<unknown> {
+    if (!this.client.sSubscribe) {
+      throw new Error('unknown command SSUBSCRIBE in this client');
+    }
+    await this.connecting;
+    return this.client.sSubscribe(channel, (message, from) => this.emit('smessage', from, message));
+  }
+
+  unsubscribe(channel: string): Promise<unknown> {
+    return this.client.unsubscribe(channel);
+  }
+
+  sunsubscribe(channel: string): Promise<unknown> {
+    return this.client.sUnsubscribe?.(channel) ?? Promise.resolve();
+  }
+
+  async quit(): Promise<void> {
+    await (this.client.close ?? this.client.quit)?.call(this.client);
+  }
+
+  disconnect(): void {
+    if (this.owned && this.client.isOpen) {
+      const close = this.client.destroy ? Promise.resolve(this.client.destroy()) : this.client.disconnect?.();
+      void close?.catch(() => undefined);
+    }
+  }
+
+  private connect(): void {
+    this.connecting ??= this.client.connect().catch((error: unknown) => this.listenerCount('error') > 0 && this.emit('error', error));
+  }
+
+  private command(firstKey: string | number | undefined, args: Array<string | number>): Promise<unknown> {
+    if (!this.client.isOpen) {
+      this.connect();
+    }
+    const strings = args.map(String);
+    const sent = this.cluster
+      ? this.client.sendCommand(firstKey === undefined ? undefined : String(firstKey), false, strings)
+      : this.client.sendCommand(strings);
+    return sent.catch((error: unknown) => {
+      throw asIoredisError(error);
+    });
+  }
+}

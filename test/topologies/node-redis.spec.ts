@@ -1,0 +1,190 @@
+import { Controller, Injectable, Param, Post, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
+import request from 'supertest';
+import { Locked, LockError, LockModule, LockService, LockStoreUnavailableError, RedisLockStore, type LockModuleOptions } from '../../lib';
+import { LOCK_ACL } from '../support/acl';
+import { describeLockStoreConformance } from '../support/lock-store.conformance';
+import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { startRedisCluster, startRedisServer, type RedisClusterFixture, type RedisServer } from '../support/redis-server';
+
+@Injectable()
+class Tickets {
+  sold = 0;
+
+  @Locked('event:{0}', { waitTimeout: 5_000 })
+  async buy(_event: string): Promise<number> {
+    const seen = this.sold;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    this.sold = seen + 1;
+    return this.sold;
+  }
+}
+
+@Controller('tickets')
+class TicketsController {
+  constructor(private readonly tickets: Tickets) {}
+
+  @Post(':event/hold')
+  @Locked('hold:{0}', { waitTimeout: 0 })
+  async hold(@Param('event') event: string): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return event;
+  }
+
+  @Post(':event/buy')
+  buy(@Param('event') event: string): Promise<number> {
+    return this.tickets.buy(event);
+  }
+}
+
+async function bootApp(options: LockModuleOptions): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [LockModule.forRoot({ logger: false, ...options })],
+    controllers: [TicketsController],
+    providers: [Tickets],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+describe('a node-redis client passed as redis', () => {
+  const prefix = uniquePrefix('node-redis-e2e');
+  const clients: RedisClientType[] = [];
+  const apps: INestApplication[] = [];
+
+  async function connected(url = REDIS_URL, owner = clients): Promise<RedisClientType> {
+    const client: RedisClientType = createClient({ url });
+    client.on('error', () => undefined);
+    await client.connect();
+    owner.push(client);
+    return client;
+  }
+
+  async function app(options: LockModuleOptions = {}): Promise<INestApplication> {
+    const booted = await bootApp({ redis: await connected(), prefix, ...options });
+    apps.push(booted);
+    return booted;
+  }
+
+  afterAll(async () => {
+    await Promise.all(apps.map((booted) => booted.close()));
+    const cleaner = redisClient();
+    await deleteKeysUnder(cleaner, prefix);
+    await cleaner.quit();
+    // The app closes nothing it was given: the clients are still open, and closed by their owner.
+    expect(clients.every((client) => client.isOpen)).toBe(true);
+    await Promise.all(clients.map((client) => client.quit()));
+  });
+
+  it('serves @Locked routes: 409 while busy, and the counts stay exact across two apps', async () => {
+    const [one, two] = [await app(), await app()];
+    const holding = request(one.getHttpServer())
+      .post('/tickets/a/hold')
+      .then((response) => response);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await request(two.getHttpServer()).post('/tickets/a/hold')).status).toBe(409);
+    expect((await holding).status).toBe(201);
+
+    const tickets = [one.get(Tickets), two.get(Tickets)];
+    const shared = { sold: 0 };
+    for (const service of tickets) {
+      Object.defineProperty(service, 'sold', { get: () => shared.sold, set: (value: number) => (shared.sold = value) });
+    }
+    await Promise.all(Array.from({ length: 20 }, (_, i) => request((i % 2 ? one : two).getHttpServer()).post('/tickets/b/buy')));
+    expect(shared.sold).toBe(20);
+  });
+
+  it('wakes a waiter in another app on release (pub/sub on a duplicate connection), not at the lease end', async () => {
+    const [one, two] = [await app(), await app()];
+    const held = await one.get(LockService).acquire('woken', { ttl: 30_000 });
+    const waiting = two.get(LockService).acquire('woken', { waitTimeout: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const releasedAt = Date.now();
+    await held.release();
+    const next = await waiting;
+    expect(Date.now() - releasedAt).toBeLessThan(5_000);
+    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+    await next.release();
+  });
+
+  describe('on a server of its own', () => {
+    let server: RedisServer;
+    const own: RedisClientType[] = [];
+
+    beforeAll(async () => {
+      server = await startRedisServer();
+    });
+
+    afterAll(async () => {
+      server.thaw();
+      own.forEach((client) => client.destroy());
+      await server.stop();
+    });
+
+    it('answers LockStoreUnavailableError within commandTimeout when Redis does not answer', async () => {
+      const client = await connected(server.url, own);
+      const store = new RedisLockStore({ client, prefix, logger: false, commandTimeout: 200 });
+      server.freeze();
+      try {
+        await expect(store.acquire(['frozen'], 'token', 1_000)).rejects.toBeInstanceOf(LockStoreUnavailableError);
+      } finally {
+        server.thaw();
+      }
+      await store.close();
+    });
+
+    it('turns a refusal (ACL) into a LockError that names the reply', async () => {
+      const admin = await connected(server.url, own);
+      await admin.sendCommand(['ACL', 'SETUSER', 'no-eval', 'on', 'nopass', '~*', '&*', '+@all', '-evalsha', '-eval']);
+      const client: RedisClientType = createClient({ url: server.url.replace('redis://', 'redis://no-eval@') });
+      client.on('error', () => undefined);
+      await client.connect();
+      own.push(client);
+      const store = new RedisLockStore({ client, prefix, logger: false });
+      const refused = store.acquire(['acl'], 'token', 1_000);
+      await expect(refused).rejects.toBeInstanceOf(LockError);
+      await expect(refused).rejects.toThrow(/Redis refused it \(NOPERM/);
+      await store.close();
+      expect(LOCK_ACL.length).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe('a node-redis cluster passed as redis', () => {
+  let fixture: RedisClusterFixture;
+  let cluster: RedisClusterType;
+
+  beforeAll(async () => {
+    fixture = await startRedisCluster({ replicas: 0 });
+    cluster = createCluster({ rootNodes: fixture.startupNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })) });
+    cluster.on('error', () => undefined);
+    await cluster.connect();
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster.quit();
+    await fixture.stop();
+  });
+
+  describeLockStoreConformance('RedisLockStore on a node-redis cluster', async (options) => {
+    const store = new RedisLockStore({ client: cluster, prefix: uniquePrefix('node-redis-cluster'), logger: false, ...options });
+    return { store, dispose: () => store.close() };
+  });
+
+  it('serves @Locked across two apps on the cluster, waking waiters with sharded pub/sub', async () => {
+    const [one, two] = [await bootApp({ redis: cluster }), await bootApp({ redis: cluster })];
+    try {
+      const held = await one.get(LockService).acquire(['spread:a', 'spread:b', 'spread:c'], { ttl: 30_000 });
+      const waiting = two.get(LockService).acquire('spread:b', { waitTimeout: 20_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await held.release();
+      const next = await waiting;
+      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+      await next.release();
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+});
