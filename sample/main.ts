@@ -14,6 +14,11 @@ async function bootstrap(): Promise<void> {
   Logger.log('  The second waits 2 s for the lock, then answers 409 Conflict.', 'Sample');
   Logger.log(`  curl -X POST ${url}/orders/7/confirm & curl -X POST ${url}/orders/7/confirm`, 'Sample');
   Logger.log('  @Locked on the handler: the second answers 409 at once (waitTimeout: 0).', 'Sample');
+  Logger.log(
+    `  curl -X POST -H 'x-customer-id: c1' ${url}/orders/1/checkout & curl -X POST -H 'x-customer-id: c1' ${url}/orders/2/checkout`,
+    'Sample',
+  );
+  Logger.log('  @UseLock keyed on a request header: two orders of one customer, the second answers 409 at once.', 'Sample');
   Logger.log(`  curl -X POST ${url}/tickets/concert/restock?count=100 ; curl -X POST ${url}/tickets/concert/buy`, 'Sample');
 }
 

@@ -1,6 +1,6 @@
 import { Controller, Param, ParseIntPipe, Post } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Locked, LockService } from '../lib';
+import { Locked, LockService, UseLock } from '../lib';
 
 @Controller('orders')
 export class OrdersController {
@@ -15,5 +15,16 @@ export class OrdersController {
   async confirm(@Param('id', ParseIntPipe) id: number): Promise<{ id: number; fencingToken: number | undefined }> {
     await sleep(2_000);
     return { id, fencingToken: this.locks.current()?.fencingToken };
+  }
+
+  /**
+   * One checkout per customer at a time, whatever the order: the key comes from the request (a header here; a
+   * guard's `request.user` works the same way, `{user.id}`), so @UseLock rather than @Locked.
+   */
+  @Post(':id/checkout')
+  @UseLock('customer:{headers.x-customer-id}', { waitTimeout: 0 })
+  async checkout(@Param('id', ParseIntPipe) id: number): Promise<{ id: number; lockedKey: string | undefined }> {
+    await sleep(2_000);
+    return { id, lockedKey: this.locks.current()?.keys[0] };
   }
 }

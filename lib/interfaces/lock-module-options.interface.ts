@@ -2,12 +2,14 @@ import type { LoggerService, ModuleMetadata, Type, InjectionToken, OptionalFacto
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { LockStore } from './lock-store.interface.js';
 import type { NodeRedisClient } from '../stores/redis/node-redis.client.js';
+import type { GlideRedisClient } from '../stores/redis/glide.client.js';
 
 /**
  * One Redis: a URL, ioredis options, an ioredis client (`Redis` or `Cluster`), a node-redis v4/v5 client
- * (`createClient()` or `createCluster()`), or the nodes of a Redis Cluster to connect to.
+ * (`createClient()` or `createCluster()`), a Valkey GLIDE 2 client (`GlideClient` or `GlideClusterClient`), or the
+ * nodes of a Redis Cluster to connect to.
  */
-export type RedisConnection = string | RedisOptions | Redis | Cluster | NodeRedisClient | RedisClusterConnection;
+export type RedisConnection = string | RedisOptions | Redis | Cluster | NodeRedisClient | GlideRedisClient | RedisClusterConnection;
 
 /** A Redis Cluster the module connects to: its startup nodes and, optionally, ioredis `ClusterOptions`. */
 export interface RedisClusterConnection {
@@ -20,8 +22,8 @@ export interface RedisClusterConnection {
 /** Options of `LockModule.forRoot()`; all are optional. */
 export interface LockModuleOptions {
   /**
-   * Where Redis is: a URL, ioredis `RedisOptions`, an existing ioredis `Redis` / `Cluster` or node-redis client
-   * (`createClient()` / `createCluster()`, v4 or v5). An array
+   * Where Redis is: a URL, ioredis `RedisOptions`, an existing ioredis `Redis` / `Cluster`, node-redis client
+   * (`createClient()` / `createCluster()`, v4 or v5) or Valkey GLIDE 2 client. An array
    * of 3 or more (URLs, options or clients) of independent masters selects the Redlock quorum mode.
    * A client the module creates is closed on app shutdown; a client you pass in is never closed by it.
    * @default 'redis://127.0.0.1:6379'

@@ -11,7 +11,7 @@ import {
 import { hostname } from 'node:os';
 import { basename, extname } from 'node:path';
 import { InvalidLockOptionsError } from '../errors/index.js';
-import { isNodeRedisClient } from '../stores/redis/node-redis.client.js';
+import { isRedisClientInput } from '../stores/redis/redis-client.js';
 import type { LockCohortOptions, LockModuleOptions, LockStore } from '../interfaces/index.js';
 import { describe } from '../utils/describe.util.js';
 import { assertLockOptions, isWholeNumber, type ResolvedLockOptions } from './lock-options.validator.js';
@@ -91,7 +91,7 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
       (typeof connection !== 'object' || connection === null || Array.isArray(connection))
     ) {
       throw new InvalidLockOptionsError(
-        `LockModule options: redis must be a URL, ioredis options, an ioredis or node-redis client (or an array of them), got ${describe(connection)}.`,
+        `LockModule options: redis must be a URL, ioredis options, an ioredis, node-redis or GLIDE client (or an array of them), got ${describe(connection)}.`,
       );
     }
   }
@@ -189,8 +189,8 @@ export function describeConnection(options: Pick<ResolvedLockModuleOptions, 'sto
   if (typeof redis === 'string') {
     return redis.replace(/\/\/[^@/]*@/, '//***@');
   }
-  const given = redis as { host?: string; port?: number; cluster?: unknown; evalsha?: unknown };
-  if (typeof given.evalsha === 'function' || isNodeRedisClient(redis)) {
+  const given = redis as { host?: string; port?: number; cluster?: unknown };
+  if (isRedisClientInput(redis)) {
     return 'the Redis client passed in';
   }
   if (Array.isArray(given.cluster)) {

@@ -4,7 +4,7 @@ import type { ResolvedLockModuleOptions } from '../options/lock-module-options.r
 import { MemoryLockStore } from './memory/memory-lock.store.js';
 import { QuorumLockStore } from './quorum/quorum-lock.store.js';
 import { RedisLockStore } from './redis/redis-lock.store.js';
-import { isNodeRedisClient, type NodeRedisClient } from './redis/node-redis.client.js';
+import { isRedisClientInput, type RedisClientInput } from './redis/redis-client.js';
 
 /**
  * Creates the store the module options ask for. A Redis client is created only from a URL or options;
@@ -26,7 +26,7 @@ export function createLockStore(options: ResolvedLockModuleOptions): LockStore {
 }
 
 function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions): RedisLockStore {
-  const isClient = isRedisClient(given) || isNodeRedisClient(given);
+  const isClient = isRedisClientInput(given);
   return new RedisLockStore({
     client: isClient ? given : createClient(given),
     ownsClient: !isClient,
@@ -38,20 +38,11 @@ function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions):
   });
 }
 
-function createClient(redis: Exclude<RedisConnection, Redis | Cluster | NodeRedisClient>): Redis | Cluster {
+function createClient(redis: Exclude<RedisConnection, RedisClientInput>): Redis | Cluster {
   if (typeof redis === 'object' && 'cluster' in redis) {
     return new Cluster(redis.cluster, { lazyConnect: true, ...redis.clusterOptions });
   }
   // Connect on first use, so an app that never locks (or fails to boot) opens no socket.
   const defaults: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 1 };
   return typeof redis === 'string' ? new Redis(redis, defaults) : new Redis({ ...defaults, ...redis });
-}
-
-function isRedisClient(value: unknown): value is Redis | Cluster {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Redis).evalsha === 'function' &&
-    typeof (value as Redis).duplicate === 'function'
-  );
 }

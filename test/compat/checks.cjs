@@ -21,7 +21,7 @@ function check(condition, what) {
 }
 
 /** The consumer app, built from the packages as the consumer imported them (no decorators in plain JS). */
-function defineApp({ Controller, Module, Post, Param }, { LockModule, LockService, Locked }, prefix) {
+function defineApp({ Controller, Module, Post, Param }, { LockModule, LockService, Locked }, prefix, redis) {
   class OrdersController {
     constructor(locks) {
       this.locks = locks;
@@ -39,13 +39,13 @@ function defineApp({ Controller, Module, Post, Param }, { LockModule, LockServic
   Controller('orders')(OrdersController);
 
   class AppModule {}
-  Module({ imports: [LockModule.forRoot({ redis: process.env.REDIS_URL, prefix })], controllers: [OrdersController] })(AppModule);
+  Module({ imports: [LockModule.forRoot({ redis, prefix })], controllers: [OrdersController] })(AppModule);
   return AppModule;
 }
 
-async function runChecks({ common, core, nestLock, prefix }) {
+async function runChecks({ common, core, nestLock, prefix, redis = process.env.REDIS_URL }) {
   const { LockService, LockNotAcquiredError } = nestLock;
-  const app = await core.NestFactory.create(defineApp(common, nestLock, prefix), { logger: ['error'] });
+  const app = await core.NestFactory.create(defineApp(common, nestLock, prefix, redis), { logger: ['error'] });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   const [first, second] = await Promise.all([

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GlideClient } from '@valkey/valkey-glide';
 import { createClient } from 'redis';
 import { LockNotAcquiredError, type Lock, type LockModuleOptions } from '../../lib';
 import { spawnWorker } from '../processes/run-worker';
@@ -19,10 +20,18 @@ const nodeRedisClient: Connect = async (url, closers) => {
   return client;
 };
 
+const glideClient: Connect = async (url, closers) => {
+  const { hostname: host, port } = new URL(url);
+  const client = await GlideClient.createClient({ addresses: [{ host, port: Number(port) }], requestTimeout: 2_000 });
+  closers.push(async () => client.close());
+  return client;
+};
+
 // These specs count commands, kill connections and kill processes: they run on a redis-server of their own.
 describe.each([
   ['ioredis', ioredisUrl],
   ['a node-redis client', nodeRedisClient],
+  ['a Valkey GLIDE client', glideClient],
 ])('waiting for a busy lock (%s)', (client, connect) => {
   let server: RedisServer;
   let redis: Redis;
@@ -186,7 +195,7 @@ describe.each([
     const lock = await waiting;
     const waited = Date.now() - started;
     if (client === 'ioredis') {
-      // ioredis reconnects after the release here, so the message was lost (node-redis is back before it).
+      // ioredis reconnects after the release here, so the message was lost (node-redis and GLIDE are back before it).
       expect(waited).toBeGreaterThan(1_000);
     }
     expect(waited).toBeLessThan(3_000);

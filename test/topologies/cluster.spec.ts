@@ -286,6 +286,9 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
           .map((lock) => ({
             key: lock.keys[0],
             holder: lock.token,
+            holderApp: expect.any(String),
+            holderHost: expect.any(String),
+            holderPid: process.pid,
             ttl: expect.any(Number),
             fencingToken: lock.fencingToken,
             waiters: 0,

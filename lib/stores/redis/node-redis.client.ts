@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
+import { ForeignClientAdapter, replyError } from './foreign-client.adapter.js';
 
 /**
  * A node-redis v4 or v5 client (`createClient()`) or cluster (`createCluster()`), as far as nest-lock uses it. Pass
@@ -70,19 +70,13 @@ function asIoredisError(error: unknown): unknown {
   ) {
     const name = (proto as { constructor?: { name?: string } }).constructor?.name;
     if (name === 'ErrorReply' || name === 'SimpleError' || name === 'BlobError') {
-      const reply = new Error(error.message, { cause: error });
-      reply.name = 'ReplyError';
-      return reply;
+      return replyError(error.message, error);
     }
   }
   return error;
 }
 
-class NodeRedisConnection extends EventEmitter {
-  /** ioredis' `options`: node-redis has no key prefix. */
-  readonly options = { keyPrefix: undefined };
-  /** Tells the subscriber that sharded pub/sub (SSUBSCRIBE) is available on a cluster's subscriber connection. */
-  readonly shardedSubscribers?: boolean;
+class NodeRedisConnection extends ForeignClientAdapter {
   private readonly cluster: boolean;
   private connecting?: Promise<unknown>;
 
@@ -94,18 +88,14 @@ class NodeRedisConnection extends EventEmitter {
     // A cluster has no isReady; its commands take a slot's key first.
     this.cluster = !('isReady' in client);
     if (this.cluster) {
-      this.shardedSubscribers = typeof client.sSubscribe === 'function';
-      // Only for the store's cluster detection; the store never asks for the nodes.
-      Object.defineProperty(this, 'nodes', { value: () => [] });
+      this.markCluster(typeof client.sSubscribe === 'function');
     }
     client.on('ready', () => this.emit('ready'));
-    // An EventEmitter throws an 'error' nobody listens to: the app watches its own client's errors.
-    client.on('error', (error: unknown) => this.listenerCount('error') > 0 && this.emit('error', error));
+    client.on('error', (error: unknown) => this.reportError(error));
     client.on('reconnecting', () => this.emit('close'));
     client.on('end', () => this.emit('end'));
   }
 
-  /** ioredis' connection states, as far as the command runner reads them. */
   get status(): string {
     if (!this.client.isOpen) {
       return this.connecting ? 'connecting' : 'wait';
@@ -113,50 +103,6 @@ class NodeRedisConnection extends EventEmitter {
     return this.client.isReady === false ? 'connecting' : 'ready';
   }
 
-  evalsha(sha: string, keyCount: number, ...rest: Array<string | number>): Promise<unknown> {
-    return this.command(rest[0], ['EVALSHA', sha, keyCount, ...rest]);
-  }
-
-  eval(source: string, keyCount: number, ...rest: Array<string | number>): Promise<unknown> {
-    return this.command(rest[0], ['EVAL', source, keyCount, ...rest]);
-  }
-
-  exists(key: string): Promise<unknown> {
-    return this.command(key, ['EXISTS', key]);
-  }
-
-  ping(): Promise<unknown> {
-    return this.command(undefined, ['PING']);
-  }
-
-  /** The store's `exists(key).wait(count, timeout).exec()`: WAIT on the connection (cluster: the node) of `key`. */
-  pipeline(): { exists(key: string): unknown } {
-    const commands: Array<Array<string | number>> = [];
-    let key: string | undefined;
-    const chain = {
-      exists: (name: string) => {
-        key = name;
-        commands.push(['EXISTS', name]);
-        return chain;
-      },
-      wait: (count: number, timeout: number) => {
-        commands.push(['WAIT', count, timeout]);
-        return chain;
-      },
-      exec: () =>
-        Promise.all(
-          commands.map((args) =>
-            this.command(key, args).then(
-              (value) => [null, value] as const,
-              (error: unknown) => [error, null] as const,
-            ),
-          ),
-        ),
-    };
-    return chain;
-  }
-
-  /** The subscriber connection: ioredis' `duplicate()`, connected. */
   duplicate(): NodeRedisConnection {
     const copy = new NodeRedisConnection(this.client.duplicate(), true);
     copy.connect();
@@ -200,11 +146,7 @@ class NodeRedisConnection extends EventEmitter {
     }
   }
 
-  private connect(): void {
-    this.connecting ??= this.client.connect().catch((error: unknown) => this.listenerCount('error') > 0 && this.emit('error', error));
-  }
-
-  private command(firstKey: string | number | undefined, args: Array<string | number>): Promise<unknown> {
+  protected command(firstKey: string | number | undefined, args: Array<string | number>): Promise<unknown> {
     if (!this.client.isOpen) {
       this.connect();
     }
@@ -215,5 +157,9 @@ class NodeRedisConnection extends EventEmitter {
     return sent.catch((error: unknown) => {
       throw asIoredisError(error);
     });
+  }
+
+  private connect(): void {
+    this.connecting ??= this.client.connect().catch((error: unknown) => this.reportError(error));
   }
 }

@@ -16,15 +16,15 @@ import {
 import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation } from './redis-command.runner.js';
 import { RedisKeySchema } from './redis-key.schema.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
-import { adaptNodeRedis, isNodeRedisClient, type NodeRedisClient } from './node-redis.client.js';
+import { asIoredisSurface, type RedisClientInput } from './redis-client.js';
 
 /** Options of {@link RedisLockStore}. */
 export interface RedisLockStoreOptions {
   /**
-   * An ioredis `Redis` or `Cluster` client (a `keyPrefix` set on it is honoured), or a node-redis v4/v5 client or
-   * cluster.
+   * An ioredis `Redis` or `Cluster` client (a `keyPrefix` set on it is honoured), a node-redis v4/v5 client or
+   * cluster, or a Valkey GLIDE 2 client.
    */
-  client: Redis | Cluster | NodeRedisClient;
+  client: RedisClientInput;
   /**
    * Close `client` when the store closes. Leave it off for a client you share with the rest of your app.
    * @default false
@@ -85,7 +85,7 @@ export class RedisLockStore implements LockStore {
 
   /** @param options where Redis is and how to talk to it */
   constructor(options: RedisLockStoreOptions) {
-    this.client = isNodeRedisClient(options.client) ? adaptNodeRedis(options.client) : options.client;
+    this.client = asIoredisSurface(options.client);
     this.keys = new RedisKeySchema(options.prefix ?? DEFAULT_PREFIX);
     this.ownsClient = options.ownsClient ?? false;
     this.replicas = options.replicas;

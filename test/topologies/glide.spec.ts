@@ -1,0 +1,142 @@
+import { Controller, Param, Post, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { GlideClient, GlideClusterClient } from '@valkey/valkey-glide';
+import request from 'supertest';
+import { Locked, LockError, LockModule, LockService, LockStoreUnavailableError, RedisLockStore, type LockModuleOptions } from '../../lib';
+import { describeLockStoreConformance } from '../support/lock-store.conformance';
+import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { startRedisCluster, startRedisServer, type RedisClusterFixture, type RedisServer } from '../support/redis-server';
+
+@Controller('jobs')
+class JobsController {
+  @Post(':id/run')
+  @Locked('job:{0}', { waitTimeout: 0 })
+  async run(@Param('id') id: string): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return id;
+  }
+}
+
+function glide(url: string, options: { username?: string } = {}): Promise<GlideClient> {
+  const { hostname: host, port } = new URL(url);
+  const credentials = options.username ? { credentials: { username: options.username, password: 'glide-secret' } } : {};
+  return GlideClient.createClient({ addresses: [{ host, port: Number(port || 6379) }], requestTimeout: 2_000, ...credentials });
+}
+
+async function bootApp(options: LockModuleOptions): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [LockModule.forRoot({ logger: false, ...options })],
+    controllers: [JobsController],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+describe('a Valkey GLIDE client passed as redis', () => {
+  const prefix = uniquePrefix('glide-e2e');
+  const clients: GlideClient[] = [];
+  const apps: INestApplication[] = [];
+
+  async function app(): Promise<INestApplication> {
+    const client = await glide(REDIS_URL);
+    clients.push(client);
+    const booted = await bootApp({ redis: client, prefix });
+    apps.push(booted);
+    return booted;
+  }
+
+  afterAll(async () => {
+    await Promise.all(apps.map((booted) => booted.close()));
+    // The app closed nothing it was given: the clients still answer.
+    expect(await Promise.all(clients.map((client) => client.ping()))).toEqual(clients.map(() => 'PONG'));
+    clients.forEach((client) => client.close());
+    const cleaner = redisClient();
+    await deleteKeysUnder(cleaner, prefix);
+    await cleaner.quit();
+  });
+
+  it('serves a @Locked route: 409 from another app while the first call runs', async () => {
+    const [one, two] = [await app(), await app()];
+    const first = request(one.getHttpServer())
+      .post('/jobs/a/run')
+      .then((response) => response);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await request(two.getHttpServer()).post('/jobs/a/run')).status).toBe(409);
+    expect((await first).status).toBe(201);
+  });
+
+  it('wakes a waiter in another app on release (pub/sub on a client of its own), not at the lease end', async () => {
+    const [one, two] = [await app(), await app()];
+    const held = await one.get(LockService).acquire('woken', { ttl: 30_000 });
+    const waiting = two.get(LockService).acquire('woken', { waitTimeout: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const releasedAt = Date.now();
+    await held.release();
+    const next = await waiting;
+    expect(Date.now() - releasedAt).toBeLessThan(5_000);
+    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+    await next.release();
+  });
+
+  describe('on a server of its own', () => {
+    let server: RedisServer;
+    const own: GlideClient[] = [];
+
+    beforeAll(async () => {
+      server = await startRedisServer();
+    });
+
+    afterAll(async () => {
+      server.thaw();
+      own.forEach((client) => client.close());
+      await server.stop();
+    });
+
+    it('answers LockStoreUnavailableError within commandTimeout when Redis does not answer', async () => {
+      const client = await glide(server.url);
+      own.push(client);
+      const store = new RedisLockStore({ client, prefix, logger: false, commandTimeout: 200 });
+      server.freeze();
+      try {
+        await expect(store.acquire(['frozen'], 'token', 1_000)).rejects.toBeInstanceOf(LockStoreUnavailableError);
+      } finally {
+        server.thaw();
+      }
+      await store.close();
+    });
+
+    it('turns a refusal (ACL) into a LockError that names the reply', async () => {
+      const admin = await glide(server.url);
+      own.push(admin);
+      await admin.customCommand(['ACL', 'SETUSER', 'no-eval', 'on', '>glide-secret', '~*', '&*', '+@all', '-evalsha', '-eval']);
+      const client = await glide(server.url, { username: 'no-eval' });
+      own.push(client);
+      const store = new RedisLockStore({ client, prefix, logger: false });
+      const refused = store.acquire(['acl'], 'token', 1_000);
+      await expect(refused).rejects.toBeInstanceOf(LockError);
+      await expect(refused).rejects.toThrow(/Redis refused it \(NOPERM/);
+      await store.close();
+    });
+  });
+});
+
+describe('a Valkey GLIDE cluster client passed as redis', () => {
+  let fixture: RedisClusterFixture;
+  let cluster: GlideClusterClient;
+
+  beforeAll(async () => {
+    fixture = await startRedisCluster({ replicas: 0 });
+    cluster = await GlideClusterClient.createClient({ addresses: fixture.startupNodes, requestTimeout: 2_000 });
+  }, 60_000);
+
+  afterAll(async () => {
+    cluster.close();
+    await fixture.stop();
+  });
+
+  describeLockStoreConformance('RedisLockStore on a GLIDE cluster client', async (options) => {
+    const store = new RedisLockStore({ client: cluster, prefix: uniquePrefix('glide-cluster'), logger: false, ...options });
+    return { store, dispose: () => store.close() };
+  });
+});
