@@ -113,11 +113,11 @@ class GlideConnection extends ForeignClientAdapter {
   }
 
   duplicate(): GlideConnection {
-    const create = this.template.constructor.createClient;
+    const glideClass = this.template.constructor;
     const config = this.template.config;
     const client =
-      create && config
-        ? create.call(this.template.constructor, { ...config })
+      glideClass.createClient && config
+        ? glideClass.createClient({ ...config })
         : Promise.reject(new Error('this GLIDE client does not expose its configuration; cannot open a subscriber'));
     const copy = new GlideConnection(client, this.template, true);
     void client.then(
