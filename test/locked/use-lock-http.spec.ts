@@ -15,7 +15,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import { delay, of, type Observable } from 'rxjs';
 import request from 'supertest';
-import { LockInterceptor, Locked, LockModule, LockService, UseLock } from '../../lib';
+import { InvalidLockOptionsError, LockInterceptor, Locked, LockModule, LockService, UseLock } from '../../lib';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, waitUntil } from '../support/redis';
 
 /** Sets `request.user` from a header, as an auth guard would. */
@@ -272,5 +272,25 @@ describe('LockInterceptor as APP_INTERCEPTOR', () => {
     expect(locked.body).toEqual(['global:9']);
     expect(free.text).toBe('no lock');
     expect(events).toEqual(['acquired', 'released']);
+  });
+});
+
+describe('@UseLock at decoration time', () => {
+  it('refuses a malformed template, an unknown option and a bad value, naming the handler', () => {
+    const decorate = (key: Parameters<typeof UseLock>[0], options?: Parameters<typeof UseLock>[1]): void => {
+      class Target {
+        handler(): void {}
+      }
+      const descriptor = Object.getOwnPropertyDescriptor(Target.prototype, 'handler') as PropertyDescriptor;
+      UseLock(key, options)(Target.prototype, 'handler', descriptor);
+    };
+    expect(() => decorate('a:{nope.x}')).toThrow(
+      /@UseLock on Target\.handler: placeholder \{nope\.x\} is not a path into the HTTP request/,
+    );
+    expect(() => decorate('a:{params}')).toThrow(InvalidLockOptionsError);
+    expect(() => decorate('a', { bogus: 1 } as never)).toThrow(/@UseLock on Target\.handler.*bogus/);
+    expect(() => decorate('a', { ttl: -1 })).toThrow(InvalidLockOptionsError);
+    expect(() => decorate(42 as never)).toThrow(/@UseLock on Target\.handler: the key must be a string/);
+    expect(() => decorate([])).toThrow(/the key array must hold at least one key/);
   });
 });

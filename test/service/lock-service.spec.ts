@@ -41,7 +41,7 @@ describe('LockService', () => {
       const lock = await subject.locks.acquire('order:1');
       expect(lock).toBeInstanceOf(Lock);
       expect(lock.keys).toEqual(['order:1']);
-      expect(lock.token).toMatch(/^[0-9a-f-]{36}$/);
+      expect(lock.token).toMatch(new RegExp(`^[\\w.-]+@[\\w.-]+:${process.pid}/[0-9a-f-]{36}$`));
       expect(Number.isSafeInteger(lock.fencingToken)).toBe(true);
       expect(lock.expiresAt).toBeGreaterThanOrEqual(before + 1000 - 5);
       expect(lock.expiresAt).toBeLessThanOrEqual(Date.now() + 1000);
