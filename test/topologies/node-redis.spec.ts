@@ -164,7 +164,7 @@ describe('a node-redis cluster passed as redis', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await cluster.quit();
+    await cluster.close();
     await fixture.stop();
   });
 

@@ -1,5 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
+import { settleWithin } from '../../utils/timer.util.js';
 import { ForeignClientAdapter, replyError } from './foreign-client.adapter.js';
+
+/** Longest wait for a cluster connection still being opened before it is closed anyway, in ms. */
+const CLOSE_AFTER_CONNECT = 2_000;
 
 /**
  * A node-redis v4 or v5 client (`createClient()`) or cluster (`createCluster()`), as far as nest-lock uses it. Pass
@@ -25,6 +29,7 @@ interface NodeRedisRaw {
   duplicate(): NodeRedisRaw;
   sendCommand(...args: unknown[]): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
   sSubscribe?(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
@@ -79,6 +84,7 @@ function asIoredisError(error: unknown): unknown {
 class NodeRedisConnection extends ForeignClientAdapter {
   private readonly cluster: boolean;
   private connecting?: Promise<unknown>;
+  private closed = false;
 
   constructor(
     private readonly client: NodeRedisRaw,
@@ -90,10 +96,26 @@ class NodeRedisConnection extends ForeignClientAdapter {
     if (this.cluster) {
       this.markCluster(typeof client.sSubscribe === 'function');
     }
-    client.on('ready', () => this.emit('ready'));
-    client.on('error', (error: unknown) => this.reportError(error));
-    client.on('reconnecting', () => this.emit('close'));
-    client.on('end', () => this.emit('end'));
+    // The client's events reach it only while someone here listens: stores made on the app's client and closed
+    // again leave no listener on it.
+    const forwards: Record<string, [string, (...args: unknown[]) => void]> = {
+      ready: ['ready', () => this.emit('ready')],
+      error: ['error', (error) => this.reportError(error)],
+      close: ['reconnecting', () => this.emit('close')],
+      end: ['end', () => this.emit('end')],
+    };
+    this.on('newListener', (event: string) => {
+      const forward = forwards[event];
+      if (forward && this.listenerCount(event) === 0) {
+        client.on(...forward);
+      }
+    });
+    this.on('removeListener', (event: string) => {
+      const forward = forwards[event];
+      if (forward && this.listenerCount(event) === 0) {
+        client.off(...forward);
+      }
+    });
   }
 
   get status(): string {
@@ -140,10 +162,20 @@ class NodeRedisConnection extends ForeignClientAdapter {
   }
 
   disconnect(): void {
-    if (this.owned && this.client.isOpen) {
-      const close = this.client.destroy ? Promise.resolve(this.client.destroy()) : this.client.disconnect?.();
-      void close?.catch(() => undefined);
+    if (!this.owned || this.closed) {
+      return;
     }
+    this.closed = true;
+    const close = (): void => {
+      if (this.client.isOpen) {
+        const closing = this.client.destroy ? Promise.resolve(this.client.destroy()) : this.client.disconnect?.();
+        void closing?.catch(() => undefined);
+      }
+    };
+    // A cluster closed while it discovers its nodes still opens them afterwards: close it once it is connected, or
+    // after a while if it does not connect (its nodes are gone).
+    const connected = this.cluster && this.connecting ? settleWithin(this.connecting, CLOSE_AFTER_CONNECT) : Promise.resolve();
+    void connected.then(close);
   }
 
   protected command(firstKey: string | number | undefined, args: Array<string | number>): Promise<unknown> {
