@@ -189,12 +189,15 @@ export function describeConnection(options: Pick<ResolvedLockModuleOptions, 'sto
   if (typeof redis === 'string') {
     return redis.replace(/\/\/[^@/]*@/, '//***@');
   }
-  const given = redis as { host?: string; port?: number; cluster?: unknown };
+  const given = redis as { host?: string; port?: number; cluster?: unknown; sentinels?: unknown; name?: string };
   if (isRedisClientInput(redis)) {
     return 'the Redis client passed in';
   }
   if (Array.isArray(given.cluster)) {
     return 'a Redis Cluster';
+  }
+  if (Array.isArray(given.sentinels)) {
+    return `the master "${given.name ?? 'mymaster'}" of ${given.sentinels.length} Sentinels`;
   }
   return `${given.host ?? '127.0.0.1'}:${given.port ?? 6379}`;
 }

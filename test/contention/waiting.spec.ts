@@ -1,12 +1,15 @@
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GlideClient } from '@valkey/valkey-glide';
+import { GlideClient, Logger as GlideLogger } from '@valkey/valkey-glide';
 import { createClient } from 'redis';
 import { LockNotAcquiredError, type Lock, type LockModuleOptions } from '../../lib';
 import { spawnWorker } from '../processes/run-worker';
 import { bootLockApp, type LockApp } from '../support/app';
 import { commandsProcessed, countClientCommands, startRedisServer, type RedisServer } from '../support/redis-server';
 import { Redis as RedisClient } from 'ioredis';
+
+// GLIDE logs every NOSCRIPT it sees (the first script call on each node) to stdout: keep test output readable.
+GlideLogger.setLoggerConfig('off');
 
 /** How an app reaches Redis: a URL (the module makes an ioredis client), or a node-redis client the app made. */
 type Connect = (url: string, closers: Array<() => Promise<unknown>>) => Promise<LockModuleOptions['redis']>;

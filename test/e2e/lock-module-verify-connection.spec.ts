@@ -1,5 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { InvalidLockOptionsError, LockModule, LockStoreUnavailableError, type LockModuleOptions } from '../../lib';
+import { describeConnection } from '../../lib/options/lock-module-options.resolver';
 import { DEAD_REDIS_URL, REDIS_URL } from '../support/redis';
 
 async function start(options: LockModuleOptions): Promise<() => Promise<void>> {
@@ -35,5 +36,24 @@ describe('LockModule verifyConnection', () => {
   it('refuses a value that is not a boolean', () => {
     expect(() => LockModule.forRoot({ verifyConnection: 'yes' as unknown as boolean })).toThrow(InvalidLockOptionsError);
     expect(() => LockModule.forRoot({ appName: '' })).toThrow(/appName must be a non-empty string/);
+  });
+});
+
+describe('where the store is, in messages', () => {
+  it('names a URL without its password, a Sentinel master, a Cluster, quorum nodes and a client passed in', () => {
+    const where = (redis: LockModuleOptions['redis']): string => describeConnection({ store: 'redis', redis: redis ?? REDIS_URL });
+    expect(where('redis://user:pw@10.0.0.1:6380/2')).toBe('redis://***@10.0.0.1:6380/2');
+    expect(
+      where({
+        sentinels: [
+          { host: 'a', port: 1 },
+          { host: 'b', port: 1 },
+        ],
+        name: 'orders',
+      }),
+    ).toBe('the master "orders" of 2 Sentinels');
+    expect(where({ cluster: [{ host: 'a', port: 1 }] })).toBe('a Redis Cluster');
+    expect(where(['redis://a', 'redis://b', 'redis://c'])).toBe('3 quorum nodes');
+    expect(where({ host: '10.0.0.2', port: 6390 })).toBe('10.0.0.2:6390');
   });
 });

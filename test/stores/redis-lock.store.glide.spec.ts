@@ -1,7 +1,10 @@
-import { GlideClient } from '@valkey/valkey-glide';
+import { GlideClient, Logger as GlideLogger } from '@valkey/valkey-glide';
 import { RedisLockStore } from '../../lib';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+
+// GLIDE logs every NOSCRIPT it sees (the first script call on each node) to stdout: keep test output readable.
+GlideLogger.setLoggerConfig('off');
 
 const { hostname: host, port } = new URL(REDIS_URL);
 

@@ -1,11 +1,14 @@
 import { Controller, Param, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { GlideClient, GlideClusterClient } from '@valkey/valkey-glide';
+import { GlideClient, GlideClusterClient, Logger as GlideLogger } from '@valkey/valkey-glide';
 import request from 'supertest';
 import { Locked, LockError, LockModule, LockService, LockStoreUnavailableError, RedisLockStore, type LockModuleOptions } from '../../lib';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
 import { startRedisCluster, startRedisServer, type RedisClusterFixture, type RedisServer } from '../support/redis-server';
+
+// GLIDE logs every NOSCRIPT it sees (the first script call on each node) to stdout: keep test output readable.
+GlideLogger.setLoggerConfig('off');
 
 @Controller('jobs')
 class JobsController {
