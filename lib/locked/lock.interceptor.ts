@@ -1,9 +1,10 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { concat, defer, EMPTY, of, type Observable } from 'rxjs';
+import { catchError, concat, defer, EMPTY, of, type Observable } from 'rxjs';
 import { LockService } from '../core/lock.service.js';
 import { USE_LOCK_METADATA } from '../lock.constants.js';
 import type { LockKeyResolver } from './lock-key.template.js';
+import { asTransportError } from './transport-error.js';
 import type { LockedOptions } from './locked.decorator.js';
 
 /** What `@UseLock` records on a class or handler. */
@@ -59,7 +60,7 @@ export class LockInterceptor implements NestInterceptor {
         locked,
         defer(() => (ran ? EMPTY : of(undefined))),
       );
-    });
+    }).pipe(catchError((error: unknown) => asTransportError(error, context.getType())));
   }
 
   private keysOf(spec: UseLockSpec, context: ExecutionContext): string[] {
