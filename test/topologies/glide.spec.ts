@@ -2,10 +2,11 @@ import { Controller, Param, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { GlideClient, GlideClusterClient, Logger as GlideLogger } from '@valkey/valkey-glide';
 import request from 'supertest';
-import { Locked, LockError, LockModule, LockService, LockStoreUnavailableError, RedisLockStore, type LockModuleOptions } from '../../lib';
+import { Locked, LockModule, LockService, RedisLockStore, type LockModuleOptions } from '../../lib';
+import { describeClientFaults } from '../support/client-faults';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
-import { startRedisCluster, startRedisServer, type RedisClusterFixture, type RedisServer } from '../support/redis-server';
+import { startRedisCluster, type RedisClusterFixture } from '../support/redis-server';
 
 // GLIDE logs every NOSCRIPT it sees (the first script call on each node) to stdout: keep test output readable.
 GlideLogger.setLoggerConfig('off');
@@ -20,9 +21,9 @@ class JobsController {
   }
 }
 
-function glide(url: string, options: { username?: string } = {}): Promise<GlideClient> {
+function glide(url: string, user?: { username: string; password: string }): Promise<GlideClient> {
   const { hostname: host, port } = new URL(url);
-  const credentials = options.username ? { credentials: { username: options.username, password: 'glide-secret' } } : {};
+  const credentials = user ? { credentials: user } : {};
   return GlideClient.createClient({ addresses: [{ host, port: Number(port || 6379) }], requestTimeout: 2_000, ...credentials });
 }
 
@@ -81,47 +82,11 @@ describe('a Valkey GLIDE client passed as redis', () => {
     expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
     await next.release();
   });
+});
 
-  describe('on a server of its own', () => {
-    let server: RedisServer;
-    const own: GlideClient[] = [];
-
-    beforeAll(async () => {
-      server = await startRedisServer();
-    });
-
-    afterAll(async () => {
-      server.thaw();
-      own.forEach((client) => client.close());
-      await server.stop();
-    });
-
-    it('answers LockStoreUnavailableError within commandTimeout when Redis does not answer', async () => {
-      const client = await glide(server.url);
-      own.push(client);
-      const store = new RedisLockStore({ client, prefix, logger: false, commandTimeout: 200 });
-      server.freeze();
-      try {
-        await expect(store.acquire(['frozen'], 'token', 1_000)).rejects.toBeInstanceOf(LockStoreUnavailableError);
-      } finally {
-        server.thaw();
-      }
-      await store.close();
-    });
-
-    it('turns a refusal (ACL) into a LockError that names the reply', async () => {
-      const admin = await glide(server.url);
-      own.push(admin);
-      await admin.customCommand(['ACL', 'SETUSER', 'no-eval', 'on', '>glide-secret', '~*', '&*', '+@all', '-evalsha', '-eval']);
-      const client = await glide(server.url, { username: 'no-eval' });
-      own.push(client);
-      const store = new RedisLockStore({ client, prefix, logger: false });
-      const refused = store.acquire(['acl'], 'token', 1_000);
-      await expect(refused).rejects.toBeInstanceOf(LockError);
-      await expect(refused).rejects.toThrow(/Redis refused it \(NOPERM/);
-      await store.close();
-    });
-  });
+describeClientFaults('Valkey GLIDE', async (url, user) => {
+  const client = await glide(url, user);
+  return { client, close: () => client.close() };
 });
 
 describe('a Valkey GLIDE cluster client passed as redis', () => {

@@ -2,11 +2,11 @@ import { Controller, Injectable, Param, Post, type INestApplication } from '@nes
 import { Test } from '@nestjs/testing';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import request from 'supertest';
-import { Locked, LockError, LockModule, LockService, LockStoreUnavailableError, RedisLockStore, type LockModuleOptions } from '../../lib';
-import { LOCK_ACL } from '../support/acl';
+import { Locked, LockModule, LockService, RedisLockStore, type LockModuleOptions } from '../../lib';
+import { describeClientFaults } from '../support/client-faults';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
-import { startRedisCluster, startRedisServer, type RedisClusterFixture, type RedisServer } from '../support/redis-server';
+import { startRedisCluster, type RedisClusterFixture } from '../support/redis-server';
 
 @Injectable()
 class Tickets {
@@ -108,48 +108,13 @@ describe('a node-redis client passed as redis', () => {
     expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
     await next.release();
   });
+});
 
-  describe('on a server of its own', () => {
-    let server: RedisServer;
-    const own: RedisClientType[] = [];
-
-    beforeAll(async () => {
-      server = await startRedisServer();
-    });
-
-    afterAll(async () => {
-      server.thaw();
-      own.forEach((client) => client.destroy());
-      await server.stop();
-    });
-
-    it('answers LockStoreUnavailableError within commandTimeout when Redis does not answer', async () => {
-      const client = await connected(server.url, own);
-      const store = new RedisLockStore({ client, prefix, logger: false, commandTimeout: 200 });
-      server.freeze();
-      try {
-        await expect(store.acquire(['frozen'], 'token', 1_000)).rejects.toBeInstanceOf(LockStoreUnavailableError);
-      } finally {
-        server.thaw();
-      }
-      await store.close();
-    });
-
-    it('turns a refusal (ACL) into a LockError that names the reply', async () => {
-      const admin = await connected(server.url, own);
-      await admin.sendCommand(['ACL', 'SETUSER', 'no-eval', 'on', 'nopass', '~*', '&*', '+@all', '-evalsha', '-eval']);
-      const client: RedisClientType = createClient({ url: server.url.replace('redis://', 'redis://no-eval@') });
-      client.on('error', () => undefined);
-      await client.connect();
-      own.push(client);
-      const store = new RedisLockStore({ client, prefix, logger: false });
-      const refused = store.acquire(['acl'], 'token', 1_000);
-      await expect(refused).rejects.toBeInstanceOf(LockError);
-      await expect(refused).rejects.toThrow(/Redis refused it \(NOPERM/);
-      await store.close();
-      expect(LOCK_ACL.length).toBeGreaterThan(0);
-    });
-  });
+describeClientFaults('node-redis', async (url, user) => {
+  const client: RedisClientType = createClient({ url, ...user });
+  client.on('error', () => undefined);
+  await client.connect();
+  return { client, close: () => client.destroy() };
 });
 
 describe('a node-redis cluster passed as redis', () => {
