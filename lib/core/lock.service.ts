@@ -200,9 +200,8 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       await this.store.ping();
     } catch (error) {
       const where = describeConnection(this.options);
-      const failure = new LockStoreUnavailableError(`reach the lock store (${where}) at app start (verifyConnection is on)`, error);
-      this.logger.error(failure.message);
-      throw failure;
+      // Nest's start-up reports it (ExceptionHandler); logging it here too would print it twice.
+      throw new LockStoreUnavailableError(`reach the lock store (${where}) at app start (verifyConnection is on)`, error);
     }
   }
 
