@@ -85,15 +85,24 @@ export function chart(panels: Panel[]): string {
       ].join('');
     })
     .join('');
-  const names = [...new Set(panels.flatMap((panel) => panel.bars.map((bar) => bar.label)))];
-  const legend = names
+  const names = panels.flatMap((panel) => panel.bars.map((bar) => bar.label));
+  return svg(width * panels.length, height, body + legend(names, 40, 238));
+}
+
+/** One colour swatch and name per contender, in a row from `x` at `y`. */
+function legend(names: string[], x: number, y: number): string {
+  return [...new Set(names)]
     .map((name, i) => {
-      const x = 40 + i * 170;
-      return `<rect x="${x}" y="238" width="14" height="14" fill="${COLORS[name] ?? '#777'}"/><text x="${x + 20}" y="250" font-size="12">${name}</text>`;
+      const lx = x + i * 170;
+      return `<rect x="${lx}" y="${y}" width="14" height="14" fill="${COLORS[name] ?? '#777'}"/><text x="${lx + 20}" y="${y + 12}" font-size="12">${name}</text>`;
     })
     .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width * panels.length}" height="${height}" font-family="sans-serif">
-<rect width="100%" height="100%" fill="#fff"/>${body}${legend}
+}
+
+/** A standalone SVG document on a white background. */
+function svg(width: number, height: number, content: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="#fff"/>${content}
 </svg>
 `;
 }
@@ -147,15 +156,6 @@ export function distributionChart(scenarios: Array<{ title: string; series: Map<
       ].join('');
     })
     .join('');
-  const names = [...new Set(scenarios.flatMap(({ series }) => [...series.keys()]))];
-  const legend = names
-    .map((name, i) => {
-      const lx = 60 + i * 170;
-      return `<rect x="${lx}" y="${height - 22}" width="14" height="14" fill="${COLORS[name] ?? '#777'}"/><text x="${lx + 20}" y="${height - 10}" font-size="12">${name}</text>`;
-    })
-    .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.max(1, scenarios.length) * width}" height="${height}" font-family="sans-serif">
-<rect width="100%" height="100%" fill="#fff"/>${body}${legend}
-</svg>
-`;
+  const names = scenarios.flatMap(({ series }) => [...series.keys()]);
+  return svg(Math.max(1, scenarios.length) * width, height, body + legend(names, 60, height - 22));
 }

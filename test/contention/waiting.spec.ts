@@ -1,40 +1,31 @@
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GlideClient, Logger as GlideLogger } from '@valkey/valkey-glide';
-import { createClient } from 'redis';
 import { LockNotAcquiredError, type Lock, type LockModuleOptions } from '../../lib';
 import { spawnWorker } from '../processes/run-worker';
 import { bootLockApp, type LockApp } from '../support/app';
+import { connectGlide, connectNodeRedis, type ClientConnector } from '../support/foreign-clients';
 import { commandsProcessed, countClientCommands, startRedisServer, type RedisServer } from '../support/redis-server';
 import { Redis as RedisClient } from 'ioredis';
 
-// GLIDE logs every NOSCRIPT it sees (the first script call on each node) to stdout: keep test output readable.
-GlideLogger.setLoggerConfig('off');
-
-/** How an app reaches Redis: a URL (the module makes an ioredis client), or a node-redis client the app made. */
+/** How an app reaches Redis: a URL (the module makes an ioredis client), or a client of another library the app made. */
 type Connect = (url: string, closers: Array<() => Promise<unknown>>) => Promise<LockModuleOptions['redis']>;
 
 const ioredisUrl: Connect = async (url) => url;
-const nodeRedisClient: Connect = async (url, closers) => {
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  await client.connect();
-  closers.push(async () => client.destroy());
-  return client;
-};
 
-const glideClient: Connect = async (url, closers) => {
-  const { hostname: host, port } = new URL(url);
-  const client = await GlideClient.createClient({ addresses: [{ host, port: Number(port) }], requestTimeout: 2_000 });
-  closers.push(async () => client.close());
-  return client;
-};
+/** A client of another library, closed after each test. */
+const viaClient =
+  (connect: ClientConnector): Connect =>
+  async (url, closers) => {
+    const connected = await connect(url);
+    closers.push(async () => connected.close());
+    return connected.client;
+  };
 
 // These specs count commands, kill connections and kill processes: they run on a redis-server of their own.
 describe.each([
   ['ioredis', ioredisUrl],
-  ['a node-redis client', nodeRedisClient],
-  ['a Valkey GLIDE client', glideClient],
+  ['a node-redis client', viaClient(connectNodeRedis())],
+  ['a Valkey GLIDE client', viaClient(connectGlide)],
 ])('waiting for a busy lock (%s)', (client, connect) => {
   let server: RedisServer;
   let redis: Redis;

@@ -1,15 +1,12 @@
 import { Controller, Param, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { GlideClient, GlideClusterClient, Logger as GlideLogger } from '@valkey/valkey-glide';
+import { GlideClusterClient, type GlideClient } from '@valkey/valkey-glide';
 import request from 'supertest';
-import { Locked, LockModule, LockService, RedisLockStore, type LockModuleOptions } from '../../lib';
-import { describeClientFaults } from '../support/client-faults';
+import { Locked, LockModule, RedisLockStore, type LockModuleOptions } from '../../lib';
+import { connectGlide, describeForeignClient } from '../support/foreign-clients';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
 import { startRedisCluster, type RedisClusterFixture } from '../support/redis-server';
-
-// GLIDE logs every NOSCRIPT it sees (the first script call on each node) to stdout: keep test output readable.
-GlideLogger.setLoggerConfig('off');
 
 @Controller('jobs')
 class JobsController {
@@ -19,12 +16,6 @@ class JobsController {
     await new Promise((resolve) => setTimeout(resolve, 300));
     return id;
   }
-}
-
-function glide(url: string, user?: { username: string; password: string }): Promise<GlideClient> {
-  const { hostname: host, port } = new URL(url);
-  const credentials = user ? { credentials: user } : {};
-  return GlideClient.createClient({ addresses: [{ host, port: Number(port || 6379) }], requestTimeout: 2_000, ...credentials });
 }
 
 async function bootApp(options: LockModuleOptions): Promise<INestApplication> {
@@ -43,7 +34,7 @@ describe('a Valkey GLIDE client passed as redis', () => {
   const apps: INestApplication[] = [];
 
   async function app(): Promise<INestApplication> {
-    const client = await glide(REDIS_URL);
+    const client = (await connectGlide(REDIS_URL)).client as GlideClient;
     clients.push(client);
     const booted = await bootApp({ redis: client, prefix });
     apps.push(booted);
@@ -69,25 +60,9 @@ describe('a Valkey GLIDE client passed as redis', () => {
     expect((await request(two.getHttpServer()).post('/jobs/a/run')).status).toBe(409);
     expect((await first).status).toBe(201);
   });
-
-  it('wakes a waiter in another app on release (pub/sub on a client of its own), not at the lease end', async () => {
-    const [one, two] = [await app(), await app()];
-    const held = await one.get(LockService).acquire('woken', { ttl: 30_000 });
-    const waiting = two.get(LockService).acquire('woken', { waitTimeout: 20_000 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const releasedAt = Date.now();
-    await held.release();
-    const next = await waiting;
-    expect(Date.now() - releasedAt).toBeLessThan(5_000);
-    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
-    await next.release();
-  });
 });
 
-describeClientFaults('Valkey GLIDE', async (url, user) => {
-  const client = await glide(url, user);
-  return { client, close: () => client.close() };
-});
+describeForeignClient('Valkey GLIDE', connectGlide);
 
 describe('a Valkey GLIDE cluster client passed as redis', () => {
   let fixture: RedisClusterFixture;

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import request from 'supertest';
 import { Locked, LockModule, LockService, RedisLockStore, type LockModuleOptions } from '../../lib';
-import { describeClientFaults } from '../support/client-faults';
+import { connectNodeRedis, describeForeignClient } from '../support/foreign-clients';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
 import { startRedisCluster, type RedisClusterFixture } from '../support/redis-server';
@@ -95,27 +95,9 @@ describe('a node-redis client passed as redis', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => request((i % 2 ? one : two).getHttpServer()).post('/tickets/b/buy')));
     expect(shared.sold).toBe(20);
   });
-
-  it('wakes a waiter in another app on release (pub/sub on a duplicate connection), not at the lease end', async () => {
-    const [one, two] = [await app(), await app()];
-    const held = await one.get(LockService).acquire('woken', { ttl: 30_000 });
-    const waiting = two.get(LockService).acquire('woken', { waitTimeout: 20_000 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const releasedAt = Date.now();
-    await held.release();
-    const next = await waiting;
-    expect(Date.now() - releasedAt).toBeLessThan(5_000);
-    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
-    await next.release();
-  });
 });
 
-describeClientFaults('node-redis', async (url, user) => {
-  const client: RedisClientType = createClient({ url, ...user });
-  client.on('error', () => undefined);
-  await client.connect();
-  return { client, close: () => client.destroy() };
-});
+describeForeignClient('node-redis', connectNodeRedis());
 
 describe('a node-redis cluster passed as redis', () => {
   let fixture: RedisClusterFixture;
