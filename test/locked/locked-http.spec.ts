@@ -11,13 +11,11 @@ import {
   type INestApplication,
 } from '@nestjs/common';
 import { APP_FILTER, BaseExceptionFilter } from '@nestjs/core';
-import { ExpressAdapter } from '@nestjs/platform-express';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { Locked, LockModule, LockNotAcquiredError, LockService } from '../../lib';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, waitUntil } from '../support/redis';
+import { bootHttpApp, HTTP_PLATFORMS } from '../support/app';
 
 const seenByFilter: string[] = [];
 
@@ -73,10 +71,7 @@ class OrdersController {
 
 let counterKeyPrefix = '';
 
-describe.each([
-  ['Express', () => new ExpressAdapter()],
-  ['Fastify', () => new FastifyAdapter()],
-])('@Locked on a controller (%s)', (adapterName, createAdapter) => {
+describe.each(HTTP_PLATFORMS)('@Locked on a controller (%s)', (_platform, createAdapter) => {
   let redis: Redis;
   let prefix: string;
   let app: INestApplication;
@@ -86,19 +81,17 @@ describe.each([
     redis = redisClient();
     prefix = uniquePrefix('locked-http');
     counterKeyPrefix = `${prefix}counter-value:`;
-    const moduleRef = await Test.createTestingModule({
-      imports: [LockModule.forRoot({ redis: REDIS_URL, prefix, logger: false, waitTimeout: 5_000 })],
-      controllers: [OrdersController],
-      providers: [
-        { provide: Counter, useFactory: () => new Counter(redis) },
-        { provide: APP_FILTER, useClass: LockBusyFilter },
-      ],
-    }).compile();
-    app = moduleRef.createNestApplication(createAdapter(), { logger: false });
-    await app.init();
-    if (adapterName === 'Fastify') {
-      await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
-    }
+    app = await bootHttpApp(
+      {
+        imports: [LockModule.forRoot({ redis: REDIS_URL, prefix, logger: false, waitTimeout: 5_000 })],
+        controllers: [OrdersController],
+        providers: [
+          { provide: Counter, useFactory: () => new Counter(redis) },
+          { provide: APP_FILTER, useClass: LockBusyFilter },
+        ],
+      },
+      createAdapter,
+    );
     locks = app.get(LockService);
   });
 

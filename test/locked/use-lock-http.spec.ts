@@ -10,13 +10,12 @@ import {
   type INestApplication,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { ExpressAdapter } from '@nestjs/platform-express';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { delay, of, type Observable } from 'rxjs';
 import request from 'supertest';
 import { InvalidLockOptionsError, LockInterceptor, Locked, LockModule, LockService, UseLock } from '../../lib';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, waitUntil } from '../support/redis';
+import { bootHttpApp, HTTP_PLATFORMS } from '../support/app';
 
 /** Sets `request.user` from a header, as an auth guard would. */
 @Injectable()
@@ -113,10 +112,7 @@ class MeController {
   }
 }
 
-describe.each([
-  ['Express', () => new ExpressAdapter()],
-  ['Fastify', () => new FastifyAdapter()],
-])('@UseLock (%s)', (adapterName, createAdapter) => {
+describe.each(HTTP_PLATFORMS)('@UseLock (%s)', (_platform, createAdapter) => {
   const redis = redisClient();
   const prefix = uniquePrefix('use-lock');
   let app: INestApplication;
@@ -124,16 +120,14 @@ describe.each([
   const http = (): ReturnType<typeof request> => request(app.getHttpServer());
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [LockModule.forRoot({ redis: REDIS_URL, prefix, logger: false })],
-      controllers: [AccountsController, MeController],
-      providers: [Ledger],
-    }).compile();
-    app = moduleRef.createNestApplication(createAdapter(), { logger: false });
-    await app.init();
-    if (adapterName === 'Fastify') {
-      await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
-    }
+    app = await bootHttpApp(
+      {
+        imports: [LockModule.forRoot({ redis: REDIS_URL, prefix, logger: false })],
+        controllers: [AccountsController, MeController],
+        providers: [Ledger],
+      },
+      createAdapter,
+    );
     locks = app.get(LockService);
   });
 
