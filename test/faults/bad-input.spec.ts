@@ -131,6 +131,7 @@ describe('bad input', () => {
     ['an unknown store', { store: 'mongo' }, /store must be 'redis', 'memory'/],
     ['a store object missing methods', { store: { acquire: () => undefined } }, /implementing LockStore/],
     ['a zero commandTimeout', { commandTimeout: 0 }, /commandTimeout/],
+    ['a ttl read from an environment variable (a numeric string)', { ttl: '30000' }, /ttl must be a whole number of ms .*, got "30000"/],
     ['a logger that is not a LoggerService', { logger: 'console' }, /logger must be false or a LoggerService/],
     ['an unknown module option', { ttlMs: 5 }, /unknown option\(s\) "ttlMs"/],
     ['replicas with a zero count', { replicas: { count: 0, timeoutMs: 100 } }, /replicas must be \{ count, timeoutMs \}/],
