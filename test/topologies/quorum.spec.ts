@@ -197,9 +197,14 @@ describe('Redlock quorum over independent masters', () => {
           expect(await other.locks.tryAcquire('rolling')).toBeNull();
           // A watchdog extension (every ttl/3) puts the key back once the app has reconnected (ioredis backs off);
           // only then is the next node restarted, as a rolling restart does.
-          for (let tries = 0; (await clients[index].get('lock:{rolling}')) !== lock.token; tries += 1) {
+          // The bound is the harness's patience, not the guarantee (which is stillHeld): a loaded CI machine once
+          // took longer than 10 s to reconnect and extend.
+          const giveUpAt = Date.now() + 20_000;
+          while ((await clients[index].get('lock:{rolling}')) !== lock.token) {
             stillHeld();
-            expect(tries).toBeLessThan(100);
+            if (Date.now() > giveUpAt) {
+              throw new Error(`node ${index} did not get the key back within 20 s of its restart`);
+            }
             await new Promise((resolve) => setTimeout(resolve, 100));
           }
           expect(await other.locks.tryAcquire('rolling')).toBeNull();
@@ -210,7 +215,7 @@ describe('Redlock quorum over independent masters', () => {
         await lock.release();
         await Promise.all([holder.app.close(), other.app.close()]);
       }
-    }, 45_000);
+    }, 90_000);
 
     it('keeps fencing tokens increasing when minority nodes restart empty between acquisitions', async () => {
       const tokens: number[] = [];
