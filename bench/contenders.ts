@@ -5,14 +5,24 @@ import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import Redlock from 'redlock';
-import { Mutex } from 'redis-semaphore';
+import { Mutex, Semaphore } from 'redis-semaphore';
 import { LockModule, LockService, type LockModuleOptions } from '../lib';
+import { excludeFromCount } from './command-counter';
+
+/** What a benchmark acquisition asks for: a permit of a semaphore of `limit`, or a read lock. */
+export interface AcquireShape {
+  limit?: number;
+  mode?: 'read' | 'write';
+}
 
 /** One lock implementation as the benchmark drives it. */
 export interface Contender {
   readonly name: ContenderName;
-  /** Acquires `key`, waiting as the library does by default, and returns its release function. */
-  acquire(key: string): Promise<() => Promise<unknown>>;
+  /**
+   * Acquires `key`, waiting as the library does by default, and returns its release function.
+   * @param shape a semaphore's permit or a read lock, for the contenders that have them
+   */
+  acquire(key: string, shape?: AcquireShape): Promise<() => Promise<unknown>>;
   close(): Promise<void>;
 }
 
@@ -26,9 +36,13 @@ const TTL = 10_000;
  * Creates a contender with its own Redis connection.
  * @param name which library
  * @param url the Redis to use
+ * @param uncounted leave its commands out of the count (a holder whose commands are not what is measured)
  */
-export async function createContender(name: ContenderName, url: string): Promise<Contender> {
+export async function createContender(name: ContenderName, url: string, uncounted = false): Promise<Contender> {
   const client = new Redis(url);
+  if (uncounted) {
+    excludeFromCount(client);
+  }
   switch (name) {
     case 'nest-lock':
       return nestLock(client);
@@ -48,8 +62,8 @@ async function nestLock(client: Redis): Promise<Contender> {
   const locks = app.get(LockService);
   return {
     name: 'nest-lock',
-    acquire: async (key) => {
-      const lock = await locks.acquire(key);
+    acquire: async (key, shape) => {
+      const lock = await locks.acquire(key, shape);
       return () => lock.release();
     },
     close: async () => {
@@ -79,11 +93,16 @@ function redlock(client: Redis): Contender {
 function redisSemaphore(client: Redis): Contender {
   return {
     name: 'redis-semaphore',
-    acquire: async (key) => {
-      // One Mutex per acquisition, as its README does. Its defaults: retryInterval 10 ms, refresh at 80% of the lease.
-      const mutex = new Mutex(client, key, { lockTimeout: TTL, acquireTimeout: 60_000 });
-      await mutex.acquire();
-      return () => mutex.release();
+    acquire: async (key, shape) => {
+      if (shape?.mode === 'read') {
+        throw new Error('redis-semaphore has no read-write lock');
+      }
+      // One Mutex (or Semaphore) per acquisition, as its README does. Its defaults: retryInterval 10 ms, refresh at
+      // 80% of the lease.
+      const options = { lockTimeout: TTL, acquireTimeout: 60_000 };
+      const lock = shape?.limit ? new Semaphore(client, key, shape.limit, options) : new Mutex(client, key, options);
+      await lock.acquire();
+      return () => lock.release();
     },
     close: async () => {
       await client.quit();

@@ -20,6 +20,13 @@ import {
   type Row,
 } from './scenarios';
 
+/** The limit of the semaphore scenarios. */
+const SEMAPHORE_LIMIT = 3;
+/** The share of readers in the read-mostly scenarios. */
+const READ_SHARE = 0.9;
+/** ms of work in a critical section of scenario 11. */
+const READ_MS = 2;
+
 const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
   smoke: {
     rounds: 1,
@@ -128,6 +135,51 @@ async function main(): Promise<void> {
     `${sizes.busyWorkers} instances (processes) x ${sizes.busyCallers} concurrent callers on one key, the same critical section. Targets: CS/s at least 2x the best peer, wait max at most 0.2x the best peer's, at most 1 lock command per CS, Jain (between instances) at least 0.98, 0 lost updates.`,
     contended(busy, `8. Busy service, ${sizes.busyWorkers} instances x ${sizes.busyCallers} callers`),
   );
+  const hotSemaphore: ContentionShape = {
+    name: 's9',
+    workers: sizes.hotKeyWorkers,
+    callers: 1,
+    duration: sizes.hotKeyMs,
+    variants: [
+      { label: 'nest-lock', contender: 'nest-lock', job: { limit: SEMAPHORE_LIMIT } },
+      { label: 'redis-semaphore', contender: 'redis-semaphore', job: { limit: SEMAPHORE_LIMIT } },
+    ],
+  };
+  await step(
+    '9. Hot semaphore',
+    `${sizes.hotKeyWorkers} instances (processes) x 1 caller on one semaphore of limit ${SEMAPHORE_LIMIT}; the critical section is an INCR + DECR of a count of holders inside (over limit: a holder found more than ${SEMAPHORE_LIMIT} inside). Compared with redis-semaphore's Semaphore (redlock has none). Targets: CS/s at least the peer's, wait max at most 0.2x, Jain at least 0.98, 0 over limit.`,
+    contended(hotSemaphore, `9. Hot semaphore, ${sizes.hotKeyWorkers} instances x 1 caller, limit ${SEMAPHORE_LIMIT}`),
+  );
+  await step(
+    '10. Idle waiters on a full semaphore',
+    `${sizes.idleWaiters} waiters in one process on a semaphore of limit ${SEMAPHORE_LIMIT} whose permits are held for ${sizes.idleMs} ms (the holder's commands not counted). Target: nest-lock sends none once its waiters have subscribed.`,
+    () => idleWaiters(url, sizes, SEMAPHORE_LIMIT),
+  );
+  const readMostly = (name: string, workMs: number): ContentionShape => ({
+    name,
+    workers: sizes.hotKeyWorkers,
+    callers: 1,
+    duration: sizes.hotKeyMs,
+    variants: [
+      { label: 'nest-lock read-write', contender: 'nest-lock', job: { readShare: READ_SHARE, readLocks: true, workMs } },
+      { label: 'nest-lock mutex', contender: 'nest-lock', job: { readShare: READ_SHARE, readLocks: false, workMs } },
+    ],
+  });
+  const readMostlyNote = (work: string): string =>
+    `${sizes.hotKeyWorkers} instances (processes) x 1 caller on one key, ${READ_SHARE * 100}% of the turns reading (two GETs that must agree; torn reads: they did not), the rest writing (GET + SET), ${work}. Read locks and a write lock, against the same workload under the mutex (no peer has a read-write lock); "x best peer" is x the mutex. Target: reads/s well above the mutex's, 0 lost updates, 0 torn reads.`;
+  await step(
+    '11. Read-mostly',
+    readMostlyNote(`with ${READ_MS} ms of work between the two round trips (a render, a remote call)`),
+    contended(
+      readMostly('s11', READ_MS),
+      `11. Read-mostly, ${sizes.hotKeyWorkers} instances, ${READ_SHARE * 100}% readers, ${READ_MS} ms sections`,
+    ),
+  );
+  await step(
+    '12. Read-mostly, bare sections',
+    readMostlyNote('and nothing between the two round trips'),
+    contended(readMostly('s12', 0), `12. Read-mostly, ${sizes.hotKeyWorkers} instances, ${READ_SHARE * 100}% readers, bare sections`),
+  );
   await step(
     '7. App restarts',
     `${sizes.appRestarts} LockModule apps created and closed in one process. Target: no slower afterwards (about 1x; it grew with every app before nest-lock shared one AsyncLocalStorage).`,
@@ -159,6 +211,8 @@ function panels(sections: Section[]): Parameters<typeof chart>[0] {
     { title: '3. One hot key', unit: 'worst acquire wait ms (lower is better)', bars: bars('3.', 'wait max ms') },
     { title: '8. Busy service', unit: 'critical sections/s (higher is better)', bars: bars('8.', 'CS/s') },
     { title: '8. Busy service', unit: 'worst acquire wait ms (lower is better)', bars: bars('8.', 'wait max ms') },
+    { title: '9. Hot semaphore (limit 3)', unit: 'critical sections/s (higher is better)', bars: bars('9.', 'CS/s') },
+    { title: '11. Read-mostly (90% readers)', unit: 'reads/s (higher is better)', bars: bars('11.', 'reads/s') },
   ];
 }
 

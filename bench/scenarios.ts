@@ -34,6 +34,8 @@ export type Row = Record<string, string | number>;
 
 const UNCONTENDED: ContenderName[] = ['ideal', 'nest-lock', 'redlock', 'redis-semaphore'];
 const WAITING: ContenderName[] = ['nest-lock', 'redlock', 'redis-semaphore'];
+/** The contenders that have a counting semaphore (redlock has none). */
+const SEMAPHORES: ContenderName[] = ['nest-lock', 'redis-semaphore'];
 
 async function withContenders<T>(names: ContenderName[], url: string, body: (all: Contender[]) => Promise<T>): Promise<T> {
   const all = await Promise.all(names.map((name) => createContender(name, url)));
@@ -151,6 +153,15 @@ export interface ContentionShape {
   workers: number;
   callers: number;
   duration: number;
+  /** What is compared: a row each, the first one measured against the best of the others. @default the waiting contenders */
+  variants?: ContentionVariant[];
+}
+
+/** One row of a contention scenario: a contender, and what its callers take (permits, read locks). */
+export interface ContentionVariant {
+  label: string;
+  contender: ContenderName;
+  job?: Pick<ContentionRun, 'limit' | 'readShare' | 'readLocks' | 'workMs'>;
 }
 
 /** A contention scenario's table, and every contender's waits (for the distribution chart). */
@@ -167,15 +178,16 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
   const workers = await Promise.all(Array.from({ length: shape.workers }, () => startWorker(url)));
   const redis = new Redis(url);
   excludeFromCount(redis);
-  const totals = new Map<ContenderName, { results: ContentionResult[]; lost: number; ms: number; serverUs: number }>();
+  const totals = new Map<string, { results: ContentionResult[]; lost: number; ms: number; serverUs: number }>();
+  const variants: ContentionVariant[] = shape.variants ?? WAITING.map((name) => ({ label: name, contender: name }));
   try {
     for (let round = 0; round <= sizes.rounds; round += 1) {
-      for (const contender of rotate(WAITING, round)) {
-        const key = `bench:${shape.name}:${contender}`;
-        const counterKey = `bench:${shape.name}:${contender}:counter`;
+      for (const { label, contender, job: extras } of rotate(variants, round)) {
+        const key = `bench:${shape.name}:${label.replace(/\W+/g, '-')}`;
+        const counterKey = `${key}:counter`;
         await redis.del(key, counterKey);
         const duration = round === 0 ? Math.min(500, shape.duration) : shape.duration;
-        const job: ContentionRun = { contender, key, counterKey, duration, callers: shape.callers };
+        const job: ContentionRun = { contender, key, counterKey, duration, callers: shape.callers, ...extras };
         let results: ContentionResult[] = [];
         const serverUs = await redisCost(redis, async () => {
           results = await Promise.all(workers.map((worker) => runWorker(worker, job)));
@@ -183,14 +195,15 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
         if (round === 0) {
           continue;
         }
-        const turns = results.reduce((sum, result) => sum + result.turns, 0);
+        // Readers and permit holders do not write the counter: only the writers' updates must all be there.
+        const writes = job.limit ? 0 : results.reduce((sum, result) => sum + result.turns - result.reads, 0);
         const counted = Number((await redis.get(counterKey)) ?? '0');
-        const total = totals.get(contender) ?? { results: [], lost: 0, ms: 0, serverUs: 0 };
+        const total = totals.get(label) ?? { results: [], lost: 0, ms: 0, serverUs: 0 };
         total.results.push(...results);
-        total.lost += turns - counted;
+        total.lost += writes - counted;
         total.ms += duration;
         total.serverUs += serverUs;
-        totals.set(contender, total);
+        totals.set(label, total);
       }
     }
   } finally {
@@ -206,9 +219,13 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
       results.filter((_, index) => index % shape.workers === worker).reduce((sum, result) => sum + result.turns, 0),
     );
     const commands = results.reduce((sum, result) => sum + result.commands, 0);
+    const reads = results.reduce((sum, result) => sum + result.reads, 0);
+    const reading = variants.some((variant) => variant.job?.readShare !== undefined);
+    const shared = variants.some((variant) => variant.job);
     return {
       contender: name,
       'CS/s': Math.round((turns * 1000) / ms),
+      ...(reading && { 'reads/s': Math.round((reads * 1000) / ms) }),
       'wait p50 ms': round1(quantile(all, 0.5)),
       'wait p99 ms': round1(quantile(all, 0.99)),
       'wait max ms': round1(Math.max(...all)),
@@ -217,9 +234,10 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
       'Redis CPU us/CS': round1(serverUs / turns),
       'lost updates': lost,
       'overlapping CS': overlaps(results.flatMap((result) => result.intervals)),
+      ...(shared && { 'over limit / torn reads': results.reduce((sum, result) => sum + result.violations, 0) }),
     };
   });
-  const peers = rows.filter((row) => row.contender !== 'nest-lock');
+  const peers = rows.filter((row) => row.contender !== variants[0].label);
   const best = (column: string, pick: (...values: number[]) => number): number => pick(...peers.map((row) => Number(row[column])));
   return {
     waits,
@@ -232,19 +250,28 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
   };
 }
 
-/** Scenario 4: waiters on a lock held the whole time; commands they send while waiting. */
-export async function idleWaiters(url: string, sizes: BenchSizes): Promise<Row[]> {
+/** How long waiters get to queue and subscribe before "after subscribing" counts, in ms. */
+const SETTLE_MS = 500;
+
+/**
+ * Scenarios 4 and 10: waiters on a lock (or on every permit of a semaphore of `limit`) held the whole time; the
+ * commands they send while waiting, in all and after they had time to subscribe. The holder's own commands (its
+ * watchdog) are not counted.
+ */
+export async function idleWaiters(url: string, sizes: BenchSizes, limit?: number): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const name of WAITING) {
-    const holder = await createContender(name, url);
+  for (const name of limit ? SEMAPHORES : WAITING) {
+    const holder = await createContender(name, url, true);
     const waiters = await createContender(name, url);
-    const key = `bench:s4:${name}`;
-    const release = await holder.acquire(key);
+    const key = `bench:${limit ? 's10' : 's4'}:${name}`;
+    const releases = await Promise.all(Array.from({ length: limit ?? 1 }, () => holder.acquire(key, { limit })));
     const before = commandsSent();
-    const waiting = Array.from({ length: sizes.idleWaiters }, () => waiters.acquire(key).then((done) => done()));
-    await new Promise((resolve) => setTimeout(resolve, sizes.idleMs));
+    const waiting = Array.from({ length: sizes.idleWaiters }, () => waiters.acquire(key, { limit }).then((done) => done()));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_MS, sizes.idleMs)));
+    const settled = commandsSent();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, sizes.idleMs - SETTLE_MS)));
     const sent = commandsSent() - before;
-    await release();
+    await Promise.all(releases.map((release) => release()));
     await Promise.all(waiting);
     await Promise.all([holder.close(), waiters.close()]);
     rows.push({
@@ -252,6 +279,7 @@ export async function idleWaiters(url: string, sizes: BenchSizes): Promise<Row[]
       waiters: sizes.idleWaiters,
       'held for ms': sizes.idleMs,
       'commands while waiting': sent,
+      [`after the first ${SETTLE_MS} ms`]: before + sent - settled,
       'commands/s': Math.round((sent * 1000) / sizes.idleMs),
     });
   }

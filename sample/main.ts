@@ -20,6 +20,10 @@ async function bootstrap(): Promise<void> {
   );
   Logger.log('  @UseLock keyed on a request header: two orders of one customer, the second answers 409 at once.', 'Sample');
   Logger.log(`  curl -X POST ${url}/tickets/concert/restock?count=100 ; curl -X POST ${url}/tickets/concert/buy`, 'Sample');
+  Logger.log(`  curl ${url}/reports/42/preview & curl ${url}/reports/42/preview & curl -X POST '${url}/reports/42?seconds=1'`, 'Sample');
+  Logger.log('  Read locks: the previews run together; the build (a writer) waits for them.', 'Sample');
+  Logger.log(`  for i in 1 2 3; do curl -X POST ${url}/reports/$i/export & done`, 'Sample');
+  Logger.log('  A semaphore of 2: two exports run, the third answers 409 at once.', 'Sample');
 }
 
 void bootstrap();

@@ -16,6 +16,16 @@ export class ReportsController {
     return this.reports.archive(id);
   }
 
+  @Get(':id/preview')
+  preview(@Param('id') id: string) {
+    return this.reports.preview(id);
+  }
+
+  @Post(':id/export')
+  export(@Param('id') id: string) {
+    return this.reports.export(id);
+  }
+
   @Get(':id')
   status(@Param('id') id: string) {
     return this.reports.status(id);

@@ -26,6 +26,20 @@ export class ReportsService {
     return { id, archived: true, fencingToken: this.locks.current()?.fencingToken };
   }
 
+  /** Reads report `id` while no build runs (a read lock on the key the build holds as a writer); readers overlap. */
+  @Locked('report:{0}', { mode: 'read', waitTimeout: 0 })
+  async preview(id: string): Promise<{ id: string; readers: 'many at once'; fencingToken: number | undefined }> {
+    await sleep(1000);
+    return { id, readers: 'many at once', fencingToken: this.locks.current()?.fencingToken };
+  }
+
+  /** Exports go to a partner API that takes 2 at a time: a semaphore of 2 permits across every instance. */
+  @Locked('partner-export', { limit: 2, waitTimeout: 0 })
+  async export(id: string): Promise<{ id: string; exported: true; permitOf: number | undefined }> {
+    await sleep(1000);
+    return { id, exported: true, permitOf: this.locks.current()?.limit };
+  }
+
   /** Whether a report is being built right now. */
   async status(id: string): Promise<{ id: string; building: boolean }> {
     return { id, building: await this.locks.isLocked(`report:${id}`) };

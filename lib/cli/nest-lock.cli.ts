@@ -4,15 +4,16 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX, DEFAULT_REDIS_URL } from '../lock.constants.js';
-import { LockInspector, type InspectedLock } from './lock-inspector.js';
+import { LockInspector, type InspectedHolder, type InspectedLock } from './lock-inspector.js';
 
 const USAGE = `Usage:
   nest-lock inspect [--redis URL] [--prefix lock:] [--json]
-  nest-lock release KEY --force [--yes] [--redis URL] [--prefix lock:]
+  nest-lock release KEY --force [--token TOKEN] [--yes] [--redis URL] [--prefix lock:]
 
   --redis   Redis URL (default ${DEFAULT_REDIS_URL}, or REDIS_URL)
   --prefix  the LockModule prefix (default ${DEFAULT_PREFIX})
   --force   required by release: it frees a lock its holder still believes it has
+  --token   the holder to release (required for a read lock or a semaphore permit: inspect --json lists them)
   --yes     do not ask for confirmation`;
 
 async function main(argv: string[]): Promise<number> {
@@ -25,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
       force: { type: 'boolean', default: false },
       yes: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      token: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -45,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     redis = await connect(values.redis);
     const inspector = new LockInspector(redis, values.prefix);
-    return command === 'inspect' ? await inspect(inspector, values.json) : await release(inspector, key, values.yes);
+    return command === 'inspect' ? await inspect(inspector, values.json) : await release(inspector, key, values.yes, values.token);
   } catch (error) {
     process.stderr.write(`nest-lock: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
@@ -91,32 +93,43 @@ async function inspect(inspector: LockInspector, json: boolean): Promise<number>
     process.stdout.write('No lock is held or waited for.\n');
     return 0;
   }
-  const rows = locks.map((lock) => [
-    lock.key,
-    holderOf(lock),
-    lock.ttl === undefined ? '-' : `${lock.ttl} ms`,
-    String(lock.fencingToken ?? '-'),
-    String(lock.waiters),
-  ]);
-  process.stdout.write(table(['KEY', 'HOLDER', 'TTL', 'FENCING', 'WAITERS'], rows));
+  // One row per holder: a shared lock lists each reader or permit under its key.
+  const rows = locks.flatMap((lock) =>
+    (lock.holders.length > 0 ? lock.holders : [undefined]).map((holder, i) => [
+      i === 0 ? lock.key : '',
+      i === 0 ? modeOf(lock) : '',
+      holder ? holderOf(holder) : '(free)',
+      holder ? `${holder.ttl} ms` : '-',
+      i === 0 ? String(lock.fencingToken ?? '-') : '',
+      i === 0 ? String(lock.waiters) : '',
+    ]),
+  );
+  process.stdout.write(table(['KEY', 'MODE', 'HOLDER', 'TTL', 'FENCING', 'WAITERS'], rows));
   return 0;
 }
 
-async function release(inspector: LockInspector, key: string, yes: boolean): Promise<number> {
+async function release(inspector: LockInspector, key: string, yes: boolean, token: string | undefined): Promise<number> {
   const lock = await inspector.describe(key);
-  if (lock.holder === undefined) {
-    process.stdout.write(`Lock "${key}" is not held.\n`);
+  const holder = token === undefined && lock.holders.length === 1 ? lock.holders[0] : lock.holders.find((found) => found.token === token);
+  if (lock.holders.length === 0 || (token !== undefined && !holder)) {
+    process.stdout.write(token === undefined ? `Lock "${key}" is not held.\n` : `Lock "${key}" is not held by ${token}.\n`);
+    return 1;
+  }
+  if (!holder) {
+    process.stderr.write(
+      `Lock "${key}" has ${lock.holders.length} holders (${modeOf(lock)}); name the one to release with --token TOKEN.\n`,
+    );
     return 1;
   }
   if (!yes && !process.stdin.isTTY) {
     process.stderr.write(`Nothing released: release asks for confirmation on a terminal; pass --yes to release "${key}" without asking.\n`);
     return 1;
   }
-  if (!yes && !(await confirm(`Force-release lock "${key}" held by ${holderOf(lock)} (${lock.ttl} ms left)? [y/N] `))) {
+  if (!yes && !(await confirm(`Force-release lock "${key}" held by ${holderOf(holder)} (${holder.ttl} ms left)? [y/N] `))) {
     process.stdout.write('Nothing released.\n');
     return 1;
   }
-  if (!(await inspector.forceRelease(key, lock.holder))) {
+  if (!(await inspector.forceRelease(lock, holder.token))) {
     process.stdout.write(`Lock "${key}" changed hands meanwhile; nothing released.\n`);
     return 1;
   }
@@ -133,11 +146,16 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-function holderOf(lock: InspectedLock): string {
-  if (lock.holder === undefined) {
-    return '(free)';
+function holderOf(holder: InspectedHolder): string {
+  return holder.app === undefined ? `${holder.token.slice(0, 8)}...` : `${holder.app}@${holder.host}:${holder.pid}`;
+}
+
+/** `mutex`, `read (3)`, `semaphore 2/5`: how the key is held. */
+function modeOf(lock: InspectedLock): string {
+  if (lock.mode === 'read') {
+    return `read (${lock.holders.length})`;
   }
-  return lock.holderApp === undefined ? `${lock.holder.slice(0, 8)}...` : `${lock.holderApp}@${lock.holderHost}:${lock.holderPid}`;
+  return lock.limit === 1 ? 'exclusive' : `semaphore ${lock.holders.length}/${lock.limit}`;
 }
 
 function table(header: string[], rows: string[][]): string {

@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { LockLostError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockLostError } from '../errors/index.js';
+import type { LockShare } from '../interfaces/index.js';
+import { shareFields } from '../utils/lock-share.util.js';
 import type { Lock } from './lock.js';
 
 /** One lock held by a call chain, with how many nested holders are inside it. */
@@ -58,13 +60,17 @@ export class CallChain {
    * Enters the lock of `keys`: re-enters those the chain holds (a lost one rejects with its LockLostError) and
    * has `take` acquire the others, together.
    * @param keys the keys
+   * @param share how the caller shares them (a held writer covers a reader; anything else must match)
    * @param take acquires the keys the chain does not hold yet
    */
-  async enter(keys: readonly string[], take: (missing: string[]) => Promise<Lock>): Promise<LockEntry> {
+  async enter(keys: readonly string[], share: LockShare | undefined, take: (missing: string[]) => Promise<Lock>): Promise<LockEntry> {
     const chain = CALL_CHAINS.getStore()?.get(this.owner);
     const reentered = new Set<Hold>();
     for (const key of keys) {
       const hold = chain?.get(key);
+      if (hold) {
+        assertCovers(hold.lock, key, share);
+      }
       if (hold && !hold.lock.isHeld) {
         throw hold.lock.signal.reason instanceof LockLostError
           ? hold.lock.signal.reason
@@ -96,4 +102,20 @@ export class CallChain {
       },
     };
   }
+}
+
+/** A chain's hold on a key covers a nested caller that shares it the same way, or a reader inside a writer. */
+function assertCovers(held: Lock, key: string, share: LockShare | undefined): void {
+  const asked = shareFields(share);
+  if (held.limit === asked.limit && (held.mode === asked.mode || (held.mode === 'write' && asked.mode === 'read'))) {
+    return;
+  }
+  const upgrade = held.mode === 'read' && asked.mode === 'write' && asked.limit === 1;
+  throw new InvalidLockOptionsError(
+    upgrade
+      ? `This call chain holds a read lock on ${JSON.stringify(key)} and asks for a write lock on it: it would wait for itself. ` +
+          `Take the write lock first (a writer may read), or release the read lock before writing.`
+      : `This call chain holds ${JSON.stringify(key)} with mode '${held.mode}' and limit ${held.limit}, and asks for it again ` +
+          `with mode '${asked.mode}' and limit ${asked.limit}: every caller of a key must use the same limit.`,
+  );
 }

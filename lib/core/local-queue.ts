@@ -67,8 +67,8 @@ interface LocalKey {
 }
 
 /**
- * The callers of one process waiting for the same key, in arrival order: only the first of them (the head) talks
- * to the store, so 100 waiters in one process cost a handful of commands, not 100 pollers. While the process
+ * The callers of one process waiting for the same key, in arrival order: only the first of them (the head; for a
+ * semaphore, the first `limit`) talks to the store, so 100 waiters in one process cost a handful of commands, not 100 pollers. While the process
  * holds the key, the head waits here for the holder to pass the lock on instead of queueing in the store, so that
  * when the process lets the key go, the store's queue (the other instances) gets its turn first.
  */
@@ -82,22 +82,23 @@ export class LocalQueue {
    * @param signal ends the wait early (rejects with its reason)
    * @param busy the error to reject with when the deadline passes first
    * @param acceptsPasses the caller may take the lock passed on by the holder of this process
+   * @param width how many callers of the process may ask the store at once (a semaphore's limit) @default 1
    */
-  async turn(key: string, deadline: number, signal: AbortSignal, busy: () => Error, acceptsPasses: boolean): Promise<LocalTurn> {
+  async turn(key: string, deadline: number, signal: AbortSignal, busy: () => Error, acceptsPasses: boolean, width = 1): Promise<LocalTurn> {
     const local = this.local(key);
     const me: LocalWaiter = { acceptsPasses };
     local.waiters.push(me);
     const done = (): void => {
       const index = local.waiters.indexOf(me);
       local.waiters.splice(index, 1);
-      if (index === 0) {
-        local.waiters[0]?.wake?.();
+      if (index < width) {
+        local.waiters[width - 1]?.wake?.();
       }
       this.forget(key, local);
     };
-    if (local.waiters.length > 1) {
+    if (local.waiters.length > width) {
       await settleWithin(new Promise<void>((resolve) => (me.wake = resolve)), deadline - performance.now(), signal);
-      if (local.waiters[0] !== me) {
+      if (local.waiters.indexOf(me) >= width) {
         done();
         signal.throwIfAborted();
         throw busy();

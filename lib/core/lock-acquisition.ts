@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LockStoreUnavailableError } from '../errors/index.js';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../interfaces/index.js';
+import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../interfaces/index.js';
+import { shareCapacity, shareTag } from '../utils/lock-share.util.js';
 import type { ResolvedLockOptions } from '../options/lock-options.validator.js';
 import { pause, settleWithin } from '../utils/timer.util.js';
 import type { LocalPass, LocalQueue, LocalTurn } from './local-queue.js';
@@ -34,7 +35,7 @@ export interface AcquisitionContext {
   /** Creates the handle of a lock passed on by the caller before, inside this process. */
   receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Lock;
   /** The error for a lock that stayed busy since `askedAt` (and its event). */
-  busy(keys: readonly string[], askedAt: number): Error;
+  busy(keys: readonly string[], askedAt: number, share: LockShare | undefined): Error;
 }
 
 /** One attempt's outcome, as the wait loop sees it: a store that did not answer is a reason to retry. */
@@ -77,12 +78,22 @@ export class LockAcquisition {
   /** Takes the lock, waiting up to the deadline. */
   async run(): Promise<Lock> {
     this.signal.throwIfAborted();
-    const waits = this.keys.length === 1 && this.deadline > this.started;
+    const { share } = this.options;
+    // Readers do not queue in the process: any number of them may hold the key. A semaphore's permits do, `limit` wide.
+    const waits = this.keys.length === 1 && this.deadline > this.started && share?.mode !== 'read';
     const turn = waits
-      ? await this.context.queue.turn(this.keys[0], this.deadline, this.signal, () => this.busy(), this.options.autoExtend)
+      ? await this.context.queue.turn(
+          share ? `${this.keys[0]}\u0000${shareTag(share)}` : this.keys[0],
+          this.deadline,
+          this.signal,
+          () => this.busy(),
+          this.options.autoExtend && !share,
+          shareCapacity(shareTag(share)),
+        )
       : undefined;
     try {
-      const parked = turn || this.keys.length > 1 ? undefined : this.context.queue.takeParked(this.keys[0], this.options.autoExtend);
+      const parked =
+        turn || share || this.keys.length > 1 ? undefined : this.context.queue.takeParked(this.keys[0], this.options.autoExtend);
       const passed = parked ? this.context.receive(parked, this.options, this.started) : turn && (await this.passedOn(turn));
       if (passed) {
         return await this.granted(passed);
@@ -92,7 +103,7 @@ export class LockAcquisition {
       return await this.attemptUntilGranted();
     } catch (error) {
       if (this.leaveOnExit) {
-        await this.context.store.leave?.(this.keys, this.token, this.options.ttl).catch(() => undefined);
+        await this.context.store.leave?.(this.keys, this.token, this.options.ttl, share).catch(() => undefined);
       }
       throw error;
     } finally {
@@ -152,7 +163,7 @@ export class LockAcquisition {
 
   private async attempt(wait: number): Promise<AttemptOutcome> {
     try {
-      return await this.context.store.acquire(this.keys, this.token, this.options.ttl, wait);
+      return await this.context.store.acquire(this.keys, this.token, this.options.ttl, wait, this.options.share);
     } catch (error) {
       if (error instanceof LockStoreUnavailableError && this.deadline > performance.now()) {
         return { acquired: false, unavailable: error };
@@ -221,7 +232,7 @@ export class LockAcquisition {
   }
 
   private busy(): Error {
-    return this.context.busy(this.keys, this.started);
+    return this.context.busy(this.keys, this.started, this.options.share);
   }
 }
 

@@ -4,12 +4,21 @@ import { performance } from 'node:perf_hooks';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
 import { InvalidLockOptionsError, LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
-import { LockStore, type LockEvent, type LockKey, type LockOptions, type LockStoreGrant, type UsingOptions } from '../interfaces/index.js';
+import {
+  LockStore,
+  type LockEvent,
+  type LockKey,
+  type LockOptions,
+  type LockShare,
+  type LockStoreGrant,
+  type UsingOptions,
+} from '../interfaces/index.js';
 import { createLockLogger, type LockLogger } from '../lock.logger.js';
 import { normalizeLockKeys } from '../options/lock-key.validator.js';
 import { describeConnection, type ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
 import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from '../options/lock-options.validator.js';
 import { settleWithin } from '../utils/timer.util.js';
+import { shareFields } from '../utils/lock-share.util.js';
 import { CallChain, type LockEntry } from './call-chain.js';
 import { LocalQueue, type Cohort, type LocalPass } from './local-queue.js';
 import { LockAcquisition, type AcquisitionContext } from './lock-acquisition.js';
@@ -53,9 +62,18 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       holder: options.holder,
       queue: new LocalQueue(),
       grant: (keys, token, granted, resolved, startedAt, askedAt, contended) =>
-        this.grant(keys, token, granted, resolved, startedAt, askedAt, this.cohortOf(keys, token, granted, startedAt, contended)),
+        this.grant(
+          keys,
+          token,
+          granted,
+          resolved,
+          startedAt,
+          askedAt,
+          // Shared holds are not passed inside the process: each caller holds its own.
+          resolved.share ? undefined : this.cohortOf(keys, token, granted, startedAt, contended),
+        ),
       receive: (pass, resolved, askedAt) => this.receive(pass, resolved, askedAt),
-      busy: (keys, askedAt) => this.busy(keys, askedAt),
+      busy: (keys, askedAt, share) => this.busy(keys, askedAt, share),
     };
   }
 
@@ -238,7 +256,7 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       const keys = normalizeLockKeys(key);
       const resolved = this.resolveUsing(options);
       const signal = cancel && resolved.signal ? AbortSignal.any([resolved.signal, cancel]) : (cancel ?? resolved.signal);
-      return await this.chain.enter(keys, (missing) => this.take(missing, { ...resolved, signal }));
+      return await this.chain.enter(keys, resolved.share, (missing) => this.take(missing, { ...resolved, signal }));
     } catch (error) {
       if (options?.onBusy === 'skip' && error instanceof LockNotAcquiredError) {
         this.logger.debug(`Skipped work under lock ${JSON.stringify(error.keys)}: it is busy (onBusy: 'skip').`);
@@ -260,7 +278,13 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Takes the lock for a new token; shutdown waits for the way out of the queue. */
-  private take(keys: string[], options: ResolvedLockOptions): Promise<Lock> {
+  private async take(keys: string[], options: ResolvedLockOptions): Promise<Lock> {
+    if (options.share && !this.store.shares) {
+      throw new InvalidLockOptionsError(
+        `${options.share.mode === 'read' ? "mode 'read'" : 'limit'} needs a store that takes read locks and semaphore permits; ` +
+          `the module's store (${this.store.constructor.name}) does not (quorum mode takes exclusive locks only): use one Redis, a Cluster or Sentinel.`,
+      );
+    }
     const signal = options.signal ? AbortSignal.any([options.signal, this.shutdown.signal]) : this.shutdown.signal;
     const taking = new LockAcquisition(this.acquisitions, keys, options, options.waitTimeout, signal).run();
     this.taking.add(taking);
@@ -342,6 +366,7 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
         autoExtend: options.autoExtend,
         minHold: options.minHold,
         startedAt,
+        share: options.share,
       },
       {
         store: this.store,
@@ -358,13 +383,20 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       },
     );
     this.held.add(lock);
-    this.eventSubject.next({ type: 'acquired', keys, token, fencingToken: granted.fencingToken, waited: performance.now() - askedAt });
+    this.eventSubject.next({
+      type: 'acquired',
+      keys,
+      token,
+      fencingToken: granted.fencingToken,
+      ...shareFields(options.share),
+      waited: performance.now() - askedAt,
+    });
     return lock;
   }
 
-  private busy(keys: readonly string[], askedAt: number): LockNotAcquiredError {
+  private busy(keys: readonly string[], askedAt: number, share: LockShare | undefined): LockNotAcquiredError {
     const waited = performance.now() - askedAt;
-    this.eventSubject.next({ type: 'busy', keys, waited });
+    this.eventSubject.next({ type: 'busy', keys, ...shareFields(share), waited });
     return new LockNotAcquiredError(keys, waited);
   }
 

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { LockLostError, LockStoreUnavailableError } from '../errors/index.js';
-import type { LockEvent, LockStore } from '../interfaces/index.js';
+import type { LockEvent, LockShare, LockStore } from '../interfaces/index.js';
 import type { LockLogger } from '../lock.logger.js';
 import { assertLockOptions } from '../options/lock-options.validator.js';
+import { shareFields } from '../utils/lock-share.util.js';
 import { startTimer, type Timer } from '../utils/timer.util.js';
 
 /** What a {@link Lock} needs from the service that created it. */
@@ -37,6 +38,8 @@ export interface LockGrant {
   readonly minHold: number;
   /** `performance.now()` when the successful attempt started: the lease is counted from there. */
   readonly startedAt: number;
+  /** A read lock or a semaphore permit; undefined for an exclusive lock. */
+  readonly share?: LockShare;
 }
 
 const TTL_OPTION: ReadonlySet<string> = new Set(['ttl']);
@@ -61,6 +64,10 @@ export class Lock {
    * each write to a resource that rejects writes with a lower token than it has seen.
    */
   readonly fencingToken: number;
+  /** `'read'` for a read lock; `'write'` for a mutex, a writer or a semaphore permit. */
+  readonly mode: 'read' | 'write';
+  /** How many may hold the key at once: the semaphore's limit, 1 for a mutex or a read-write lock. */
+  readonly limit: number;
 
   private state: 'held' | 'released' | 'lost' = 'held';
   private ttl: number;
@@ -71,6 +78,7 @@ export class Lock {
   private controller?: AbortController;
   private readonly autoExtend: boolean;
   private readonly minHold: number;
+  private readonly share?: LockShare;
   private readonly grantedAt = performance.now();
   /** How long the last extension took to answer, in ms. */
   private roundTrip = 0;
@@ -91,6 +99,8 @@ export class Lock {
     this.ttl = grant.ttl;
     this.autoExtend = grant.autoExtend;
     this.minHold = grant.minHold;
+    this.share = grant.share;
+    ({ mode: this.mode, limit: this.limit } = shareFields(grant.share));
     this.renew(grant.startedAt, grant.lease ?? grant.ttl);
   }
 
@@ -122,13 +132,13 @@ export class Lock {
       throw this.notHeld();
     }
     const startedAt = performance.now();
-    const extended = await this.context.store.extend(this.keys, this.token, ttl);
+    const extended = await this.context.store.extend(this.keys, this.token, ttl, this.share);
     this.roundTrip = performance.now() - startedAt;
     if (this.state !== 'held') {
       if (extended && this.state === 'lost') {
         // Its lease ran out here before the store answered, so it was reported lost; give the key back rather than
         // leave it blocking others for the lease just granted.
-        void this.context.store.release(this.keys, this.token).catch(() => undefined);
+        void this.context.store.release(this.keys, this.token, { share: this.share }).catch(() => undefined);
       }
       throw this.notHeld();
     }
@@ -187,7 +197,7 @@ export class Lock {
 
   /** The store's release, keeping the key for what is left of the minimum hold. */
   private releaseInStore(yieldTurn = false): Promise<boolean> {
-    return this.context.store.release(this.keys, this.token, { keepFor: this.minHoldLeft(), yield: yieldTurn });
+    return this.context.store.release(this.keys, this.token, { keepFor: this.minHoldLeft(), yield: yieldTurn, share: this.share });
   }
 
   private minHoldLeft(): number {
@@ -255,8 +265,8 @@ export class Lock {
     return error;
   }
 
-  private identity(): { keys: readonly string[]; token: string; fencingToken: number } {
-    return { keys: this.keys, token: this.token, fencingToken: this.fencingToken };
+  private identity(): { keys: readonly string[]; token: string; fencingToken: number; mode: 'read' | 'write'; limit: number } {
+    return { keys: this.keys, token: this.token, fencingToken: this.fencingToken, mode: this.mode, limit: this.limit };
   }
 
   private notHeld(): LockLostError {

@@ -4,6 +4,10 @@ import type { LockLostError } from '../errors/index.js';
 interface LockEventBase {
   /** The keys, as the caller named them. */
   readonly keys: readonly string[];
+  /** `'read'` for a read lock, else `'write'` (a mutex, a writer or a semaphore permit). */
+  readonly mode: 'read' | 'write';
+  /** The semaphore's limit; 1 for a mutex or a read-write lock. */
+  readonly limit: number;
 }
 
 /** What events of a held lock carry. */

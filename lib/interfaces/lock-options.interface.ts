@@ -24,6 +24,21 @@ export interface LockOptions {
   minHold?: number;
   /** Cancels the wait: `acquire` rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * A counting semaphore: at most `limit` holders of the key at once, each with its own permit (a full `Lock`, with
+   * its own fencing token, watchdog and signal). Every caller of a key must give the same limit: one that differs
+   * from the holders' is refused with an `InvalidLockOptionsError` naming both. A whole number, 1 or more; not with
+   * `mode: 'read'`.
+   * @default 1 (a mutex)
+   */
+  limit?: number;
+  /**
+   * A read-write lock: `'read'` holds the key together with any other readers and never with a writer; `'write'` holds
+   * it alone (a writer is a plain mutex, so `@Locked('k')` is a writer of `k`). Fair: a reader that arrives after a
+   * queued writer waits for it.
+   * @default 'write'
+   */
+  mode?: 'read' | 'write';
 }
 
 /** Options of `using()` and `stream()`: those of `acquire()`, and what to do when the lock stays busy. */

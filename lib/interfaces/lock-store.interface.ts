@@ -1,4 +1,5 @@
 import { LOCK_STORE_TOKEN } from '../lock.constants.js';
+import type { LockShare } from './lock-share.interface.js';
 
 /** The lock, handed to a waiter by the releasing holder (or found already handed to it). */
 export interface LockStoreGrant {
@@ -25,6 +26,8 @@ export interface LockStoreReleaseOptions {
   keepFor?: number;
   /** Hand a queued key straight to the head of its queue, whatever its wait (the holder gives up its turn). */
   yield?: boolean;
+  /** How the hold shared its keys, as it was acquired. @default exclusive */
+  share?: LockShare;
 }
 
 /** Outcome of one acquisition attempt. */
@@ -71,6 +74,11 @@ export interface LockReleaseWatch {
  */
 export interface LockStore {
   /**
+   * The store takes shared holds (`share` on acquire, extend, release and leave: read locks and semaphore
+   * permits). Without it the service refuses `limit` and `mode: 'read'` with an `InvalidLockOptionsError`.
+   */
+  readonly shares?: boolean;
+  /**
    * Takes every key for `token` if none is held (all or nothing) and issues a fencing token. A single key is
    * fair: it goes to the longest-waiting live waiter first, and a caller that may wait (`wait` > 0) takes its
    * place in that queue until its deadline. A release hands the key straight to the head of its queue (see
@@ -79,19 +87,25 @@ export interface LockStore {
    * @param token unique id of this acquisition
    * @param ttl lease in ms
    * @param wait how much longer the caller is willing to wait, in ms; 0 does not queue @default 0
+   * @param share a shared hold: a read lock (admitted with other readers, queued behind any writer that arrived
+   * first) or a semaphore permit (admitted while fewer than `limit` hold the key); several keys are taken one
+   * permit each, all or nothing
+   * @throws InvalidLockOptionsError when the key's holders share it otherwise (another limit, or another mode)
    */
-  acquire(keys: readonly string[], token: string, ttl: number, wait?: number): Promise<LockStoreAcquireResult>;
+  acquire(keys: readonly string[], token: string, ttl: number, wait?: number, share?: LockShare): Promise<LockStoreAcquireResult>;
   /**
    * Gives up the caller's place in the queues of the keys (the wait ended without the lock), releasing a key
    * that was handed to it meanwhile, and waking the next waiter if the lock is free.
    * @param ttl the ttl the caller queued with
+   * @param share the share it asked for
    */
-  leave?(keys: readonly string[], token: string, ttl: number): Promise<void>;
+  leave?(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<void>;
   /**
    * Resets the lease of every key to `ttl` if all are still held by `token`; never re-creates a key.
+   * @param share the share it holds with
    * @returns false if any key is gone or held by another token
    */
-  extend(keys: readonly string[], token: string, ttl: number): Promise<boolean>;
+  extend(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<boolean>;
   /**
    * Deletes the keys that `token` still holds, and notifies waiters. With `keepFor`, keeps each such key for
    * `keepFor` ms more instead (never touching a key another token holds) and tells waiters when it will be free.

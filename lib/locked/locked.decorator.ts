@@ -55,7 +55,7 @@ export type LockedMethodDecorator<A extends unknown[]> = <P extends [...A, ...un
   descriptor: TypedPropertyDescriptor<(...args: P) => R>,
 ) => void;
 
-const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'onBusy']);
+const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'onBusy', 'limit', 'mode']);
 const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, 'key']);
 
 /**
@@ -73,7 +73,7 @@ const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, '
  * async report() {}
  * ```
  * @param key the key; see {@link LockedKey}
- * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`
+ * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`, `limit`, `mode`
  * @throws InvalidLockOptionsError when the class is decorated, for a malformed key or option
  */
 export function Locked<A extends unknown[] = []>(key: LockedKey<A>, options?: LockedOptions): LockedMethodDecorator<A>;

@@ -5,10 +5,10 @@ import { LockInterceptor, type UseLockSpec } from './lock.interceptor.js';
 import type { LockedOptions } from './locked.decorator.js';
 import { compileRequestKey, type RequestLockKey } from './request-key.compiler.js';
 
-/** Options of `@UseLock`: those of `@Locked` (`ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`). */
+/** Options of `@UseLock`: those of `@Locked` (`ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`, `limit`, `mode`). */
 export type UseLockOptions = LockedOptions;
 
-const USE_LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'onBusy']);
+const USE_LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'onBusy', 'limit', 'mode']);
 
 /**
  * Runs a handler (or every handler of a controller) under a lock keyed on the request: taken before the handler
@@ -28,7 +28,7 @@ const USE_LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout'
  * ```
  * @param key a template over the HTTP request (`{params.id}`, `{query.x}`, `{body.x}`, `{headers.x-tenant-id}`,
  * `{user.id}`), a function of the `ExecutionContext`, a static string, or an array of these (all taken together)
- * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`
+ * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`, `limit`, `mode`
  * @throws InvalidLockOptionsError when the class is decorated, for a malformed key or option
  */
 export function UseLock(key: RequestLockKey, options: UseLockOptions = {}): ClassDecorator & MethodDecorator {

@@ -1,6 +1,6 @@
 import { MIN_TTL } from '../lock.constants.js';
 import { InvalidLockOptionsError } from '../errors/index.js';
-import type { LockOptions } from '../interfaces/index.js';
+import type { LockOptions, LockShare } from '../interfaces/index.js';
 import { describe } from '../utils/describe.util.js';
 
 /** Per-call options after defaults were applied and checked. */
@@ -10,10 +10,12 @@ export interface ResolvedLockOptions {
   autoExtend: boolean;
   minHold: number;
   signal?: AbortSignal;
+  /** A read lock or a semaphore permit; undefined for an exclusive lock. */
+  share?: LockShare;
 }
 
 /** The options `acquire()` and `tryAcquire()` take. */
-export const LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'signal']);
+export const LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'signal', 'limit', 'mode']);
 
 /** The options `using()` and `stream()` take. */
 export const USING_OPTION_NAMES: ReadonlySet<string> = new Set([...LOCK_OPTION_NAMES, 'onBusy']);
@@ -63,6 +65,34 @@ export function assertLockOptions(options: unknown, allowed: ReadonlySet<string>
   if (record.signal !== undefined && !(record.signal instanceof AbortSignal)) {
     throw new InvalidLockOptionsError(`${where}: signal must be an AbortSignal, got ${describe(record.signal)}.`);
   }
+  assertShareOptions(record, where);
+}
+
+function assertShareOptions(record: Record<string, unknown>, where: string): void {
+  if (record.limit !== undefined && !(isWholeNumber(record.limit) && record.limit >= 1)) {
+    throw new InvalidLockOptionsError(
+      `${where}: limit must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER} (how many may hold the key at once), got ${describe(record.limit)}.`,
+    );
+  }
+  if (record.mode !== undefined && record.mode !== 'read' && record.mode !== 'write') {
+    throw new InvalidLockOptionsError(`${where}: mode must be 'read' or 'write', got ${describe(record.mode)}.`);
+  }
+  if (record.mode === 'read' && record.limit !== undefined) {
+    throw new InvalidLockOptionsError(
+      `${where}: limit cannot be combined with mode 'read' (read locks admit any number of readers); drop one of them.`,
+    );
+  }
+}
+
+/**
+ * The share that `limit` and `mode` ask for: a read lock, a semaphore permit, or undefined for an exclusive lock.
+ * @param options checked options
+ */
+export function resolveShare(options: Pick<LockOptions, 'limit' | 'mode'> | undefined): LockShare | undefined {
+  if (options?.mode === 'read') {
+    return { mode: 'read' };
+  }
+  return options?.limit !== undefined && options.limit > 1 ? { mode: 'permit', limit: options.limit } : undefined;
 }
 
 /**
@@ -83,6 +113,7 @@ export function resolveLockOptions(
     autoExtend: options?.autoExtend ?? defaults.autoExtend,
     minHold: options?.minHold ?? defaults.minHold,
     signal: options?.signal,
+    share: resolveShare(options),
   };
 }
 

@@ -9,7 +9,8 @@ type Span = ReturnType<ReturnType<OpenTelemetryApi['trace']['getTracer']>['start
 /**
  * Turns `LockService.events` into OpenTelemetry spans and metrics when `@opentelemetry/api` is installed, and
  * does nothing when it is not. Spans: `lock.acquire` (the wait, ended with outcome `acquired` or `busy`) and
- * `lock.hold` (grant to release, or to loss with an error status). Metrics: counters `nest_lock.acquired`,
+ * `lock.hold` (grant to release, or to loss with an error status), each with the attributes `lock.keys`, `lock.mode`
+ * (`read` or `write`) and `lock.limit` (a semaphore's limit, else 1). Metrics: counters `nest_lock.acquired`,
  * `nest_lock.busy`, `nest_lock.released`, `nest_lock.lost`; histograms `nest_lock.wait` and `nest_lock.hold` (ms).
  */
 @Injectable()
@@ -53,7 +54,7 @@ function recorder(api: OpenTelemetryApi): (event: LockEvent) => void {
   const holds = new Map<string, Span>();
   const tracing = tracingOn(api);
   return (event) => {
-    const attributes = { 'lock.keys': event.keys.join(',') };
+    const attributes = { 'lock.keys': event.keys.join(','), 'lock.mode': event.mode, 'lock.limit': event.limit };
     if (event.type === 'acquired' || event.type === 'busy') {
       counters[event.type].add(1, attributes);
       wait.record(event.waited, { ...attributes, 'lock.outcome': event.type });

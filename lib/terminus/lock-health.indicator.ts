@@ -6,7 +6,8 @@ import { QuorumLockStore } from '../stores/index.js';
 
 /**
  * A `@nestjs/terminus` health indicator: up when the lock backend answers, with its round-trip time; down with
- * the reason otherwise; in quorum mode it also reports how many nodes answer (`nodes: { up, total, quorum }`).
+ * the reason otherwise; in quorum mode it also reports how many nodes answer (`nodes: { up, total, quorum }`). Both
+ * list the kinds of lock the backend takes (`modes`: `exclusive`, and `read` and `semaphore` where supported).
  * Import it from `nest-lock/terminus` and list it in the providers of your health module.
  *
  * ```ts
@@ -29,11 +30,12 @@ export class LockHealthIndicator {
     const indicator = this.health.check(key);
     const started = performance.now();
     const nodes = this.store instanceof QuorumLockStore ? await this.store.nodesUp() : undefined;
+    const details = { modes: this.store.shares ? ['exclusive', 'read', 'semaphore'] : ['exclusive'], ...(nodes && { nodes }) };
     try {
       await (this.store.ping ? this.store.ping() : this.store.isLocked(['health-check']));
-      return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10, ...(nodes && { nodes }) });
+      return indicator.up({ latencyMs: Math.round((performance.now() - started) * 10) / 10, ...details });
     } catch (error) {
-      return indicator.down({ message: error instanceof Error ? error.message : String(error), ...(nodes && { nodes }) });
+      return indicator.down({ message: error instanceof Error ? error.message : String(error), ...details });
     }
   }
 }

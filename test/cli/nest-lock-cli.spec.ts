@@ -15,15 +15,22 @@ describe('the nest-lock CLI', () => {
 
     const shown = await cli(['inspect', '--redis', REDIS_URL, '--prefix', test.prefix]);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toMatch(/KEY\s+HOLDER\s+TTL\s+FENCING\s+WAITERS/);
+    expect(shown.stdout).toMatch(/KEY\s+MODE\s+HOLDER\s+TTL\s+FENCING\s+WAITERS/);
     const who = `orders_api@${hostname().replace(/[^\w.-]/g, '_')}:${process.pid}`;
     expect(lock.token.startsWith(`${who}/`)).toBe(true);
-    expect(shown.stdout).toMatch(new RegExp(`report:42\\s+${who.replace(/\./g, '\\.')}\\s+\\d+ ms\\s+${lock.fencingToken}\\s+1`));
+    expect(shown.stdout).toMatch(
+      new RegExp(`report:42\\s+exclusive\\s+${who.replace(/\./g, '\\.')}\\s+\\d+ ms\\s+${lock.fencingToken}\\s+1`),
+    );
 
     const json = JSON.parse((await cli(['inspect', '--json', '--redis', REDIS_URL, '--prefix', test.prefix])).stdout);
     expect(json).toEqual([
       {
         key: 'report:42',
+        mode: 'write',
+        limit: 1,
+        holders: [
+          { token: lock.token, app: 'orders_api', host: hostname().replace(/[^\w.-]/g, '_'), pid: process.pid, ttl: expect.any(Number) },
+        ],
         holder: lock.token,
         holderApp: 'orders_api',
         holderHost: hostname().replace(/[^\w.-]/g, '_'),
@@ -38,6 +45,60 @@ describe('the nest-lock CLI', () => {
     const next = await waiting;
     await (next as { release(): Promise<boolean> }).release();
     await Promise.all([holder.app.close(), waiter.app.close()]);
+  }, 30_000);
+
+  it('inspect lists every reader and permit holder with the mode and limit, and release --token frees one of them', async () => {
+    const { app, locks } = await bootLockApp({ prefix: test.prefix, appName: 'pool' });
+    const permits = [await locks.acquire('stripe-api', { limit: 3 }), await locks.acquire('stripe-api', { limit: 3 })];
+    const readers = [await locks.acquire('doc:7', { mode: 'read' }), await locks.acquire('doc:7', { mode: 'read' })];
+    const writer = locks.acquire('doc:7', { waitTimeout: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const shown = await cli(['inspect', '--redis', REDIS_URL, '--prefix', test.prefix]);
+    expect(shown.stdout).toMatch(/doc:7\s+read \(2\)\s+pool@\S+\s+\d+ ms\s+\d+\s+1\n\s+pool@\S+\s+\d+ ms\n/);
+    expect(shown.stdout).toMatch(/stripe-api\s+semaphore 2\/3\s+pool@\S+\s+\d+ ms\s+\d+\s+0\n\s+pool@\S+\s+\d+ ms/);
+    const json = JSON.parse((await cli(['inspect', '--json', '--redis', REDIS_URL, '--prefix', test.prefix])).stdout);
+    expect(json).toEqual([
+      expect.objectContaining({
+        key: 'doc:7',
+        mode: 'read',
+        limit: null,
+        waiters: 1,
+        holders: expect.arrayContaining(readers.map((r) => expect.objectContaining({ token: r.token }))),
+      }),
+      expect.objectContaining({
+        key: 'stripe-api',
+        mode: 'write',
+        limit: 3,
+        waiters: 0,
+        holders: expect.arrayContaining(permits.map((p) => expect.objectContaining({ token: p.token }))),
+      }),
+    ]);
+    expect(json.map((lock: { holders: unknown[] }) => lock.holders.length)).toEqual([2, 2]);
+
+    const ambiguous = await cli(['release', 'stripe-api', '--force', '--yes', '--redis', REDIS_URL, '--prefix', test.prefix]);
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toMatch(/has 2 holders \(semaphore 2\/3\); name the one to release with --token/);
+    const one = await cli([
+      'release',
+      'stripe-api',
+      '--force',
+      '--yes',
+      '--token',
+      permits[0].token,
+      '--redis',
+      REDIS_URL,
+      '--prefix',
+      test.prefix,
+    ]);
+    expect(one.code).toBe(0);
+    expect(await permits[0].extend().catch((error: Error) => error.name)).toBe('LockLostError');
+    for (const reader of readers) {
+      await cli(['release', 'doc:7', '--force', '--yes', '--token', reader.token, '--redis', REDIS_URL, '--prefix', test.prefix]);
+    }
+    await (await writer).release();
+    await permits[1].release();
+    await app.close();
   }, 30_000);
 
   it('release KEY --force asks for confirmation on a terminal, and --yes releases without asking', async () => {

@@ -2,7 +2,7 @@ import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { LockModule, type LockModuleOptions } from '../../lib';
+import { LockModule, MemoryLockStore, type LockModuleOptions } from '../../lib';
 import { LockHealthIndicator } from '../../lib/terminus';
 import { DEAD_REDIS_URL, REDIS_URL } from '../support/redis';
 
@@ -36,7 +36,7 @@ describe('LockHealthIndicator (@nestjs/terminus)', () => {
     const app = await bootHealthApp({ redis: REDIS_URL });
     const response = await request(app.getHttpServer()).get('/health');
     expect(response.status).toBe(200);
-    expect(response.body.info.locks).toEqual({ status: 'up', latencyMs: expect.any(Number) });
+    expect(response.body.info.locks).toEqual({ status: 'up', latencyMs: expect.any(Number), modes: ['exclusive', 'read', 'semaphore'] });
     await app.close();
   });
 
@@ -53,5 +53,20 @@ describe('LockHealthIndicator (@nestjs/terminus)', () => {
     const app = await bootHealthApp({ store: 'memory' });
     expect((await request(app.getHttpServer()).get('/health')).body.status).toBe('ok');
     await app.close();
+  });
+
+  it('lists only exclusive locks for a store without read locks and semaphores (quorum mode)', async () => {
+    const app = await bootHealthApp({ store: new MemoryLockStore() });
+    const exclusiveOnly = await bootHealthApp({
+      store: {
+        acquire: async () => ({ acquired: false }),
+        extend: async () => false,
+        release: async () => false,
+        isLocked: async () => false,
+      },
+    });
+    expect((await request(exclusiveOnly.getHttpServer()).get('/health')).body.info.locks.modes).toEqual(['exclusive']);
+    expect((await request(app.getHttpServer()).get('/health')).body.info.locks.modes).toEqual(['exclusive', 'read', 'semaphore']);
+    await Promise.all([app.close(), exclusiveOnly.close()]);
   });
 });

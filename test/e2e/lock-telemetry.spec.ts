@@ -66,4 +66,30 @@ describe('OpenTelemetry spans and metrics (with @opentelemetry/api installed)', 
       'nest_lock.hold': 2,
     });
   });
+
+  it('labels spans and metrics with the mode and limit of read locks and semaphore permits', async () => {
+    spans.reset();
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
+    await locks.using('doc', () => undefined, { mode: 'read' });
+    await locks.using('pool', () => undefined, { limit: 3 });
+    await reader.forceFlush();
+    await app.close();
+    const labels = spans
+      .getFinishedSpans()
+      .map((span) => [span.name, span.attributes['lock.keys'], span.attributes['lock.mode'], span.attributes['lock.limit']]);
+    expect(labels).toEqual([
+      ['lock.acquire', 'doc', 'read', 1],
+      ['lock.hold', 'doc', 'read', 1],
+      ['lock.acquire', 'pool', 'write', 3],
+      ['lock.hold', 'pool', 'write', 3],
+    ]);
+    const points = metricExporter
+      .getMetrics()
+      .flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
+      .filter((metric) => metric.descriptor.name === 'nest_lock.acquired')
+      .flatMap((metric) => metric.dataPoints.map((point) => point.attributes));
+    expect(points).toEqual(
+      expect.arrayContaining([expect.objectContaining({ 'lock.keys': 'pool', 'lock.mode': 'write', 'lock.limit': 3 })]),
+    );
+  });
 });

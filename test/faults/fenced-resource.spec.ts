@@ -4,11 +4,14 @@ import { useRedisServer } from '../support/redis-server';
 import { FENCED_WRITE } from './fenced-resource';
 
 // A lease alone does not give mutual exclusion when the holder pauses past its TTL; fencing on the resource does.
-describe('a holder frozen past its TTL (SIGSTOP)', () => {
+describe.each([
+  ['a holder', 1],
+  ['a semaphore permit holder', 3],
+])('%s frozen past its TTL (SIGSTOP)', (_name, limit) => {
   const own = useRedisServer();
 
   it('has its stale write rejected by the fenced resource, and sees its signal aborted', async () => {
-    const holder = spawnWorker('../faults/fenced-holder', [own.server.url, '500', '400']);
+    const holder = spawnWorker('../faults/fenced-holder', [own.server.url, '500', '400', String(limit)]);
     let output = '';
     holder.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     holder.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -18,13 +21,18 @@ describe('a holder frozen past its TTL (SIGSTOP)', () => {
     }
     holder.kill('SIGSTOP');
 
+    // Every permit of the key: the last one is free only once the frozen holder's lease has run out.
     const other = await bootLockApp({ redis: own.server.url, ttl: 5_000 });
-    const lock = await other.locks.acquire('fenced', { waitTimeout: 5_000 });
+    const permits = [];
+    for (let i = 0; i < limit; i += 1) {
+      permits.push(await other.locks.acquire('fenced', { waitTimeout: 5_000, limit }));
+    }
+    const lock = permits[permits.length - 1];
     expect(await own.redis.eval(FENCED_WRITE, 1, 'resource', lock.fencingToken, 'written by the new holder')).toBe(1);
 
     holder.kill('SIGCONT');
     await exited;
-    await lock.release();
+    await Promise.all(permits.map((permit) => permit.release()));
     await other.app.close();
 
     const staleToken = Number(/acquired (\d+)/.exec(output)?.[1]);

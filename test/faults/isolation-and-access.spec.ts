@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { LockError } from '../../lib';
+import { LockError, type LockOptions } from '../../lib';
 import { bootLockApp } from '../support/app';
 import { LOCK_ACL } from '../support/acl';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
@@ -16,18 +16,21 @@ function recordingLogger(lines: string[]): LoggerService {
   return { log: record, warn: record, error: record, debug: record };
 }
 
-async function contendedRoundTrip(url: string): Promise<void> {
+async function contendedRoundTrip(url: string, options: LockOptions = {}): Promise<void> {
   const first = await bootLockApp({ redis: url });
   const second = await bootLockApp({ redis: url });
-  const held = await first.locks.acquire('acl', { ttl: 10_000 });
-  const waiting = second.locks.acquire('acl', { waitTimeout: 5_000 });
+  const held = await first.locks.acquire('acl', { ttl: 10_000, ...options });
+  const others = options.limit
+    ? await Promise.all(Array.from({ length: options.limit - 1 }, () => first.locks.acquire('acl', options)))
+    : [];
+  const waiting = second.locks.acquire('acl', { waitTimeout: 5_000, ...options, mode: options.mode && 'write' });
   await new Promise((resolve) => setTimeout(resolve, 100));
   const releasedAt = Date.now();
   await held.release();
   const handed = await waiting;
   expect(Date.now() - releasedAt).toBeLessThan(1_000);
   expect(handed.fencingToken).toBeGreaterThan(held.fencingToken);
-  await handed.release();
+  await Promise.all([handed.release(), ...others.map((other) => other.release())]);
   await Promise.all([first.app.close(), second.app.close()]);
 }
 
@@ -63,6 +66,11 @@ describe('isolation and access', () => {
 
     it('locks, waits, hands over and releases', async () => {
       await contendedRoundTrip(`redis://nest-lock:lock-user-password@127.0.0.1:${server.port}`);
+    });
+
+    it('does the same with semaphore permits, and with a reader that a writer waits for', async () => {
+      await contendedRoundTrip(`redis://nest-lock:lock-user-password@127.0.0.1:${server.port}`, { limit: 3 });
+      await contendedRoundTrip(`redis://nest-lock:lock-user-password@127.0.0.1:${server.port}`, { mode: 'read' });
     });
 
     it('is really limited: it may not touch other keys', async () => {

@@ -8,7 +8,7 @@ export const LOCK_ACL = [
   '&lock:*',
   '-@all',
   ...['evalsha', 'eval', 'exists', 'get', 'set', 'del', 'pexpire', 'pttl', 'time', 'publish', 'subscribe', 'unsubscribe'],
-  ...['zadd', 'zrem', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zscore', 'ping', 'info', 'client|setname'],
+  ...['zadd', 'zrem', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zscore', 'zcard', 'zrank', 'ping', 'info', 'client|setname'],
 ].map((rule) => (/^[a-z]/.test(rule) && rule !== 'on' && rule !== 'resetkeys' && rule !== 'resetchannels' ? `+${rule}` : rule));
 
 /** What the README adds to {@link LOCK_ACL} for a Redis Cluster: sharded pub/sub, and reading the topology. */

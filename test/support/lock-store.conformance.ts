@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LockReleaseWatch, LockStore } from '../../lib';
+import { describeSharedLockStoreConformance } from './lock-store-shares.conformance';
 
 /** A fresh store and a function that frees it. */
 export interface StoreUnderTest {
@@ -7,11 +8,28 @@ export interface StoreUnderTest {
   dispose: () => Promise<void>;
 }
 
+/** What a store under test offers beyond exclusive locks. */
+export interface StoreCapabilities {
+  /** Waiters queue in the store, FIFO, with hand-off and bounded barging. @default true */
+  queues?: boolean;
+  /** Semaphores and read-write locks (`shares`). @default true */
+  shares?: boolean;
+}
+
 /**
  * The behaviour every LockStore must have. Called by each store's spec with a factory for a fresh store.
  * @param create returns a store with an empty namespace (with the given starvation bound), and a function that frees it
+ * @param capabilities what the store offers beyond exclusive locks (the quorum store neither queues nor shares)
  */
-export function describeLockStoreConformance(name: string, create: (options?: { starvation?: number }) => Promise<StoreUnderTest>): void {
+export function describeLockStoreConformance(
+  name: string,
+  create: (options?: { starvation?: number }) => Promise<StoreUnderTest>,
+  { queues = true, shares = true }: StoreCapabilities = {},
+): void {
+  const queued = queues ? it : it.skip;
+  if (shares) {
+    describeSharedLockStoreConformance(name, () => create());
+  }
   describe(`${name} conformance`, () => {
     let store: LockStore;
     let dispose: () => Promise<void>;
@@ -22,6 +40,10 @@ export function describeLockStoreConformance(name: string, create: (options?: { 
 
     afterEach(async () => {
       await dispose();
+    });
+
+    it(shares ? 'says it takes shared holds' : 'says it takes exclusive locks only, so the service refuses limit and mode', () => {
+      expect(store.shares === true).toBe(shares);
     });
 
     it('grants a free key and refuses it to a second token while held', async () => {
@@ -143,7 +165,7 @@ export function describeLockStoreConformance(name: string, create: (options?: { 
       watch.close();
     });
 
-    it('hands a free key to the longest-waiting live waiter first (FIFO)', async () => {
+    queued('hands a free key to the longest-waiting live waiter first (FIFO)', async () => {
       await store.acquire(['a'], 'holder', 5000);
       for (const waiter of ['w1', 'w2', 'w3']) {
         expect((await store.acquire(['a'], waiter, 1000, 5000)).acquired).toBe(false);
@@ -156,7 +178,7 @@ export function describeLockStoreConformance(name: string, create: (options?: { 
       expect((await store.acquire(['a'], 'w2', 1000, 5000)).acquired).toBe(true);
     });
 
-    it('hands a released key straight to the head of the queue, with a higher fencing token', async () => {
+    queued('hands a released key straight to the head of the queue, with a higher fencing token', async () => {
       const first = await store.acquire(['a'], 'holder', 5000);
       await store.acquire(['a'], 'next', 1000, 5000);
       const watch = store.watch?.(['a'], 'next') as LockReleaseWatch | undefined;
@@ -184,7 +206,7 @@ export function describeLockStoreConformance(name: string, create: (options?: { 
       expect((await store.acquire(['a'], 'stayer', 1000, 5000)).acquired).toBe(true);
     });
 
-    it('caps a hand-off lease at the waiter’s deadline, so a dead waiter blocks no longer than it would have waited', async () => {
+    queued('caps a hand-off lease at the waiter’s deadline, so a dead waiter blocks no longer than it would have waited', async () => {
       await store.acquire(['a'], 'holder', 5000);
       await store.acquire(['a'], 'dies-soon', 60_000, 150);
       await store.release(['a'], 'holder');
@@ -211,7 +233,7 @@ export function describeLockStoreConformance(name: string, create: (options?: { 
       expect((await store.acquire(['a'], 'patient', 1000, 5000)).acquired).toBe(true);
     });
 
-    it('wakes only the head of the queue on release', async () => {
+    queued('wakes only the head of the queue on release', async () => {
       if (!store.watch) return;
       await store.acquire(['a'], 'holder', 5000);
       await store.acquire(['a'], 'first', 1000, 5000);
@@ -242,7 +264,7 @@ export function describeLockStoreConformance(name: string, create: (options?: { 
     });
   });
 
-  describe(`${name} bounded barging (starvation bound 300 ms)`, () => {
+  (queues ? describe : describe.skip)(`${name} bounded barging (starvation bound 300 ms)`, () => {
     let store: LockStore;
     let dispose: () => Promise<void>;
 

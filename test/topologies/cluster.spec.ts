@@ -8,7 +8,8 @@ import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
 import { cli } from '../support/cli';
 import { failingScripts } from '../support/failing-client';
-import { eventually } from '../support/redis';
+import { eventually, uniquePrefix } from '../support/redis';
+import { describeSharedLockStoreConformance } from '../support/lock-store-shares.conformance';
 import { startRedisCluster, type RedisClusterFixture, type RedisClusterShard, type RedisServer } from '../support/redis-server';
 
 function redisCli(args: string[]): Promise<void> {
@@ -183,6 +184,36 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     await cluster?.stop();
   });
 
+  describeSharedLockStoreConformance('RedisLockStore on a Cluster', async () => {
+    const client = new Cluster(cluster.startupNodes);
+    const store = new RedisLockStore({ client, logger: false, prefix: uniquePrefix('cluster-shares') });
+    return {
+      store,
+      dispose: async () => {
+        await store.close();
+        client.disconnect();
+      },
+    };
+  });
+
+  it('takes one semaphore permit of keys in different slots all or nothing, and read locks beside a writer', async () => {
+    const keys = ['a', 'b', 'order:1'];
+    const owners = new Set(await Promise.all(keys.map(async (key) => (await cluster.shardOf(`lock:{${key}}`)).master)));
+    expect(owners.size).toBeGreaterThan(1);
+    const permits = [await subject.locks.acquire(keys, { limit: 2 }), await subject.locks.acquire(keys, { limit: 2 })];
+    await expect(subject.locks.tryAcquire(keys, { limit: 2 })).resolves.toBeNull();
+    await expect(subject.locks.tryAcquire('a', { limit: 2 })).resolves.toBeNull();
+    await permits[0].release();
+    const third = await subject.locks.acquire(keys, { limit: 2, waitTimeout: 0 });
+    expect(third.fencingToken).toBeGreaterThan(Math.max(...permits.map((permit) => permit.fencingToken)));
+    await Promise.all([permits[1].release(), third.release()]);
+    const readers = [await subject.locks.acquire('doc', { mode: 'read' }), await subject.locks.acquire('doc', { mode: 'read' })];
+    const writer = subject.locks.acquire('doc', { waitTimeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all(readers.map((reader) => reader.release()));
+    await (await writer).release();
+  });
+
   it('locks keys in every slot range, with fencing tokens and wake-up on release', async () => {
     const keys = ['a', 'b', 'c', 'order:1', 'order:2', 'user:42'];
     for (const key of keys) {
@@ -285,6 +316,9 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
         held
           .map((lock) => ({
             key: lock.keys[0],
+            mode: 'write',
+            limit: 1,
+            holders: [expect.objectContaining({ token: lock.token, pid: process.pid })],
             holder: lock.token,
             holderApp: expect.any(String),
             holderHost: expect.any(String),

@@ -1,5 +1,12 @@
 import { Redis } from 'ioredis';
-import { LockLostError, LockNotAcquiredError, LockStoreUnavailableError, QuorumLockStore, type LockStore } from '../../lib';
+import {
+  InvalidLockOptionsError,
+  LockLostError,
+  LockNotAcquiredError,
+  LockStoreUnavailableError,
+  QuorumLockStore,
+  type LockStore,
+} from '../../lib';
 import { runWorker } from '../processes/run-worker';
 import { bootLockApp, type LockApp } from '../support/app';
 import { eventually } from '../support/redis';
@@ -30,6 +37,13 @@ describe('Redlock quorum over independent masters', () => {
 
     it('uses the quorum store for an array of URLs', () => {
       expect(subject.app.get('lock:store')).toBeInstanceOf(QuorumLockStore);
+    });
+
+    it('refuses semaphores and read locks at the call with an InvalidLockOptionsError that names quorum mode', async () => {
+      await expect(subject.locks.acquire('permits', { limit: 3 })).rejects.toThrow(InvalidLockOptionsError);
+      await expect(subject.locks.using('doc', () => 'read', { mode: 'read' })).rejects.toThrow(/mode 'read'.*quorum mode/);
+      await expect(subject.locks.tryAcquire('permits', { limit: 3 })).rejects.toThrow(/limit needs a store.*quorum mode/);
+      expect(await subject.locks.isLocked(['permits', 'doc'])).toBe(false);
     });
 
     it('keeps 4 processes x 50 read-modify-write sections exact', async () => {
@@ -124,8 +138,8 @@ describe('Redlock quorum over independent masters', () => {
         release: (...args) => quorum.release(...args),
         isLocked: (...args) => quorum.isLocked(...args),
         drift: (ttl) => quorum.drift(ttl),
-        extend: async (...args) => {
-          const extended = await quorum.extend(...args);
+        extend: async (keys, token, ttl) => {
+          const extended = await quorum.extend(keys, token, ttl);
           await new Promise((resolve) => setTimeout(resolve, 300));
           return extended;
         },

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_STARVATION, FENCE_BLOCK } from '../../lock.constants.js';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
+import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
+import { conflictingShareError, shareCapacity, shareTag } from '../../utils/lock-share.util.js';
 import { ReleaseLatch } from '../release.latch.js';
 
 /** Expired entries of keys nobody asks for again are dropped every this many acquisitions. */
@@ -13,9 +14,25 @@ interface Entry {
   readonly fence: number;
 }
 
+/** The shared holders of a key: how they share it, and each token's lease end (`performance.now()` time). */
+interface SharedEntry {
+  readonly tag: string;
+  readonly holders: Map<string, number>;
+}
+
+/** Where a key stands for a caller that would share it. */
+interface ShareState {
+  readonly exclusive?: Entry;
+  readonly shared?: SharedEntry;
+  /** How many more holders fit. */
+  readonly room: number;
+}
+
 interface Waiter {
   readonly token: string;
   readonly ttl: number;
+  /** The share it waits for (see `shareTag`); undefined: exclusive. */
+  readonly tag?: string;
   /** `performance.now()` when it queued. */
   readonly arrival: number;
   deadline: number;
@@ -46,7 +63,10 @@ export interface MemoryLockStoreOptions {
  * single-process apps. Locks are not shared between processes.
  */
 export class MemoryLockStore implements LockStore {
+  /** Read locks and semaphore permits are supported. */
+  readonly shares = true;
   private readonly entries = new Map<string, Entry>();
+  private readonly shared = new Map<string, SharedEntry>();
   private readonly queues = new Map<string, Waiter[]>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly starvation: number;
@@ -59,9 +79,16 @@ export class MemoryLockStore implements LockStore {
     this.starvation = options.starvation ?? DEFAULT_STARVATION;
   }
 
-  async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
+  async acquire(keys: readonly string[], token: string, ttl: number, wait = 0, share?: LockShare): Promise<LockStoreAcquireResult> {
     if (++this.acquisitions % SWEEP_EVERY === 0) {
       this.sweep();
+    }
+    if (share) {
+      return this.acquireShared(keys, token, ttl, wait, share);
+    }
+    const sharedBy = keys.map((key) => this.liveShared(key)?.tag).find((tag) => tag?.startsWith('s'));
+    if (sharedBy) {
+      throw conflictingShareError(keys[0], sharedBy, undefined);
     }
     const now = performance.now();
     const entry = keys.length === 1 ? this.live(keys[0]) : undefined;
@@ -69,7 +96,7 @@ export class MemoryLockStore implements LockStore {
       entry.expiresAt = now + ttl;
       return { acquired: true, fencingToken: entry.fence, reserved: FENCE_BLOCK };
     }
-    const blocker = keys.map((key) => this.live(key)).find((found) => found !== undefined);
+    const blocker = keys.map((key) => this.live(key) ?? this.sharedBlocker(key)).find((found) => found !== undefined);
     const head = keys.length === 1 ? this.head(keys[0]) : undefined;
     if (!blocker && (!head || head.token === token || this.mayBarge(head, now))) {
       const fencingToken = this.nextFence(keys.length === 1 ? FENCE_BLOCK : 1);
@@ -88,11 +115,19 @@ export class MemoryLockStore implements LockStore {
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
   }
 
-  async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
+  async extend(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<boolean> {
+    const expiresAt = performance.now() + ttl;
+    if (share) {
+      const holds = keys.map((key) => this.liveShared(key));
+      if (!holds.every((hold) => hold?.tag === shareTag(share) && hold.holders.has(token))) {
+        return false;
+      }
+      holds.forEach((hold) => hold?.holders.set(token, expiresAt));
+      return true;
+    }
     if (!keys.every((key) => this.live(key)?.token === token)) {
       return false;
     }
-    const expiresAt = performance.now() + ttl;
     for (const key of keys) {
       (this.entries.get(key) as Entry).expiresAt = expiresAt;
     }
@@ -101,6 +136,9 @@ export class MemoryLockStore implements LockStore {
 
   async release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
     const keepFor = options.keepFor ?? 0;
+    if (options.share) {
+      return this.releaseShared(keys, token, shareTag(options.share), keepFor);
+    }
     let released = 0;
     for (const key of keys) {
       const entry = this.live(key);
@@ -126,6 +164,7 @@ export class MemoryLockStore implements LockStore {
       if (holder?.token === token) {
         this.entries.delete(key);
       }
+      this.dropShared(key, token);
       if (!holder || holder.token === token) {
         this.announce(key, false);
       }
@@ -133,7 +172,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
-    return keys.some((key) => this.live(key) !== undefined);
+    return keys.some((key) => this.live(key) !== undefined || this.liveShared(key) !== undefined);
   }
 
   watch(keys: readonly string[], token: string): LockReleaseWatch {
@@ -177,6 +216,7 @@ export class MemoryLockStore implements LockStore {
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.shared.clear();
     this.queues.clear();
     this.listeners.clear();
   }
@@ -186,11 +226,119 @@ export class MemoryLockStore implements LockStore {
     return this.starvation > 0 && now - head.arrival < this.starvation;
   }
 
+  /**
+   * A read lock or a permit of each key, all or nothing, in FIFO order with the key's waiters (see the Redis
+   * store); several keys do not queue.
+   */
+  private acquireShared(keys: readonly string[], token: string, ttl: number, wait: number, share: LockShare): LockStoreAcquireResult {
+    const now = performance.now();
+    const tag = shareTag(share);
+    const states = keys.map((key) => this.shareState(key, tag, share));
+    const mine = keys.length === 1 && states[0].shared?.holders.has(token);
+    if (mine || states.every((state, i) => !state.exclusive && this.admits(keys[i], token, tag, state.room))) {
+      for (const key of keys) {
+        this.holdShared(key, tag, token, now + ttl);
+        this.dequeue(key, token);
+      }
+      return { acquired: true, fencingToken: this.nextFence(1), reserved: 1 };
+    }
+    if (keys.length === 1 && wait > 0) {
+      this.enqueue(keys[0], token, ttl, now, now + wait, tag);
+    }
+    const [{ exclusive, shared, room }] = states;
+    const until = exclusive?.expiresAt ?? (room <= 0 && shared ? Math.min(...shared.holders.values()) : now + ttl);
+    return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
+  }
+
+  /** Where `key` stands for a caller sharing it as `tag`; throws when its holders share it otherwise. */
+  private shareState(key: string, tag: string, share: LockShare): ShareState {
+    const exclusive = this.live(key);
+    const shared = this.liveShared(key);
+    if ((shared && shared.tag !== tag) || (exclusive && tag !== 'r')) {
+      throw conflictingShareError(key, shared?.tag ?? 'x', share);
+    }
+    return { exclusive, shared, room: shareCapacity(tag) - (shared?.holders.size ?? 0) };
+  }
+
+  /** FIFO: a sharer is admitted if it fits, counting the waiters before it, all of which share it the same way. */
+  private admits(key: string, token: string, tag: string, room: number): boolean {
+    this.head(key);
+    const queue = this.queues.get(key) ?? [];
+    const index = queue.findIndex((waiter) => waiter.token === token);
+    const rank = index < 0 ? queue.length : index;
+    return rank < room && queue.slice(0, rank).every((waiter) => waiter.tag === tag);
+  }
+
+  private releaseShared(keys: readonly string[], token: string, tag: string, keepFor: number): boolean {
+    let released = 0;
+    for (const key of keys) {
+      const hold = this.liveShared(key);
+      if (hold?.tag !== tag || !hold.holders.has(token)) {
+        continue;
+      }
+      released += 1;
+      if (keepFor > 0) {
+        hold.holders.set(token, performance.now() + keepFor);
+        this.tell(key, { kind: 'kept', recheck: keepFor });
+      } else {
+        this.dropShared(key, token);
+        this.announce(key, false);
+      }
+    }
+    return released === keys.length;
+  }
+
+  private holdShared(key: string, tag: string, token: string, expiresAt: number): SharedEntry {
+    const hold = this.shared.get(key) ?? { tag, holders: new Map<string, number>() };
+    hold.holders.set(token, expiresAt);
+    this.shared.set(key, hold);
+    return hold;
+  }
+
+  private dropShared(key: string, token: string): void {
+    const hold = this.shared.get(key);
+    if (hold?.holders.delete(token) && hold.holders.size === 0) {
+      this.shared.delete(key);
+    }
+  }
+
+  /** Shared holders block an exclusive caller until the last one's lease ends. */
+  private sharedBlocker(key: string): { expiresAt: number } | undefined {
+    const hold = this.liveShared(key);
+    return hold && { expiresAt: Math.max(...hold.holders.values()) };
+  }
+
+  /** Gives the room a release left to the run of sharers at the head of the queue that fit (see the Redis store). */
+  private grantShared(key: string): void {
+    if (this.live(key)) {
+      return;
+    }
+    const now = performance.now();
+    let hold = this.liveShared(key);
+    for (const waiter of [...(this.queues.get(key) ?? [])]) {
+      const tag = waiter.tag;
+      if (!tag || (hold && hold.tag !== tag) || (hold?.holders.size ?? 0) >= shareCapacity(tag)) {
+        return;
+      }
+      const lease = Math.min(waiter.ttl, waiter.deadline - now);
+      hold = this.holdShared(key, tag, waiter.token, now + lease);
+      this.dequeue(key, waiter.token);
+      this.tell(key, { kind: 'granted', grantee: waiter.token, fencingToken: this.nextFence(1), lease });
+    }
+  }
+
   /** Hands a free key to the head of its queue, wakes the head, or tells anyone it is free (see the Redis store). */
   private announce(key: string, yieldTurn: boolean): void {
     const head = this.head(key);
     if (!head) {
       this.tell(key, { kind: 'free' });
+      return;
+    }
+    if (head.tag) {
+      this.grantShared(key);
+      return;
+    }
+    if (this.liveShared(key)) {
       return;
     }
     const now = performance.now();
@@ -231,13 +379,13 @@ export class MemoryLockStore implements LockStore {
     return live[0];
   }
 
-  private enqueue(key: string, token: string, ttl: number, arrival: number, deadline: number): void {
+  private enqueue(key: string, token: string, ttl: number, arrival: number, deadline: number, tag?: string): void {
     const queue = this.queues.get(key) ?? [];
     const existing = queue.find((waiter) => waiter.token === token);
     if (existing) {
       existing.deadline = deadline;
     } else {
-      queue.push({ token, ttl, arrival, deadline });
+      queue.push({ token, ttl, arrival, deadline, tag });
     }
     this.queues.set(key, queue);
   }
@@ -258,6 +406,28 @@ export class MemoryLockStore implements LockStore {
     for (const key of this.queues.keys()) {
       this.head(key);
     }
+    for (const key of this.shared.keys()) {
+      this.liveShared(key);
+    }
+  }
+
+  /** The key's shared holders whose lease runs, if any. */
+  private liveShared(key: string): SharedEntry | undefined {
+    const hold = this.shared.get(key);
+    if (!hold) {
+      return undefined;
+    }
+    const now = performance.now();
+    for (const [token, expiresAt] of hold.holders) {
+      if (expiresAt <= now) {
+        hold.holders.delete(token);
+      }
+    }
+    if (hold.holders.size === 0) {
+      this.shared.delete(key);
+      return undefined;
+    }
+    return hold;
   }
 
   private live(key: string): Entry | undefined {

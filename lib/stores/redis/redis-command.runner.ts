@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { LockError, LockStoreUnavailableError } from '../../errors/index.js';
 import type { LockLogger } from '../../lock.logger.js';
 import { startTimer } from '../../utils/timer.util.js';
-import type { LockScript } from './redis-lock.scripts.js';
+import type { LockScript } from './redis-lua.snippets.js';
 
 /** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/;

@@ -1,6 +1,7 @@
 /**
  * Where the Redis store keeps each lock key `k` under a prefix: the lock `<prefix>{k}` (the holder's token, with
- * a PX lease), its fencing counter `:fence`, its waiter queue `:q` and the waiters' deadlines `:qt`. The braces
+ * a PX lease, or `*<share>` while shared holders have it), its fencing counter `:fence`, its waiter queue `:q`, the
+ * waiters' deadlines `:qt` and its shared holders `:h`. The braces
  * make them share one Cluster hash slot. The CLI reads the same layout.
  */
 export class RedisKeySchema {
@@ -22,10 +23,15 @@ export class RedisKeySchema {
     return `${this.lock(key)}:q`;
   }
 
-  /** The lock, its fencing counter, its waiter queue and the queue's deadlines: one hash slot. */
+  /** The shared holders of `key` (read locks, semaphore permits: tokens by lease end). */
+  holders(key: string): string {
+    return `${this.lock(key)}:h`;
+  }
+
+  /** The lock, its fencing counter, its waiter queue, the queue's deadlines and its shared holders: one hash slot. */
   keySet(key: string): string[] {
     const lock = this.lock(key);
-    return [lock, `${lock}:fence`, `${lock}:q`, `${lock}:qt`];
+    return [lock, `${lock}:fence`, `${lock}:q`, `${lock}:qt`, `${lock}:h`];
   }
 
   /** A SCAN pattern that matches every key of the layout. */
@@ -42,6 +48,6 @@ export class RedisKeySchema {
     if (!redisKey.startsWith(this.prefix)) {
       return undefined;
     }
-    return /^\{(.*)\}(?::fence|:q|:qt)?$/s.exec(redisKey.slice(this.prefix.length))?.[1];
+    return /^\{(.*)\}(?::fence|:q|:qt|:h)?$/s.exec(redisKey.slice(this.prefix.length))?.[1];
   }
 }

@@ -2,17 +2,12 @@ import type { LoggerService } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, DEFAULT_STARVATION, FENCE_BLOCK, FENCE_RETENTION } from '../../lock.constants.js';
 import { LockNotReplicatedError } from '../../errors/index.js';
-import type { LockReleaseWatch, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
+import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
 import { createLockLogger } from '../../lock.logger.js';
-import {
-  ACQUIRE_SCRIPT,
-  CLASSIC_ANNOUNCING_SCRIPTS,
-  EXTEND_SCRIPT,
-  FAIR_ACQUIRE_SCRIPT,
-  RAISE_FENCE_SCRIPT,
-  SHARDED_ANNOUNCING_SCRIPTS,
-  type AnnouncingScripts,
-} from './redis-lock.scripts.js';
+import { ACQUIRE_SCRIPT, EXTEND_SCRIPT, FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from './redis-lock.scripts.js';
+import { CLASSIC_ANNOUNCING_SCRIPTS, SHARDED_ANNOUNCING_SCRIPTS, type AnnouncingScripts } from './redis-announcing.scripts.js';
+import { SHARED_ACQUIRE_SCRIPT, SHARED_EXTEND_SCRIPT } from './redis-shared.scripts.js';
+import { conflictingShareError, shareTag } from '../../utils/lock-share.util.js';
 import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation } from './redis-command.runner.js';
 import { RedisKeySchema } from './redis-key.schema.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
@@ -73,6 +68,8 @@ export interface LockReplicasOptions {
  * beside it (see {@link RedisKeySchema}), all in one Cluster hash slot. Every operation is one Lua script, run by SHA.
  */
 export class RedisLockStore implements LockStore {
+  /** Read locks and semaphore permits are supported. */
+  readonly shares = true;
   private readonly client: Redis | Cluster;
   private readonly keys: RedisKeySchema;
   private readonly ownsClient: boolean;
@@ -107,19 +104,20 @@ export class RedisLockStore implements LockStore {
     });
   }
 
-  async acquire(keys: readonly string[], token: string, ttl: number, wait = 0): Promise<LockStoreAcquireResult> {
-    if (this.cluster && keys.length > 1) {
-      return this.acquireKeyByKey(keys, token, ttl);
+  async acquire(keys: readonly string[], token: string, ttl: number, wait = 0, share?: LockShare): Promise<LockStoreAcquireResult> {
+    if (keys.length > 1 && (this.cluster || share)) {
+      return this.acquireKeyByKey(keys, token, ttl, share);
     }
     // The script may still run after we gave up on it: free whatever it took, and its queue entry, by token.
-    const cleanUp = (): void => void (wait > 0 ? this.leave(keys, token, ttl) : this.release(keys, token)).catch(() => undefined);
+    const cleanUp = (): void =>
+      void (wait > 0 ? this.leave(keys, token, ttl, share) : this.release(keys, token, { share })).catch(() => undefined);
     const operation = { name: 'acquire', keys };
     const reply =
       keys.length === 1
         ? await this.commands.script(
-            FAIR_ACQUIRE_SCRIPT,
+            share ? SHARED_ACQUIRE_SCRIPT : FAIR_ACQUIRE_SCRIPT,
             this.keys.keySet(keys[0]),
-            [token, ttl, FENCE_RETENTION, wait, this.starvation],
+            [token, ttl, FENCE_RETENTION, wait, share ? shareTag(share) : this.starvation],
             operation,
             cleanUp,
           )
@@ -131,12 +129,15 @@ export class RedisLockStore implements LockStore {
             cleanUp,
           );
     const [acquired, value, last] = replyArray(reply);
+    if (replyNumber(acquired) === 2) {
+      throw conflictingShareError(keys[0], String(value), share);
+    }
     if (replyNumber(acquired) === 1) {
       await this.confirmReplicated(keys, 'acquire').catch(async (error: unknown) => {
-        await this.release(keys, token).catch(() => undefined);
+        await this.release(keys, token, { share }).catch(() => undefined);
         throw error;
       });
-      return { acquired: true, fencingToken: replyNumber(value), reserved: keys.length === 1 ? FENCE_BLOCK : 1 };
+      return { acquired: true, fencingToken: replyNumber(value), reserved: keys.length === 1 && !share ? FENCE_BLOCK : 1 };
     }
     const retryAfter = replyNumber(value);
     return {
@@ -146,16 +147,24 @@ export class RedisLockStore implements LockStore {
     };
   }
 
-  async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
+  async extend(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<boolean> {
     if (this.cluster && keys.length > 1) {
-      return this.everyKey(keys, (key) => this.extend([key], token, ttl));
+      return this.everyKey(keys, (key) => this.extend([key], token, ttl, share));
     }
-    const reply = await this.commands.script(
-      EXTEND_SCRIPT,
-      keys.map((key) => this.keys.lock(key)),
-      [token, ttl],
-      { name: 'extend', keys },
-    );
+    const operation = { name: 'extend', keys };
+    const reply = share
+      ? await this.commands.script(
+          SHARED_EXTEND_SCRIPT,
+          keys.flatMap((key) => [this.keys.lock(key), this.keys.holders(key)]),
+          [token, ttl, shareTag(share)],
+          operation,
+        )
+      : await this.commands.script(
+          EXTEND_SCRIPT,
+          keys.map((key) => this.keys.lock(key)),
+          [token, ttl],
+          operation,
+        );
     return replyNumber(reply) === 1;
   }
 
@@ -163,25 +172,29 @@ export class RedisLockStore implements LockStore {
     if (this.cluster && keys.length > 1) {
       return this.everyKey(keys, (key) => this.release([key], token, options));
     }
+    const keep = Math.max(0, Math.ceil(options.keepFor ?? 0));
+    const { release, releaseShared } = this.announcing();
     const reply = await this.commands.script(
-      this.announcing().release,
+      options.share ? releaseShared : release,
       keys.flatMap((key) => this.keys.keySet(key)),
-      [token, FENCE_RETENTION, Math.max(0, Math.ceil(options.keepFor ?? 0)), this.starvation, options.yield ? 1 : 0],
+      options.share
+        ? [token, FENCE_RETENTION, keep, shareTag(options.share)]
+        : [token, FENCE_RETENTION, keep, this.starvation, options.yield ? 1 : 0],
       { name: 'release', keys },
     );
     await this.confirmReplicated(keys, 'release');
     return replyNumber(reply) === keys.length;
   }
 
-  async leave(keys: readonly string[], token: string, ttl: number): Promise<void> {
+  async leave(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<void> {
     if (this.cluster && keys.length > 1) {
-      await this.everyKey(keys, (key) => this.leave([key], token, ttl).then(() => true));
+      await this.everyKey(keys, (key) => this.leave([key], token, ttl, share).then(() => true));
       return;
     }
     await this.commands.script(
       this.announcing().leave,
       keys.flatMap((key) => this.keys.keySet(key)),
-      [token, ttl, FENCE_RETENTION, this.starvation],
+      [token, ttl, FENCE_RETENTION, this.starvation, shareTag(share)],
       {
         name: 'leave the queue of',
         keys,
@@ -237,22 +250,28 @@ export class RedisLockStore implements LockStore {
   }
 
   /**
-   * Several keys on a Cluster, where they may live in different slots: taken one by one in a fixed order (so two
-   * callers cannot deadlock), given back if one is busy; then every key's counter learns the highest fencing token.
+   * Several keys on a Cluster, where they may live in different slots, or one permit of each of several keys: taken
+   * one by one in a fixed order (so two callers cannot deadlock), given back if one is busy; then every key's
+   * counter learns the highest fencing token.
    */
-  private async acquireKeyByKey(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
+  private async acquireKeyByKey(
+    keys: readonly string[],
+    token: string,
+    ttl: number,
+    share: LockShare | undefined,
+  ): Promise<LockStoreAcquireResult> {
     const taken: string[] = [];
     let fencingToken = 0;
     // Whatever fails after a key was taken (a busy key, an unanswered one, the write-back), every key goes back.
     const giveBack = async (error: unknown): Promise<never> => {
-      await this.release(keys, token).catch(() => undefined);
+      await this.release(keys, token, { share }).catch(() => undefined);
       throw error;
     };
     for (const key of [...keys].sort()) {
-      const result = await this.acquire([key], token, ttl, 0).catch(giveBack);
+      const result = await this.acquire([key], token, ttl, 0, share).catch(giveBack);
       if (!result.acquired) {
         if (taken.length > 0) {
-          await this.release(taken, token).catch(() => undefined);
+          await this.release(taken, token, { share }).catch(() => undefined);
         }
         return result;
       }

@@ -3,7 +3,7 @@ import type { LockReleaseWatch, LockStoreGrant } from '../../interfaces/index.js
 import type { LockLogger } from '../../lock.logger.js';
 import { ReleaseLatch } from '../release.latch.js';
 import { FENCE_BLOCK } from '../../lock.constants.js';
-import { ANYONE, GRANTED, KEPT, WOKEN } from './redis-lock.scripts.js';
+import { ANYONE, GRANTED, KEPT, WOKEN } from './redis-lua.snippets.js';
 
 /** How long a channel stays subscribed after its last waiter left: a contended key is not re-subscribed per wait. */
 const LINGER = 5_000;

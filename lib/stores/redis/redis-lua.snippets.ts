@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { FENCE_BLOCK } from '../../lock.constants.js';
+
+/** A Lua script with its SHA1, run with EVALSHA and sent whole only when Redis does not know it yet. */
+export interface LockScript {
+  readonly source: string;
+  readonly sha: string;
+  /** Running it late, after its caller gave up on it, does no harm (a token-checked clean-up). */
+  readonly idempotent: boolean;
+}
+
+/**
+ * A script and its SHA1.
+ * @param source the Lua
+ * @param idempotent see {@link LockScript}
+ */
+export function script(source: string, idempotent = false): LockScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex'), idempotent };
+}
+
+/** Release message: the lock is free and nobody is queued, any waiter may try. */
+export const ANYONE = '*';
+
+/** First word of a hand-off message: `G <token> <fencing token> <lease ms>`, the lock now belongs to `token`. */
+export const GRANTED = 'G';
+
+/**
+ * First word of a wake-up: `W <token> <ms>`, the lock is free and `token`, the head of the queue, may take it
+ * (its wait has not reached the starvation bound, so a running caller may take it first); the others re-check
+ * within `ms` (the head's wait left, at most the bound).
+ */
+export const WOKEN = 'W';
+
+/** First word of a kept release (a minimum hold): `K <ms>`, the key is free after that many ms. */
+export const KEPT = 'K';
+
+/** Shared Lua: the server clock in ms and us (TIME is only asked for where it is needed). */
+export const CLOCK = `
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+`;
+
+/**
+ * Shared Lua: fencing tokens. A single-key grant takes a block of ${FENCE_BLOCK} tokens starting at
+ * `max(last + 1, server clock in us)` and stores the block's end in the counter, so the holder's process can pass
+ * the lock on to its own next callers with the block's next tokens, and every later grant is still higher. The
+ * clock keeps tokens growing where the counter is gone or behind (evicted, Redis restarted empty, a replica
+ * promoted before it received the last writes), as long as the clock does not go back by more than that took.
+ * The counter outlives its last renewal by `retention`. One SET ... GET on the common path: reading the old value
+ * and writing the new one is one command, and the old value only matters when it is ahead of the clock.
+ */
+export const FENCE = `
+local function format(n)
+  return string.format('%d', n)
+end
+local function issue_fence(fence_key, retention, block)
+  local _, now = clock()
+  local last = redis.call('SET', fence_key, format(now + block - 1), 'KEEPTTL', 'GET')
+  if last and tonumber(last) >= now then
+    now = tonumber(last) + 1
+    redis.call('SET', fence_key, format(now + block - 1), 'KEEPTTL')
+  end
+  -- A new counter gets its retention; a busy one has it renewed now and then (1 grant in 128, by the clock's
+  -- last digits), which costs far less than stating the expiry on every grant.
+  if not last or now % 128 == 0 then
+    redis.call('PEXPIRE', fence_key, retention)
+  end
+  return now
+end
+`;
+
+/** Shared Lua: release messages on classic pub/sub (every node of a Cluster forwards them to every other). */
+export const PUBLISH = `
+local function publish(channel, message)
+  redis.call('PUBLISH', channel, message)
+end
+`;
+
+/**
+ * Shared Lua: release messages on sharded pub/sub (Redis 7), which keeps them on the shard that owns the lock's
+ * slot; on an older server, where SPUBLISH is unknown, on classic pub/sub.
+ */
+export const SHARDED_PUBLISH = `
+local function publish(channel, message)
+  local sent = redis.pcall('SPUBLISH', channel, message)
+  if type(sent) == 'table' and sent.err then
+    redis.call('PUBLISH', channel, message)
+  end
+end
+`;
+
+/**
+ * Shared Lua: the waiter queue of one key (a ZSET of members (see MEMBER) by arrival in us, and a ZSET of the same
+ * members by deadline in ms), from which waiters whose deadline passed are dropped before anyone looks at it.
+ * Returns the head and when it arrived (us).
+ */
+export const QUEUE = `
+local function queue_head(queue, deadlines, now)
+  local dead = redis.call('ZRANGEBYSCORE', deadlines, '-inf', now)
+  for i = 1, #dead do
+    redis.call('ZREM', queue, dead[i])
+  end
+  if #dead > 0 then
+    redis.call('ZREMRANGEBYSCORE', deadlines, '-inf', now)
+  end
+  local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+  return head[1], tonumber(head[2])
+end
+`;
+
+/**
+ * Shared Lua: queue members. An exclusive waiter is '<token>|<ttl>', a shared one '<token>|<ttl>|<tag>' (tag 'r' a
+ * reader, 's<N>' a permit of a semaphore of limit N). Returns the token, the ttl and the tag (nil: exclusive).
+ */
+const MEMBER = `
+local function parse_member(member)
+  local a = string.find(member, '|', 1, true)
+  local b = string.find(member, '|', a + 1, true)
+  if not b then
+    return string.sub(member, 1, a - 1), tonumber(string.sub(member, a + 1)), nil
+  end
+  return string.sub(member, 1, a - 1), tonumber(string.sub(member, a + 1, b - 1)), string.sub(member, b + 1)
+end
+`;
+
+/**
+ * Shared Lua: shared holds. The lock key holds the marker '*<tag>' instead of a token while shared holders have it
+ * (so an exclusive SET NX fails, and a caller sharing it otherwise sees how), with a lease as long as the longest
+ * holder's; the holders are a ZSET of tokens by lease end (server ms), with the same expiry as the marker.
+ */
+const SHARED = `
+local function capacity(tag)
+  if tag == 'r' then
+    return math.huge
+  end
+  return tonumber(string.sub(tag, 2))
+end
+local function live_holders(holders, now)
+  redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+  return redis.call('ZCARD', holders)
+end
+local function hold_shared(lock, holders, token, tag, lease, now)
+  redis.call('ZADD', holders, now + lease, token)
+  if redis.call('PTTL', lock) < lease then
+    redis.call('SET', lock, '*' .. tag, 'PX', lease)
+    redis.call('PEXPIRE', holders, lease)
+  end
+end
+local function trim_marker(lock, holders, now)
+  local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
+  if not last[1] then
+    redis.call('DEL', lock, holders)
+    return
+  end
+  local left = math.max(1, tonumber(last[2]) - now)
+  redis.call('PEXPIRE', lock, left)
+  redis.call('PEXPIRE', holders, left)
+end
+`;
+
+/**
+ * Shared Lua: grants a key's free share to the run of shared waiters at the head of its queue that fit: every
+ * reader up to the first writer, or permits up to the semaphore's limit. Each gets its own fencing token and a
+ * lease capped at its own deadline, and is told by a hand-off message. Needs CLOCK, FENCE, MEMBER, SHARED.
+ */
+const GRANT_SHARED = `
+local function grant_shared(lock, fence_key, queue, deadlines, holders, retention, now)
+  local held = redis.call('GET', lock)
+  local count = 0
+  if held then
+    if string.sub(held, 1, 1) ~= '*' then
+      return
+    end
+    count = live_holders(holders, now)
+  end
+  local members = redis.call('ZRANGE', queue, 0, 99)
+  for i = 1, #members do
+    local token, ttl, tag = parse_member(members[i])
+    if not tag or (held and held ~= '*' .. tag) or count >= capacity(tag) then
+      return
+    end
+    held = '*' .. tag
+    local lease = math.min(ttl, tonumber(redis.call('ZSCORE', deadlines, members[i])) - now)
+    hold_shared(lock, holders, token, tag, lease, now)
+    redis.call('ZREM', queue, members[i])
+    redis.call('ZREM', deadlines, members[i])
+    local fence = issue_fence(fence_key, retention, 1)
+    publish(lock, '${GRANTED} ' .. token .. ' ' .. format(fence) .. ' ' .. format(lease))
+    count = count + 1
+  end
+end
+`;
+
+/**
+ * Shared Lua: what a release (or a waiter leaving) announces once the lock is free, or a shared hold left room.
+ * With nobody queued: anyone may try. A shared head gets the room (see GRANT_SHARED). An exclusive head waits
+ * while shared holders remain; once the lock is free it gets it: handed over at once (a new fencing token, its
+ * lease capped at its own deadline) when it has waited for the starvation bound or longer, when the bound is 0
+ * (strict FIFO), or when the releaser yields its turn; else it is only woken, and a running caller may take the
+ * free lock first. Needs CLOCK, FENCE, QUEUE, MEMBER, SHARED, GRANT_SHARED and a \`publish(channel, message)\`.
+ */
+const ANNOUNCE = `
+local function announce(lock, fence_key, queue, deadlines, holders, retention, starvation, yield)
+  if redis.call('EXISTS', queue) == 0 then
+    publish(lock, '${ANYONE}')
+    return
+  end
+  local now, now_us = clock()
+  local head, since = queue_head(queue, deadlines, now)
+  if not head then
+    publish(lock, '${ANYONE}')
+    return
+  end
+  local token, ttl, tag = parse_member(head)
+  if tag then
+    grant_shared(lock, fence_key, queue, deadlines, holders, retention, now)
+    return
+  end
+  if redis.call('EXISTS', lock) == 1 then
+    return
+  end
+  local left = tonumber(redis.call('ZSCORE', deadlines, head)) - now
+  if starvation > 0 and not yield and now_us - since < starvation * 1000 then
+    publish(lock, '${WOKEN} ' .. token .. ' ' .. format(math.min(left, starvation)))
+    return
+  end
+  -- The lease ends at the waiter's own deadline at the latest: a waiter that died holds the lock no longer.
+  local lease = math.min(ttl, left)
+  local fence = issue_fence(fence_key, retention, ${FENCE_BLOCK})
+  redis.call('SET', lock, token, 'PX', lease)
+  redis.call('ZREM', queue, head)
+  redis.call('ZREM', deadlines, head)
+  publish(lock, '${GRANTED} ' .. token .. ' ' .. format(fence) .. ' ' .. format(lease))
+end
+`;
+
+/** Everything a script that announces releases needs, on one way of publishing. */
+export function announcingLua(publish: string): string {
+  return `${CLOCK}${FENCE}${QUEUE}${MEMBER}${SHARED}${publish}${GRANT_SHARED}${ANNOUNCE}`;
+}
+
+/** What a shared acquisition needs (it never publishes). */
+export const SHARED_ACQUIRE_LUA = `${CLOCK}${FENCE}${QUEUE}${SHARED}`;
+
+/** What a shared extension needs. */
+export const SHARED_EXTEND_LUA = `${CLOCK}${SHARED}`;
