@@ -14,6 +14,8 @@ export interface WorkerConfig {
   loops: number;
   /** How many lock keys the loops pick from. */
   keys: number;
+  /** Also take semaphore permits (keys `s0`, `s1`, limit 2) and read or write locks (key `d0`). */
+  shares: boolean;
   commandTimeout: number;
   seed: number;
   /** Fairness settings of the workers' LockModule. */

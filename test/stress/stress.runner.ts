@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../support/redis';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
-import { Checker } from './stress.checker';
+import { Checker, SHARED_KEYS } from './stress.checker';
 import type { StressReport, WorkerConfig } from './stress.protocol';
 
 /** How a run is shaped. */
@@ -54,7 +54,9 @@ interface Worker {
 export async function runStress(options: StressOptions): Promise<StressResult> {
   const log = options.log ?? (() => undefined);
   const seed = options.seed ?? randomBytes(4).readUInt32BE();
-  const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`);
+  // Quorum mode refuses semaphores and read locks: its workers take exclusive locks only.
+  const shares = !options.quorum;
+  const keys = [...Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`), ...(shares ? SHARED_KEYS : [])];
   const servers = await Promise.all(Array.from({ length: options.quorum ? 3 : 1 }, () => startRedisServer()));
   const admins = servers.map((server) => new Redis(server.url));
   const checkerPrefix = `stress:${randomBytes(4).toString('hex')}:`;
@@ -75,7 +77,8 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       checkerUrl: REDIS_URL,
       checkerPrefix,
       loops: options.loops ?? 3,
-      keys: keys.length,
+      keys: options.keys ?? 3,
+      shares,
       commandTimeout: COMMAND_TIMEOUT,
       seed: seed + nextWorker,
       settings: options.settings ?? {},
@@ -161,6 +164,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       clean,
       notAcquired: reports.filter((report) => report.fence === undefined).length,
       overlaps: verdict.overlaps.length,
+      crowds: verdict.crowds.length,
       lateEntries: verdict.late.length,
       acceptedWrites: verdict.accepted,
       refusedStaleWrites: verdict.refused,
@@ -227,6 +231,15 @@ function judge(
     if (clean.has(stale.holder)) {
       violations.push(
         `unfenced double holder of ${key}: ${inside.holder} (${inside.fence}) and ${entering.holder} (${entering.fence}), and ${stale.holder} released it as its own`,
+      );
+    }
+  }
+  for (const { key, limit, holders } of verdict.crowds) {
+    // More holders inside than permits: all but `limit` of them must have lost theirs.
+    const kept = holders.filter((holder) => clean.has(holder.holder));
+    if (kept.length > limit) {
+      violations.push(
+        `more than ${limit} permit holders of ${key} inside at once, released as their own: ${kept.map((h) => `${h.holder} (${h.fence})`).join(', ')}`,
       );
     }
   }

@@ -62,13 +62,14 @@ async function main(): Promise<void> {
 
   const keyNames = Array.from({ length: config.keys }, (_, i) => `k${i}`);
   const critical = async (lock: Lock, holder: string): Promise<void> => {
-    await checker.enter(lock.keys, lock.fencingToken, holder);
+    await checker.enter(lock.keys, lock.fencingToken, holder, lock.limit, lock.mode);
     for (let step = 1 + Math.floor(random() * 3); step > 0 && !lock.signal.aborted; step -= 1) {
       await sleep(Math.floor(random() * 40));
       if (random() < 0.15) {
         await lock.extend().catch(() => undefined);
       }
-      if (!lock.signal.aborted) {
+      // Only an exclusive holder's writes are ordered by fencing token; permits and readers hold the key together.
+      if (!lock.signal.aborted && lock.limit === 1 && lock.mode === 'write') {
         await checker.write(lock.keys[0], lock.fencingToken);
       }
     }
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
 
   const iteration = async (): Promise<void> => {
     const holder = `${config.id}:${(sequence += 1)}`;
-    const keys = random() < 0.2 ? [pick(keyNames), pick(keyNames)] : [pick(keyNames)];
+    const { keys, share } = config.shares && random() < 0.3 ? pickShared() : { keys: pickExclusive(), share: {} };
     const waitTimeout = pick([0, 50, 300, 1_000, 3_000]);
     const abortAfter = random() < 0.2 ? Math.floor(random() * 600) : undefined;
     const options = {
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
       autoExtend: random() < 0.8,
       minHold: random() < 0.1 ? Math.floor(random() * 200) : undefined,
       signal: abortAfter === undefined ? undefined : AbortSignal.timeout(abortAfter),
+      ...share,
     };
     const style = pick(['acquire', 'acquire', 'using', 'try'] as const);
     const started = Date.now();
@@ -132,6 +134,18 @@ async function main(): Promise<void> {
       clean: lock ? released.has(lock.fencingToken) : undefined,
     });
   };
+
+  function pickExclusive(): string[] {
+    return random() < 0.2 ? [pick(keyNames), pick(keyNames)] : [pick(keyNames)];
+  }
+
+  /** A permit of one or both semaphores (limit 2), or a read or write lock of the read-write key. */
+  function pickShared(): { keys: string[]; share: { limit?: number; mode?: 'read' | 'write' } } {
+    if (random() < 0.5) {
+      return { keys: random() < 0.2 ? ['s0', 's1'] : [pick(['s0', 's1'])], share: { limit: 2 } };
+    }
+    return { keys: ['d0'], share: { mode: random() < 0.7 ? 'read' : 'write' } };
+  }
 
   const loops = Array.from({ length: config.loops }, async () => {
     while (!stopping) {

@@ -161,6 +161,19 @@ export function describeSharedLockStoreConformance(name: string, create: () => P
       watch?.close();
     });
 
+    it('hands the key to a queued writer when the last live reader leaves, however many readers died before', async () => {
+      await store.acquire(['d'], 'dies', 50, 0, READ);
+      await store.acquire(['d'], 'lives', 5000, 0, READ);
+      expect((await store.acquire(['d'], 'writer', 5000, 5000)).acquired).toBe(false);
+      const watch = store.watch?.(['d'], 'writer') as LockReleaseWatch | undefined;
+      await watch?.ready;
+      await sleep(80);
+      await store.release(['d'], 'lives', { share: READ });
+      if (watch) expect(await watch.next(500)).toMatchObject({ fencingToken: expect.any(Number) });
+      expect((await store.acquire(['d'], 'writer', 5000, 5000)).acquired).toBe(true);
+      watch?.close();
+    });
+
     it('admits the whole run of readers at the head of the queue at once when a writer releases', async () => {
       const writer = fence(await store.acquire(['d'], 'w1', 5000, 0));
       for (const waiter of ['r1', 'r2', 'w2', 'r3']) {

@@ -34,11 +34,16 @@ export const WOKEN = 'W';
 /** First word of a kept release (a minimum hold): `K <ms>`, the key is free after that many ms. */
 export const KEPT = 'K';
 
-/** Shared Lua: the server clock in ms and us (TIME is only asked for where it is needed). */
+/** Shared Lua: the server clock in ms and us, asked once per script run (TIME only where it is needed). */
 export const CLOCK = `
+local clock_ms, clock_us
 local function clock()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if not clock_ms then
+    local t = redis.call('TIME')
+    clock_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    clock_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  return clock_ms, clock_us
 end
 `;
 
@@ -148,15 +153,15 @@ local function hold_shared(lock, holders, token, tag, lease, now)
     redis.call('PEXPIRE', holders, lease)
   end
 end
+-- The holders ZSET keeps the longest expiry it was given: it is purged by score whenever it is read.
 local function trim_marker(lock, holders, now)
+  redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
   local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
   if not last[1] then
     redis.call('DEL', lock, holders)
     return
   end
-  local left = math.max(1, tonumber(last[2]) - now)
-  redis.call('PEXPIRE', lock, left)
-  redis.call('PEXPIRE', holders, left)
+  redis.call('PEXPIRE', lock, tonumber(last[2]) - now)
 end
 `;
 
