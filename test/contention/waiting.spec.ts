@@ -123,6 +123,51 @@ describe.each([
     }
   });
 
+  it('sends a handful of commands for 100 idle waiters of one process on a full semaphore, none once they subscribed', async () => {
+    const holder = (await app()).locks;
+    const permits = [
+      await holder.acquire('pool', { limit: 3 }),
+      await holder.acquire('pool', { limit: 3 }),
+      await holder.acquire('pool', { limit: 3 }),
+    ];
+    const { locks } = await app();
+    await locks.isLocked('warm-up-the-connection');
+    let waiting: Array<Promise<Lock>> = [];
+    const sent = await countClientCommands(server.url, async () => {
+      waiting = Array.from({ length: 100 }, () => locks.acquire('pool', { limit: 3, waitTimeout: 20_000 }));
+      await sleep(300);
+    });
+    expect(sent.length).toBeLessThan(15);
+    const before = await commandsProcessed(redis);
+    await sleep(1_500);
+    expect((await commandsProcessed(redis)) - before - 1).toBe(0);
+    const releasedAt = Date.now();
+    await permits[0].release();
+    const first = await Promise.race(waiting);
+    expect(Date.now() - releasedAt).toBeLessThan(500);
+    await Promise.all([first.release(), permits[1].release(), permits[2].release()]);
+    await Promise.all(waiting.map((promise) => promise.then((lock) => lock.release())));
+  });
+
+  it('wakes the readers waiting behind a writer on its release without polling Redis while they wait', async () => {
+    const writer = await (await app()).locks.acquire('doc');
+    const { locks } = await app();
+    const readers = [
+      locks.acquire('doc', { mode: 'read', waitTimeout: 20_000 }),
+      locks.acquire('doc', { mode: 'read', waitTimeout: 20_000 }),
+    ];
+    await sleep(300);
+    const before = await commandsProcessed(redis);
+    await sleep(1_500);
+    const during = (await commandsProcessed(redis)) - before - 1;
+    const releasedAt = Date.now();
+    await writer.release();
+    const held = await Promise.all(readers);
+    expect(during).toBe(0);
+    expect(Date.now() - releasedAt).toBeLessThan(500);
+    await Promise.all(held.map((reader) => reader.release()));
+  });
+
   it('removes the queue entry of a waiter whose wait is cancelled or times out', async () => {
     const holder = await (await app()).locks.acquire('cancel');
     const { locks } = await app();

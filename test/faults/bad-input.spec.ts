@@ -95,6 +95,12 @@ describe('bad input', () => {
     ['autoExtend as a string', { autoExtend: 'true' }, /autoExtend/],
     ['a signal that is not an AbortSignal', { signal: {} }, /signal must be an AbortSignal/],
     ['an unknown option', { timeout: 5 }, /unknown option\(s\) "timeout"/],
+    ['limit 0', { limit: 0 }, /limit must be a whole number from 1 to 9007199254740991.*got number 0/],
+    ['Infinity limit', { limit: Number.POSITIVE_INFINITY }, /limit must be a whole number.*got number Infinity/],
+    ['a string limit (from an environment variable)', { limit: '3' }, /limit must be a whole number.*got "3"/],
+    ['fractional limit', { limit: 2.5 }, /limit.*got number 2.5/],
+    ["mode 'shared'", { mode: 'shared' }, /mode must be 'read' or 'write', got "shared"/],
+    ['limit with mode read', { mode: 'read', limit: 2 }, /limit cannot be combined with mode 'read'/],
   ];
   it.each(options)('LockService refuses %s', async (_, given, message) => {
     const error = await locks.acquire('k', given).catch((e: unknown) => e);

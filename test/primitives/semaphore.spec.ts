@@ -138,6 +138,19 @@ describe.each(primitiveStores('semaphore'))('Semaphores (limit) on %s', (_store,
     expect(nested).toBe(true);
   });
 
+  it('takes a semaphore of limit Number.MAX_SAFE_INTEGER as any other', async () => {
+    const [{ locks }] = await boot(1);
+    const permits = [
+      await locks.acquire('huge', { limit: Number.MAX_SAFE_INTEGER }),
+      await locks.acquire('huge', { limit: Number.MAX_SAFE_INTEGER }),
+    ];
+    expect(permits.map((permit) => permit.limit)).toEqual([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+    await expect(locks.tryAcquire('huge', { limit: Number.MAX_SAFE_INTEGER - 1 })).rejects.toThrow(
+      /limit 9007199254740991.*limit 9007199254740990/,
+    );
+    await Promise.all(permits.map((permit) => permit.release()));
+  });
+
   it('reports mode and limit in its events', async () => {
     const [{ locks }] = await boot(1);
     const events: LockEvent[] = [];
