@@ -3,6 +3,8 @@ import { DEFAULT_STARVATION, FENCE_BLOCK } from '../../lock.constants.js';
 import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
 import { conflictingShareError, shareCapacity, shareTag } from '../../utils/lock-share.util.js';
 import { ReleaseLatch } from '../release.latch.js';
+import { MemorySharedHolds, type MemorySharedHold } from './memory-shared.holds.js';
+import { MemoryWaiterQueues, type MemoryWaiter } from './memory-waiter.queues.js';
 
 /** Expired entries of keys nobody asks for again are dropped every this many acquisitions. */
 const SWEEP_EVERY = 1000;
@@ -14,28 +16,12 @@ interface Entry {
   readonly fence: number;
 }
 
-/** The shared holders of a key: how they share it, and each token's lease end (`performance.now()` time). */
-interface SharedEntry {
-  readonly tag: string;
-  readonly holders: Map<string, number>;
-}
-
 /** Where a key stands for a caller that would share it. */
 interface ShareState {
   readonly exclusive?: Entry;
-  readonly shared?: SharedEntry;
+  readonly shared?: MemorySharedHold;
   /** How many more holders fit. */
   readonly room: number;
-}
-
-interface Waiter {
-  readonly token: string;
-  readonly ttl: number;
-  /** The share it waits for (see `shareTag`); undefined: exclusive. */
-  readonly tag?: string;
-  /** `performance.now()` when it queued. */
-  readonly arrival: number;
-  deadline: number;
 }
 
 /** What a release tells the watchers of a key. */
@@ -66,8 +52,8 @@ export class MemoryLockStore implements LockStore {
   /** Read locks and semaphore permits are supported. */
   readonly shares = true;
   private readonly entries = new Map<string, Entry>();
-  private readonly shared = new Map<string, SharedEntry>();
-  private readonly queues = new Map<string, Waiter[]>();
+  private readonly shared = new MemorySharedHolds();
+  private readonly queues = new MemoryWaiterQueues();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly starvation: number;
   /** One counter for all keys: it grows strictly for each key, and stays bounded. */
@@ -86,7 +72,7 @@ export class MemoryLockStore implements LockStore {
     if (share) {
       return this.acquireShared(keys, token, ttl, wait, share);
     }
-    const sharedBy = keys.map((key) => this.liveShared(key)?.tag).find((tag) => tag?.startsWith('s'));
+    const sharedBy = keys.map((key) => this.shared.live(key)?.tag).find((tag) => tag?.startsWith('s'));
     if (sharedBy) {
       throw conflictingShareError(keys[0], sharedBy, undefined);
     }
@@ -96,29 +82,29 @@ export class MemoryLockStore implements LockStore {
       entry.expiresAt = now + ttl;
       return { acquired: true, fencingToken: entry.fence, reserved: FENCE_BLOCK };
     }
-    const blocker = keys.map((key) => this.live(key) ?? this.sharedBlocker(key)).find((found) => found !== undefined);
-    const head = keys.length === 1 ? this.head(keys[0]) : undefined;
+    const blocker = keys.map((key) => this.live(key) ?? this.shared.blocker(key)).find((found) => found !== undefined);
+    const head = keys.length === 1 ? this.queues.head(keys[0]) : undefined;
     if (!blocker && (!head || head.token === token || this.mayBarge(head, now))) {
       const fencingToken = this.nextFence(keys.length === 1 ? FENCE_BLOCK : 1);
       for (const key of keys) {
         this.entries.set(key, { token, expiresAt: now + ttl, fence: fencingToken });
       }
       if (head) {
-        this.dequeue(keys[0], token);
+        this.queues.dequeue(keys[0], token);
       }
       return { acquired: true, fencingToken, reserved: keys.length === 1 ? FENCE_BLOCK : 1 };
     }
     if (keys.length === 1 && wait > 0) {
-      this.enqueue(keys[0], token, ttl, now, now + wait);
+      this.queues.enqueue(keys[0], token, ttl, now, now + wait);
     }
-    const until = blocker ? blocker.expiresAt : Math.min((head as Waiter).deadline, now + ttl);
+    const until = blocker ? blocker.expiresAt : Math.min((head as MemoryWaiter).deadline, now + ttl);
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
   }
 
   async extend(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<boolean> {
     const expiresAt = performance.now() + ttl;
     if (share) {
-      const holds = keys.map((key) => this.liveShared(key));
+      const holds = keys.map((key) => this.shared.live(key));
       if (!holds.every((hold) => hold?.tag === shareTag(share) && hold.holders.has(token))) {
         return false;
       }
@@ -159,12 +145,12 @@ export class MemoryLockStore implements LockStore {
 
   async leave(keys: readonly string[], token: string): Promise<void> {
     for (const key of keys) {
-      this.dequeue(key, token);
+      this.queues.dequeue(key, token);
       const holder = this.live(key);
       if (holder?.token === token) {
         this.entries.delete(key);
       }
-      this.dropShared(key, token);
+      this.shared.drop(key, token);
       if (!holder || holder.token === token) {
         this.announce(key, false);
       }
@@ -172,7 +158,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   async isLocked(keys: readonly string[]): Promise<boolean> {
-    return keys.some((key) => this.live(key) !== undefined || this.liveShared(key) !== undefined);
+    return keys.some((key) => this.live(key) !== undefined || this.shared.live(key) !== undefined);
   }
 
   watch(keys: readonly string[], token: string): LockReleaseWatch {
@@ -222,7 +208,7 @@ export class MemoryLockStore implements LockStore {
   }
 
   /** A running caller may take a free lock before the head of its queue while the head has waited less than the bound. */
-  private mayBarge(head: Waiter, now: number): boolean {
+  private mayBarge(head: MemoryWaiter, now: number): boolean {
     return this.starvation > 0 && now - head.arrival < this.starvation;
   }
 
@@ -235,15 +221,15 @@ export class MemoryLockStore implements LockStore {
     const tag = shareTag(share);
     const states = keys.map((key) => this.shareState(key, tag, share));
     const mine = keys.length === 1 && states[0].shared?.holders.has(token);
-    if (mine || states.every((state, i) => !state.exclusive && this.admits(keys[i], token, tag, state.room))) {
+    if (mine || states.every((state, i) => !state.exclusive && this.queues.admits(keys[i], token, tag, state.room))) {
       for (const key of keys) {
-        this.holdShared(key, tag, token, now + ttl);
-        this.dequeue(key, token);
+        this.shared.hold(key, tag, token, now + ttl);
+        this.queues.dequeue(key, token);
       }
       return { acquired: true, fencingToken: this.nextFence(1), reserved: 1 };
     }
     if (keys.length === 1 && wait > 0) {
-      this.enqueue(keys[0], token, ttl, now, now + wait, tag);
+      this.queues.enqueue(keys[0], token, ttl, now, now + wait, tag);
     }
     const [{ exclusive, shared, room }] = states;
     const until = exclusive?.expiresAt ?? (room <= 0 && shared ? Math.min(...shared.holders.values()) : now + ttl);
@@ -253,26 +239,17 @@ export class MemoryLockStore implements LockStore {
   /** Where `key` stands for a caller sharing it as `tag`; throws when its holders share it otherwise. */
   private shareState(key: string, tag: string, share: LockShare): ShareState {
     const exclusive = this.live(key);
-    const shared = this.liveShared(key);
+    const shared = this.shared.live(key);
     if ((shared && shared.tag !== tag) || (exclusive && tag !== 'r')) {
       throw conflictingShareError(key, shared?.tag ?? 'x', share);
     }
     return { exclusive, shared, room: shareCapacity(tag) - (shared?.holders.size ?? 0) };
   }
 
-  /** FIFO: a sharer is admitted if it fits, counting the waiters before it, all of which share it the same way. */
-  private admits(key: string, token: string, tag: string, room: number): boolean {
-    this.head(key);
-    const queue = this.queues.get(key) ?? [];
-    const index = queue.findIndex((waiter) => waiter.token === token);
-    const rank = index < 0 ? queue.length : index;
-    return rank < room && queue.slice(0, rank).every((waiter) => waiter.tag === tag);
-  }
-
   private releaseShared(keys: readonly string[], token: string, tag: string, keepFor: number): boolean {
     let released = 0;
     for (const key of keys) {
-      const hold = this.liveShared(key);
+      const hold = this.shared.live(key);
       if (hold?.tag !== tag || !hold.holders.has(token)) {
         continue;
       }
@@ -281,31 +258,11 @@ export class MemoryLockStore implements LockStore {
         hold.holders.set(token, performance.now() + keepFor);
         this.tell(key, { kind: 'kept', recheck: keepFor });
       } else {
-        this.dropShared(key, token);
+        this.shared.drop(key, token);
         this.announce(key, false);
       }
     }
     return released === keys.length;
-  }
-
-  private holdShared(key: string, tag: string, token: string, expiresAt: number): SharedEntry {
-    const hold = this.shared.get(key) ?? { tag, holders: new Map<string, number>() };
-    hold.holders.set(token, expiresAt);
-    this.shared.set(key, hold);
-    return hold;
-  }
-
-  private dropShared(key: string, token: string): void {
-    const hold = this.shared.get(key);
-    if (hold?.holders.delete(token) && hold.holders.size === 0) {
-      this.shared.delete(key);
-    }
-  }
-
-  /** Shared holders block an exclusive caller until the last one's lease ends. */
-  private sharedBlocker(key: string): { expiresAt: number } | undefined {
-    const hold = this.liveShared(key);
-    return hold && { expiresAt: Math.max(...hold.holders.values()) };
   }
 
   /** Gives the room a release left to the run of sharers at the head of the queue that fit (see the Redis store). */
@@ -314,22 +271,22 @@ export class MemoryLockStore implements LockStore {
       return;
     }
     const now = performance.now();
-    let hold = this.liveShared(key);
-    for (const waiter of [...(this.queues.get(key) ?? [])]) {
+    let hold = this.shared.live(key);
+    for (const waiter of [...this.queues.live(key)]) {
       const tag = waiter.tag;
       if (!tag || (hold && hold.tag !== tag) || (hold?.holders.size ?? 0) >= shareCapacity(tag)) {
         return;
       }
       const lease = Math.min(waiter.ttl, waiter.deadline - now);
-      hold = this.holdShared(key, tag, waiter.token, now + lease);
-      this.dequeue(key, waiter.token);
+      hold = this.shared.hold(key, tag, waiter.token, now + lease);
+      this.queues.dequeue(key, waiter.token);
       this.tell(key, { kind: 'granted', grantee: waiter.token, fencingToken: this.nextFence(1), lease });
     }
   }
 
   /** Hands a free key to the head of its queue, wakes the head, or tells anyone it is free (see the Redis store). */
   private announce(key: string, yieldTurn: boolean): void {
-    const head = this.head(key);
+    const head = this.queues.head(key);
     if (!head) {
       this.tell(key, { kind: 'free' });
       return;
@@ -338,7 +295,7 @@ export class MemoryLockStore implements LockStore {
       this.grantShared(key);
       return;
     }
-    if (this.liveShared(key)) {
+    if (this.shared.live(key)) {
       return;
     }
     const now = performance.now();
@@ -349,7 +306,7 @@ export class MemoryLockStore implements LockStore {
     const lease = Math.min(head.ttl, head.deadline - now);
     const fencingToken = this.nextFence(FENCE_BLOCK);
     this.entries.set(key, { token: head.token, expiresAt: now + lease, fence: fencingToken });
-    this.dequeue(key, head.token);
+    this.queues.dequeue(key, head.token);
     this.tell(key, { kind: 'granted', grantee: head.token, fencingToken, lease });
   }
 
@@ -364,70 +321,12 @@ export class MemoryLockStore implements LockStore {
     return first;
   }
 
-  private head(key: string): Waiter | undefined {
-    const queue = this.queues.get(key);
-    if (!queue) {
-      return undefined;
-    }
-    const now = performance.now();
-    const live = queue.filter((waiter) => waiter.deadline > now);
-    if (live.length === 0) {
-      this.queues.delete(key);
-      return undefined;
-    }
-    this.queues.set(key, live);
-    return live[0];
-  }
-
-  private enqueue(key: string, token: string, ttl: number, arrival: number, deadline: number, tag?: string): void {
-    const queue = this.queues.get(key) ?? [];
-    const existing = queue.find((waiter) => waiter.token === token);
-    if (existing) {
-      existing.deadline = deadline;
-    } else {
-      queue.push({ token, ttl, arrival, deadline, tag });
-    }
-    this.queues.set(key, queue);
-  }
-
-  private dequeue(key: string, token: string): void {
-    const queue = this.queues.get(key)?.filter((waiter) => waiter.token !== token);
-    if (queue && queue.length > 0) {
-      this.queues.set(key, queue);
-    } else {
-      this.queues.delete(key);
-    }
-  }
-
   private sweep(): void {
     for (const key of this.entries.keys()) {
       this.live(key);
     }
-    for (const key of this.queues.keys()) {
-      this.head(key);
-    }
-    for (const key of this.shared.keys()) {
-      this.liveShared(key);
-    }
-  }
-
-  /** The key's shared holders whose lease runs, if any. */
-  private liveShared(key: string): SharedEntry | undefined {
-    const hold = this.shared.get(key);
-    if (!hold) {
-      return undefined;
-    }
-    const now = performance.now();
-    for (const [token, expiresAt] of hold.holders) {
-      if (expiresAt <= now) {
-        hold.holders.delete(token);
-      }
-    }
-    if (hold.holders.size === 0) {
-      this.shared.delete(key);
-      return undefined;
-    }
-    return hold;
+    this.queues.sweep();
+    this.shared.sweep();
   }
 
   private live(key: string): Entry | undefined {
