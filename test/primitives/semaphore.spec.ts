@@ -72,6 +72,23 @@ describe.each(primitiveStores('semaphore'))('Semaphores (limit) on %s', (_store,
     await Promise.all([granted.release(), other.release()]);
   });
 
+  it('lets a waiter that gives up (signal) leave the queue, so the next waiter gets the released permit at once', async () => {
+    const [a, b] = await boot(2);
+    const permits = [await a.locks.acquire('pool', { limit: 2 }), await a.locks.acquire('pool', { limit: 2 })];
+    const quitting = new AbortController();
+    const quitter = b.locks.acquire('pool', { limit: 2, waitTimeout: 20_000, signal: quitting.signal }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stayer = a.locks.acquire('pool', { limit: 2, waitTimeout: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    quitting.abort(new Error('gave up'));
+    expect(await quitter).toEqual(new Error('gave up'));
+    const released = Date.now();
+    await permits[0].release();
+    const granted = await stayer;
+    expect(Date.now() - released).toBeLessThan(1000);
+    await Promise.all([granted.release(), permits[1].release()]);
+  });
+
   it('refuses a caller whose limit differs from the holders’, naming both limits', async () => {
     const [a, b] = await boot(2);
     const permit = await a.locks.acquire('stripe-api', { limit: 5 });
