@@ -91,6 +91,8 @@ export interface LockStore {
    * first) or a semaphore permit (admitted while fewer than `limit` hold the key); several keys are taken one
    * permit each, all or nothing
    * @throws InvalidLockOptionsError when the key's holders share it otherwise (another limit, or another mode)
+   * @throws LockStoreUnavailableError when the store did not answer; an attempt that may wait can still have queued
+   * the caller (or got it the key by hand-off): the caller tries again with the same token, or calls `leave`
    */
   acquire(keys: readonly string[], token: string, ttl: number, wait?: number, share?: LockShare): Promise<LockStoreAcquireResult>;
   /**

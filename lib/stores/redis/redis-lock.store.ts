@@ -108,9 +108,11 @@ export class RedisLockStore implements LockStore {
     if (keys.length > 1 && (this.cluster || share)) {
       return this.acquireKeyByKey(keys, token, ttl, share);
     }
-    // The script may still run after we gave up on it: free whatever it took, and its queue entry, by token.
-    const cleanUp = (): void =>
-      void (wait > 0 ? this.leave(keys, token, ttl, share) : this.release(keys, token, { share })).catch(() => undefined);
+    // A script that timed out may still run: an attempt that will not wait frees whatever it took, by token. One that
+    // waits leaves that to its caller, which either tries again with the same token (and finds a key handed to it
+    // its own) or leaves the queue when it gives up: a clean-up sent now could reach Redis after that later attempt
+    // and free the lock the caller then holds.
+    const cleanUp = wait > 0 ? undefined : (): void => void this.release(keys, token, { share }).catch(() => undefined);
     const operation = { name: 'acquire', keys };
     const reply =
       keys.length === 1
