@@ -7,10 +7,10 @@ import { bootLockApp, type LockApp } from '../support/app';
 import { useRedisServer } from '../support/redis-server';
 
 /**
- * A client whose first acquire reply comes back late (a slow event loop, a paused process) and whose leave scripts
- * reach Redis late (a connection being re-established): the two things that happen when an attempt times out.
+ * A client whose first acquire replies (`lateReplies` of them) come back late (a slow event loop, a paused process)
+ * and whose leave scripts reach Redis late (a connection being re-established).
  */
-function lateClient(url: string, replyLateBy: number, leaveLateBy: number): Redis {
+function lateClient(url: string, replyLateBy: number, leaveLateBy: number, lateReplies = 1): Redis {
   const client = new Redis(url);
   let acquires = 0;
   return new Proxy(client, {
@@ -19,7 +19,7 @@ function lateClient(url: string, replyLateBy: number, leaveLateBy: number): Redi
       if (property === 'evalsha' && typeof value === 'function') {
         return async (sha: string, ...rest: unknown[]) => {
           const call = (): unknown => (value as (...args: unknown[]) => unknown).call(target, sha, ...rest);
-          if (sha === FAIR_ACQUIRE_SCRIPT.sha && (acquires += 1) === 1) {
+          if (sha === FAIR_ACQUIRE_SCRIPT.sha && (acquires += 1) <= lateReplies) {
             const reply = await call();
             await sleep(replyLateBy);
             return reply;
@@ -64,6 +64,41 @@ describe('an attempt that timed out while the lock was handed to its waiter', ()
     await expect(otherApp.locks.tryAcquire('handed')).resolves.toBeNull();
     await expect(lock.extend()).resolves.toBeUndefined();
     expect(await lock.release()).toBe(true);
+    await store.close();
+    client.disconnect();
+  });
+});
+
+describe('a wait cancelled while its winning attempt is in flight', () => {
+  const own = useRedisServer();
+  const apps: LockApp[] = [];
+
+  afterAll(async () => {
+    await Promise.all(apps.map((booted) => booted.app.close()));
+  });
+
+  it('gives the lock back to Redis, never to the next caller of its own process as well', async () => {
+    const [holderApp, otherApp] = await Promise.all([bootLockApp({ redis: own.server.url }), bootLockApp({ redis: own.server.url })]);
+    apps.push(holderApp, otherApp);
+    // Every acquire answer of this app comes 200 ms late; a released lease lingers 500 ms for its next caller.
+    const client = lateClient(own.server.url, 200, 0, Number.POSITIVE_INFINITY);
+    const store = new RedisLockStore({ client, logger: false });
+    const waiterApp = await bootLockApp({ store, cohort: { linger: 500, duration: 5_000 } });
+    apps.push(waiterApp);
+    const holder = await holderApp.locks.acquire('cancelled', { ttl: 30_000 });
+
+    const cancel = new AbortController();
+    const waiting = waiterApp.locks.acquire('cancelled', { waitTimeout: 10_000, signal: cancel.signal }).catch((error: unknown) => error);
+    await sleep(50);
+    await holder.release();
+    // The retry that finds the lock handed over is in flight now: cancel the wait.
+    await sleep(300);
+    cancel.abort(new Error('cancelled'));
+    expect(await waiting).toEqual(new Error('cancelled'));
+    const next = await waiterApp.locks.tryAcquire('cancelled');
+    const other = await otherApp.locks.tryAcquire('cancelled');
+    expect([next, other].filter((lock) => lock !== null)).toHaveLength(1);
+    await Promise.all([next?.release(), other?.release()]);
     await store.close();
     client.disconnect();
   });
