@@ -36,12 +36,7 @@ if not holder and (not head or head == member or (starvation > 0 and now_us - si
 end
 local wait = tonumber(ARGV[4])
 if wait > 0 then
-  redis.call('ZADD', KEYS[3], 'NX', now_us, member)
-  redis.call('ZADD', KEYS[4], now + wait, member)
-  if redis.call('PTTL', KEYS[3]) < wait then
-    redis.call('PEXPIRE', KEYS[3], wait)
-    redis.call('PEXPIRE', KEYS[4], wait)
-  end
+  enqueue(KEYS[3], KEYS[4], member, now, now_us, wait)
 end
 local last = redis.call('GET', KEYS[2]) or '0'
 if not holder then

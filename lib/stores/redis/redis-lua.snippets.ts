@@ -99,7 +99,8 @@ end
 /**
  * Shared Lua: the waiter queue of one key (a ZSET of members (see MEMBER) by arrival in us, and a ZSET of the same
  * members by deadline in ms), from which waiters whose deadline passed are dropped before anyone looks at it.
- * Returns the head and when it arrived (us).
+ * `queue_head` returns the head and when it arrived (us); `enqueue` adds a waiter (or keeps its place, with a new
+ * deadline), and the queue lives as long as its last deadline.
  */
 export const QUEUE = `
 local function queue_head(queue, deadlines, now)
@@ -112,6 +113,14 @@ local function queue_head(queue, deadlines, now)
   end
   local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
   return head[1], tonumber(head[2])
+end
+local function enqueue(queue, deadlines, member, now, now_us, wait)
+  redis.call('ZADD', queue, 'NX', now_us, member)
+  redis.call('ZADD', deadlines, now + wait, member)
+  if redis.call('PTTL', queue) < wait then
+    redis.call('PEXPIRE', queue, wait)
+    redis.call('PEXPIRE', deadlines, wait)
+  end
 end
 `;
 
