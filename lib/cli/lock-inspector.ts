@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX, FENCE_BLOCK } from '../lock.constants.js';
 import { RedisKeySchema } from '../stores/redis/redis-key.schema.js';
 import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
-import type { LockShare } from '../interfaces/index.js';
+import { resolveShare } from '../options/lock-options.validator.js';
 
 /** One holder of a lock: the only one of an exclusive lock, or one reader or permit of a shared one. */
 export interface InspectedHolder {
@@ -125,9 +125,7 @@ export class LockInspector {
    */
   async forceRelease(lock: InspectedLock, token: string): Promise<boolean> {
     const store = new RedisLockStore({ client: this.redis, prefix: this.prefix, logger: false });
-    const share: LockShare | undefined =
-      lock.mode === 'read' ? { mode: 'read' } : lock.limit !== null && lock.limit > 1 ? { mode: 'permit', limit: lock.limit } : undefined;
-    return store.release([lock.key], token, { share });
+    return store.release([lock.key], token, { share: resolveShare({ mode: lock.mode, limit: lock.limit ?? undefined }) });
   }
 
   private async scan(server: Redis, keys: Set<string>): Promise<void> {

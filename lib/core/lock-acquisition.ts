@@ -218,11 +218,10 @@ export class LockAcquisition {
 
   private async grant(granted: LockStoreGrant, startedAt: number): Promise<Lock> {
     if (this.signal.aborted) {
-      // Cancelled while the winning attempt (or hand-off) was on its way: the key goes straight back to the store.
-      // Made into a Lock first, its release could pass it to this process's next caller, and the way out of the
+      // Cancelled while the winning attempt (or hand-off) was on its way: the key goes straight back to the store (the
+      // grant took it out of the queue already). Made into a Lock first, its release could pass it to this process's next caller, and the way out of the
       // queue (by token) would then free the key under that caller.
       await this.context.store.release(this.keys, this.token, { share: this.options.share }).catch(() => undefined);
-      this.leaveOnExit = true;
       this.signal.throwIfAborted();
     }
     // Granted after the store refused it at least once: the key is contended.
