@@ -1,3 +1,4 @@
+import { clock } from '../utils/clock.util.js';
 import { LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
 import type { LockLogger } from '../lock.logger.js';
 
@@ -32,7 +33,7 @@ export class LockFailureLog {
     }
     // An outage fails every key the same way: one line per window, whatever the keys.
     const kind = error instanceof LockStoreUnavailableError ? error.name : `${error.name}: ${error.message}`;
-    const now = Date.now();
+    const now = clock.epoch();
     const window = this.quiet.get(kind);
     if (window && window.until > now) {
       window.suppressed += 1;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { from, isObservable, Observable, Subject, finalize, tap, type ObservableInput, type Subscription } from 'rxjs';
-import { performance } from 'node:perf_hooks';
+import { clock } from '../utils/clock.util.js';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
 import { InvalidLockOptionsError, LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
@@ -20,8 +20,10 @@ import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from
 import { settleWithin } from '../utils/timer.util.js';
 import { shareFields } from '../utils/lock-share.util.js';
 import { CallChain, type LockEntry } from './call-chain.js';
-import { LocalQueue, type Cohort, type LocalPass } from './local-queue.js';
-import { LockAcquisition, type AcquisitionContext } from './lock-acquisition.js';
+import type { Cohort, LocalPass } from './acquisition/cohort.js';
+import { LocalHandOff } from './acquisition/local-hand-off.js';
+import { LocalQueue } from './acquisition/local-queue.js';
+import { LockAcquisition, type AcquisitionContext } from './acquisition/lock-acquisition.js';
 import { LockFailureLog } from './lock-failure.log.js';
 import { Lock } from './lock.js';
 
@@ -45,6 +47,7 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   /** Acquisitions in progress: shutdown lets them leave the store's queues. */
   private readonly taking = new Set<Promise<Lock>>();
   private readonly acquisitions: AcquisitionContext;
+  private readonly handOff: LocalHandOff;
   private readonly failures: LockFailureLog;
 
   constructor(
@@ -57,10 +60,12 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     // Every waiting caller listens to it; hundreds of waiters are normal, not a leak.
     setMaxListeners(0, this.shutdown.signal);
     this.defaults = { ttl: options.ttl, waitTimeout: options.waitTimeout, autoExtend: options.autoExtend, minHold: 0 };
+    const queue = new LocalQueue();
+    this.handOff = new LocalHandOff({ store, queue, bounds: options.cohort, stopped: this.shutdown.signal });
     this.acquisitions = {
       store,
       holder: options.holder,
-      queue: new LocalQueue(),
+      queue,
       grant: (keys, token, granted, resolved, startedAt, askedAt, contended) =>
         this.grant(
           keys,
@@ -69,8 +74,7 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
           resolved,
           startedAt,
           askedAt,
-          // Shared holds are not passed inside the process: each caller holds its own.
-          resolved.share ? undefined : this.cohortOf(keys, token, granted, startedAt, contended),
+          this.handOff.cohortOf(keys, token, granted, startedAt, contended, resolved.share),
         ),
       receive: (pass, resolved, askedAt) => this.receive(pass, resolved, askedAt),
       busy: (keys, askedAt, share) => this.busy(keys, askedAt, share),
@@ -226,11 +230,11 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
-    this.acquisitions.queue.unparkAll();
+    const unparked = this.handOff.unparkAll();
     // Aborted waiters leave the store's queues on their way out: let them, before the connection closes.
     await settleWithin(Promise.allSettled([...this.taking]), this.options.commandTimeout);
     const held = [...this.held];
-    await Promise.allSettled(held.map((lock) => lock.release()));
+    await Promise.allSettled([unparked, ...held.map((lock) => lock.release())]);
     if (held.length > 0) {
       this.logger.log(`Released ${held.length} lock(s) on shutdown.`);
     }
@@ -293,55 +297,14 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     return taking;
   }
 
-  /** A single-key grant with fencing tokens to spare can be passed between this app's callers (see `cohort`). */
-  private cohortOf(
-    keys: readonly string[],
-    token: string,
-    granted: LockStoreGrant,
-    startedAt: number,
-    contended: boolean,
-  ): Cohort | undefined {
-    const reserved = granted.reserved ?? 1;
-    if (!this.options.cohort || keys.length !== 1 || reserved < 2) {
-      return undefined;
-    }
-    const lastFence = granted.fencingToken + reserved - 1;
-    return { key: keys[0], token, nextFence: granted.fencingToken + 1, lastFence, passes: 0, startedAt, contended };
-  }
-
-  /** The handle of a lock passed on inside this app: the same lease and store token, the block's next fencing token. */
-  private receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Lock {
-    const { cohort, fencingToken, lease } = pass;
-    return this.grant([cohort.key], cohort.token, { fencingToken, lease }, options, performance.now(), askedAt, cohort);
-  }
-
-  /**
-   * Offers a lock being released to the next caller of this app waiting for the key, within the cohort's bounds;
-   * for a contended key with no such caller yet, keeps the lease a short while (`cohort.linger`) for one. Otherwise
-   * the cohort ends, yielding the turn to the other instances when callers of this app still wait.
-   */
-  private passOn(lock: Lock, cohort: Cohort, keepFor: number): boolean | 'yield' {
-    const bounds = this.options.cohort;
-    const queue = this.acquisitions.queue;
-    const withinBounds =
-      bounds &&
-      cohort.passes < bounds.passes &&
-      performance.now() - cohort.startedAt < bounds.duration &&
-      cohort.nextFence <= cohort.lastFence;
-    const lease = lock.expiresAt - Date.now();
-    const pass = { cohort, fencingToken: cohort.nextFence, lease };
-    const taken = withinBounds && lease > 0 && queue.passOn(pass);
-    const parks = withinBounds && !taken && cohort.contended && keepFor === 0 && bounds.linger > 0 && lease > bounds.linger;
-    if (taken || (parks && !this.shutdown.signal.aborted)) {
-      cohort.passes += 1;
-      cohort.nextFence += 1;
-      if (!taken) {
-        queue.park(pass, bounds.linger, () => void this.store.release(lock.keys, cohort.token).catch(() => undefined));
-      }
-      return true;
-    }
-    queue.end(cohort);
-    return !withinBounds && queue.hasWaiters(cohort.key) ? 'yield' : false;
+  /** The handle of a lock passed on inside this app: the same store token, the block's next fencing token. */
+  private async receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Promise<Lock | undefined> {
+    const received = await this.handOff.receive(pass, options);
+    const { cohort, fencingToken } = pass;
+    return (
+      received &&
+      this.grant([cohort.key], cohort.token, { fencingToken, lease: received.lease }, options, received.startedAt, askedAt, cohort)
+    );
   }
 
   private grant(
@@ -353,9 +316,6 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     askedAt: number,
     cohort: Cohort | undefined,
   ): Lock {
-    if (cohort) {
-      this.acquisitions.queue.hold(cohort);
-    }
     const lock = new Lock(
       {
         keys,
@@ -373,29 +333,32 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
         logger: this.logger,
         settled: (settled, state) => {
           this.held.delete(settled);
-          if (cohort && state === 'lost') {
+          if (cohort && state !== 'passed') {
             this.acquisitions.queue.end(cohort);
           }
         },
-        passOn: cohort && ((released, keepFor) => this.passOn(released, cohort, keepFor)),
+        passOn: cohort && ((released, keepFor) => this.handOff.passOn(released, cohort, keepFor)),
         emit: (event) => this.eventSubject.next(event),
         stopped: this.shutdown.signal,
       },
     );
     this.held.add(lock);
+    if (cohort) {
+      this.acquisitions.queue.hold(cohort, () => lock.leaseEnd);
+    }
     this.eventSubject.next({
       type: 'acquired',
       keys,
       token,
       fencingToken: granted.fencingToken,
       ...shareFields(options.share),
-      waited: performance.now() - askedAt,
+      waited: clock.now() - askedAt,
     });
     return lock;
   }
 
   private busy(keys: readonly string[], askedAt: number, share: LockShare | undefined): LockNotAcquiredError {
-    const waited = performance.now() - askedAt;
+    const waited = clock.now() - askedAt;
     this.eventSubject.next({ type: 'busy', keys, ...shareFields(share), waited });
     return new LockNotAcquiredError(keys, waited);
   }

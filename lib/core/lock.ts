@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from '../utils/clock.util.js';
 import { LockLostError, LockStoreUnavailableError } from '../errors/index.js';
 import type { LockEvent, LockShare, LockStore } from '../interfaces/index.js';
 import type { LockLogger } from '../lock.logger.js';
@@ -10,8 +10,11 @@ import { startTimer, type Timer } from '../utils/timer.util.js';
 export interface LockHandleContext {
   readonly store: LockStore;
   readonly logger: LockLogger;
-  /** Called once, when the lock is released or lost. */
-  settled(lock: Lock, state: 'released' | 'lost'): void;
+  /**
+   * Called once, when the lock is released (`passed`: to the next caller of this process, under the same lease) or
+   * lost.
+   */
+  settled(lock: Lock, state: 'passed' | 'released' | 'lost'): void;
   /**
    * Offers a lock being released to the next caller of this process, under the same lease.
    * @param keepFor ms of its minimum hold still to run (the store must keep the key that long)
@@ -36,7 +39,7 @@ export interface LockGrant {
   readonly autoExtend: boolean;
   /** ms from the grant during which a release keeps the key taken (see `LockOptions.minHold`). */
   readonly minHold: number;
-  /** `performance.now()` when the successful attempt started: the lease is counted from there. */
+  /** `clock.now()` when the successful attempt started: the lease is counted from there. */
   readonly startedAt: number;
   /** A read lock or a semaphore permit; undefined for an exclusive lock. */
   readonly share?: LockShare;
@@ -79,7 +82,7 @@ export class Lock {
   private readonly autoExtend: boolean;
   private readonly minHold: number;
   private readonly share?: LockShare;
-  private readonly grantedAt = performance.now();
+  private readonly grantedAt = clock.now();
   /** How long the last extension took to answer, in ms. */
   private roundTrip = 0;
 
@@ -109,9 +112,18 @@ export class Lock {
     return this.epochDeadline;
   }
 
+  /**
+   * `clock.now()` at which the lease ends, as counted here (from the start of the attempt or extension the store
+   * granted, less the store's drift allowance).
+   * @internal
+   */
+  get leaseEnd(): number {
+    return this.deadline;
+  }
+
   /** True until the lock is released, lost or its lease has run out. */
   get isHeld(): boolean {
-    return this.state === 'held' && performance.now() < this.deadline;
+    return this.state === 'held' && clock.now() < this.deadline;
   }
 
   /** Aborts (with a {@link LockLostError} reason) when the lock is lost. Pass it to the work the lock protects. */
@@ -131,9 +143,9 @@ export class Lock {
     if (this.state !== 'held') {
       throw this.notHeld();
     }
-    const startedAt = performance.now();
+    const startedAt = clock.now();
     const extended = await this.context.store.extend(this.keys, this.token, ttl, this.share);
-    this.roundTrip = performance.now() - startedAt;
+    this.roundTrip = clock.now() - startedAt;
     if (this.state !== 'held') {
       if (extended && this.state === 'lost') {
         // Its lease ran out here before the store answered, so it was reported lost; give the key back rather than
@@ -161,8 +173,9 @@ export class Lock {
     if (this.state === 'released') {
       return false;
     }
+    // A lease that ran out here is not passed on: nothing of it may outlive it in this process.
     const handOver = this.isHeld ? (this.context.passOn?.(this, this.minHoldLeft()) ?? false) : false;
-    this.settle('released');
+    this.settle(handOver === true ? 'passed' : 'released');
     if (handOver === true) {
       this.reportReleased(true);
       return true;
@@ -184,7 +197,7 @@ export class Lock {
    */
   private retryRelease(): void {
     const retry = (): void => {
-      if (performance.now() >= this.deadline || this.context.stopped.aborted) {
+      if (clock.now() >= this.deadline || this.context.stopped.aborted) {
         return;
       }
       this.releaseInStore().then(
@@ -201,20 +214,20 @@ export class Lock {
   }
 
   private minHoldLeft(): number {
-    return Math.max(0, Math.ceil(this.minHold - (performance.now() - this.grantedAt)));
+    return Math.max(0, Math.ceil(this.minHold - (clock.now() - this.grantedAt)));
   }
 
   private reportReleased(released: boolean): void {
     if (released) {
-      this.context.emit({ type: 'released', ...this.identity(), held: performance.now() - this.grantedAt });
+      this.context.emit({ type: 'released', ...this.identity(), held: clock.now() - this.grantedAt });
     }
   }
 
   private renew(startedAt: number, lease: number): void {
     this.deadline = startedAt + lease;
-    this.epochDeadline = Date.now() - (performance.now() - startedAt) + lease;
+    this.epochDeadline = clock.epoch() - (clock.now() - startedAt) + lease;
     this.stopTimers();
-    const left = this.deadline - performance.now();
+    const left = this.deadline - clock.now();
     if (this.autoExtend) {
       // At ttl/3, and earlier when the store answers slowly: the next answer must come back before the lease ends.
       this.scheduleExtension(Math.min(this.ttl / 3, left / 2, left - 2 * this.roundTrip));
@@ -225,7 +238,7 @@ export class Lock {
 
   /** Reports the loss at the lease's local end, unless a renewal comes first. */
   private armExpiry(): void {
-    this.expiryTimer ??= startTimer(() => this.expire(), this.deadline - performance.now());
+    this.expiryTimer ??= startTimer(() => this.expire(), this.deadline - clock.now());
   }
 
   private scheduleExtension(delay: number): void {
@@ -260,7 +273,7 @@ export class Lock {
       this.context.logger.warn(error.message);
       this.controller ??= new AbortController();
       this.controller.abort(error);
-      this.context.emit({ type: 'lost', ...this.identity(), held: performance.now() - this.grantedAt, reason: error });
+      this.context.emit({ type: 'lost', ...this.identity(), held: clock.now() - this.grantedAt, reason: error });
     }
     return error;
   }
@@ -274,9 +287,9 @@ export class Lock {
     return reason instanceof LockLostError ? reason : new LockLostError(this.keys, 'it was already released');
   }
 
-  private settle(state: 'released' | 'lost'): void {
+  private settle(state: 'passed' | 'released' | 'lost'): void {
     const wasHeld = this.state === 'held';
-    this.state = state;
+    this.state = state === 'lost' ? 'lost' : 'released';
     this.stopTimers();
     if (wasHeld) {
       this.context.settled(this, state);

@@ -81,7 +81,8 @@ export interface LockStore {
   /**
    * Takes every key for `token` if none is held (all or nothing) and issues a fencing token. A single key is
    * fair: it goes to the longest-waiting live waiter first, and a caller that may wait (`wait` > 0) takes its
-   * place in that queue until its deadline. A release hands the key straight to the head of its queue (see
+   * place in that queue until its deadline, or for `ttl` ms if that is sooner: a waiter keeps its place by trying
+   * again within its ttl, so one that died holds it no longer than a holder that died holds the lock. A release hands the key straight to the head of its queue (see
    * `watch`); an attempt by a waiter that was handed the key reports it as acquired and renews its lease to `ttl`.
    * @param keys the keys, in the caller's order
    * @param token unique id of this acquisition

@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from '../utils/clock.util.js';
 import type { LockStoreGrant } from '../interfaces/index.js';
 import { startTimer, type Timer } from '../utils/timer.util.js';
 
@@ -34,7 +34,7 @@ export class ReleaseLatch {
    * @param delay ms
    */
   recheckWithin(delay: number): void {
-    const at = performance.now() + delay;
+    const at = clock.now() + delay;
     if (at < this.recheckAt) {
       this.recheckAt = at;
       this.pending?.rearm();
@@ -52,7 +52,7 @@ export class ReleaseLatch {
     if (this.released || signal?.aborted) {
       return Promise.resolve(this.take());
     }
-    const deadline = performance.now() + timeout;
+    const deadline = clock.now() + timeout;
     return new Promise((resolve) => {
       let timer: Timer | undefined;
       const wait: PendingWait = {
@@ -67,7 +67,7 @@ export class ReleaseLatch {
         },
         rearm: () => {
           timer?.clear();
-          timer = startTimer(wait.finish, Math.min(deadline, this.recheckAt) - performance.now(), false);
+          timer = startTimer(wait.finish, Math.min(deadline, this.recheckAt) - clock.now(), false);
         },
       };
       this.pending?.finish();

@@ -1,3 +1,5 @@
+import { clock, type ClockTimerHandle } from './clock.util.js';
+
 /** Longest delay Node's `setTimeout` honours; a longer one fires after 1 ms (TimeoutOverflowWarning). */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
@@ -14,19 +16,16 @@ export interface Timer {
  * @param unref whether the timer may let the process exit @default true
  */
 export function startTimer(callback: () => void, delay: number, unref = true): Timer {
-  let handle: NodeJS.Timeout | undefined;
+  let handle: ClockTimerHandle | undefined;
   const arm = (left: number): void => {
     if (left === Number.POSITIVE_INFINITY) {
       return;
     }
     const step = Math.min(Math.max(0, left), MAX_TIMER_DELAY);
-    handle = setTimeout(() => (left > MAX_TIMER_DELAY ? arm(left - MAX_TIMER_DELAY) : callback()), step);
-    if (unref) {
-      handle.unref();
-    }
+    handle = clock.setTimer(() => (left > MAX_TIMER_DELAY ? arm(left - MAX_TIMER_DELAY) : callback()), step, unref);
   };
   arm(delay);
-  return { clear: () => clearTimeout(handle) };
+  return { clear: () => handle !== undefined && clock.clearTimer(handle) };
 }
 
 /**

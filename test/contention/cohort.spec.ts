@@ -90,18 +90,6 @@ describe('lock cohorting: a lock passed between callers of one app', () => {
     expect(sent.filter((command) => command === 'evalsha').length).toBeGreaterThanOrEqual(12);
   });
 
-  it('does not pass the lock to a waiter without a watchdog (its lease must be its own ttl)', async () => {
-    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
-    const holder = await subject.locks.acquire('fixed');
-    const waiting = subject.locks.acquire('fixed', { autoExtend: false, ttl: 5_000 });
-    await sleep(50);
-    await holder.release();
-    const lock = await waiting;
-    expect(lock.token).not.toBe(holder.token);
-    expect(await own.redis.pttl('lock:{fixed}')).toBeGreaterThan(4_000);
-    await lock.release();
-  });
-
   it('hands a passed lock on with the holder’s lease, extended by the new holder’s watchdog', async () => {
     const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
     const holder = await subject.locks.acquire('lease', { ttl: 600 });

@@ -24,6 +24,20 @@ describe.each(primitiveStores('rwlock'))('Read-write locks (mode) on %s', (_stor
     await writer.release();
   });
 
+  it('wakes a waiting writer when the last reader left holds the key only for its minimum hold (found by the exploration)', async () => {
+    const [a, b, c] = await boot(3);
+    const kept = await a.locks.acquire('doc:7', { mode: 'read', minHold: 150 });
+    await kept.release();
+    const reader = await b.locks.acquire('doc:7', { mode: 'read', ttl: 30_000 });
+    // Refused while both readers hold the key, the writer would re-check at the long reader's lease end (30 s).
+    const writer = c.locks.acquire('doc:7', { waitTimeout: 2_000 });
+    await sleep(50);
+    await reader.release();
+    const lock = await writer;
+    expect(lock.fencingToken).toBeGreaterThan(reader.fencingToken);
+    await lock.release();
+  });
+
   it('does not starve a writer: readers that arrive after a waiting writer wait for it', async () => {
     const [a, b, c] = await boot(3);
     const order: string[] = [];

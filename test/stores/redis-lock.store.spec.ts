@@ -55,6 +55,23 @@ describe('RedisLockStore', () => {
     expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
   });
 
+  it('never leaves a key’s shared holders without an expiry (a reader kept for its minimum hold, then one that dies)', async () => {
+    const store = new RedisLockStore({ client: test.redis, prefix: test.prefix, logger: false });
+    const read = { mode: 'read' } as const;
+    await store.acquire(['doc'], 'kept', 5_000, 0, read);
+    await store.release(['doc'], 'kept', { share: read, keepFor: 30 });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // This reader's process dies: nobody releases it, only an expiry can clean up after it.
+    await store.acquire(['doc'], 'dies', 200, 0, read);
+    const withoutExpiry: string[] = [];
+    for (const key of await keysUnder(test.redis, test.prefix)) {
+      if ((await test.redis.pttl(key)) < 0) {
+        withoutExpiry.push(key);
+      }
+    }
+    expect(withoutExpiry).toEqual([]);
+  });
+
   it('runs its scripts again after Redis forgot them (SCRIPT FLUSH)', async () => {
     const store = new RedisLockStore({ client: test.redis, prefix: test.prefix, logger: false });
     await test.redis.script('FLUSH');

@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from '../../utils/clock.util.js';
 import { DEFAULT_STARVATION, FENCE_BLOCK } from '../../lock.constants.js';
 import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
 import { conflictingShareError, shareCapacity, shareTag } from '../../utils/lock-share.util.js';
@@ -76,7 +76,7 @@ export class MemoryLockStore implements LockStore {
     if (sharedBy) {
       throw conflictingShareError(keys[0], sharedBy, undefined);
     }
-    const now = performance.now();
+    const now = clock.now();
     const entry = keys.length === 1 ? this.live(keys[0]) : undefined;
     if (entry?.token === token) {
       entry.expiresAt = now + ttl;
@@ -95,14 +95,14 @@ export class MemoryLockStore implements LockStore {
       return { acquired: true, fencingToken, reserved: keys.length === 1 ? FENCE_BLOCK : 1 };
     }
     if (keys.length === 1 && wait > 0) {
-      this.queues.enqueue(keys[0], token, ttl, now, now + wait);
+      this.queues.enqueue(keys[0], token, ttl, now, now + Math.min(wait, ttl));
     }
     const until = blocker ? blocker.expiresAt : Math.min((head as MemoryWaiter).deadline, now + ttl);
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
   }
 
   async extend(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<boolean> {
-    const expiresAt = performance.now() + ttl;
+    const expiresAt = clock.now() + ttl;
     if (share) {
       const holds = keys.map((key) => this.shared.live(key));
       if (!holds.every((hold) => hold?.tag === shareTag(share) && hold.holders.has(token))) {
@@ -133,7 +133,7 @@ export class MemoryLockStore implements LockStore {
       }
       released += 1;
       if (keepFor > 0) {
-        entry.expiresAt = performance.now() + keepFor;
+        entry.expiresAt = clock.now() + keepFor;
         this.tell(key, { kind: 'kept', recheck: keepFor });
       } else {
         this.entries.delete(key);
@@ -217,7 +217,7 @@ export class MemoryLockStore implements LockStore {
    * store); several keys do not queue.
    */
   private acquireShared(keys: readonly string[], token: string, ttl: number, wait: number, share: LockShare): LockStoreAcquireResult {
-    const now = performance.now();
+    const now = clock.now();
     const tag = shareTag(share);
     const states = keys.map((key) => this.shareState(key, tag, share));
     const mine = keys.length === 1 && states[0].shared?.holders.has(token);
@@ -229,7 +229,7 @@ export class MemoryLockStore implements LockStore {
       return { acquired: true, fencingToken: this.nextFence(1), reserved: 1 };
     }
     if (keys.length === 1 && wait > 0) {
-      this.queues.enqueue(keys[0], token, ttl, now, now + wait, tag);
+      this.queues.enqueue(keys[0], token, ttl, now, now + Math.min(wait, ttl), tag);
     }
     const [{ exclusive, shared, room }] = states;
     const until = exclusive?.expiresAt ?? (room <= 0 && shared ? Math.min(...shared.holders.values()) : now + ttl);
@@ -255,7 +255,7 @@ export class MemoryLockStore implements LockStore {
       }
       released += 1;
       if (keepFor > 0) {
-        hold.holders.set(token, performance.now() + keepFor);
+        hold.holders.set(token, clock.now() + keepFor);
         this.tell(key, { kind: 'kept', recheck: keepFor });
       } else {
         this.shared.drop(key, token);
@@ -270,7 +270,7 @@ export class MemoryLockStore implements LockStore {
     if (this.live(key)) {
       return;
     }
-    const now = performance.now();
+    const now = clock.now();
     let hold = this.shared.live(key);
     for (const waiter of [...this.queues.live(key)]) {
       const tag = waiter.tag;
@@ -295,10 +295,12 @@ export class MemoryLockStore implements LockStore {
       this.grantShared(key);
       return;
     }
-    if (this.shared.live(key)) {
+    const now = clock.now();
+    const sharers = this.shared.blocker(key);
+    if (sharers) {
+      this.tell(key, { kind: 'kept', recheck: sharers.expiresAt - now });
       return;
     }
-    const now = performance.now();
     if (!yieldTurn && this.mayBarge(head, now)) {
       this.tell(key, { kind: 'woken', grantee: head.token, recheck: Math.min(head.deadline - now, this.starvation) });
       return;
@@ -331,7 +333,7 @@ export class MemoryLockStore implements LockStore {
 
   private live(key: string): Entry | undefined {
     const entry = this.entries.get(key);
-    if (entry && entry.expiresAt <= performance.now()) {
+    if (entry && entry.expiresAt <= clock.now()) {
       this.entries.delete(key);
       return undefined;
     }

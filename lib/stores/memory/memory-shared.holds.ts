@@ -1,6 +1,6 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from '../../utils/clock.util.js';
 
-/** The shared holders of a key: how they share it, and each token's lease end (`performance.now()` time). */
+/** The shared holders of a key: how they share it, and each token's lease end (`clock.now()` time). */
 export interface MemorySharedHold {
   readonly tag: string;
   readonly holders: Map<string, number>;
@@ -16,7 +16,7 @@ export class MemorySharedHolds {
     if (!hold) {
       return undefined;
     }
-    const now = performance.now();
+    const now = clock.now();
     for (const [token, expiresAt] of hold.holders) {
       if (expiresAt <= now) {
         hold.holders.delete(token);

@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from '../../utils/clock.util.js';
 
 /** A caller queued for a key in the memory store. */
 export interface MemoryWaiter {
@@ -6,7 +6,7 @@ export interface MemoryWaiter {
   readonly ttl: number;
   /** The share it waits for (see `shareTag`); undefined: exclusive. */
   readonly tag?: string;
-  /** `performance.now()` when it queued. */
+  /** `clock.now()` when it queued. */
   readonly arrival: number;
   deadline: number;
 }
@@ -24,7 +24,7 @@ export class MemoryWaiterQueues {
     if (!queue) {
       return [];
     }
-    const now = performance.now();
+    const now = clock.now();
     const live = queue.filter((waiter) => waiter.deadline > now);
     if (live.length === 0) {
       this.queues.delete(key);

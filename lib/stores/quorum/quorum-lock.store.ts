@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from '../../utils/clock.util.js';
 import { InvalidLockOptionsError, LockStoreUnavailableError } from '../../errors/index.js';
 import type {
   LockReleaseWatch,
@@ -47,7 +47,7 @@ export class QuorumLockStore implements LockStore {
   }
 
   async acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
-    const started = performance.now();
+    const started = clock.now();
     // Past its validity a grant is worthless: no round waits longer for a slow node.
     const validUntil = started + ttl - drift(ttl);
     const operation = `acquire lock ${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`;
@@ -95,10 +95,10 @@ export class QuorumLockStore implements LockStore {
       new LockStoreUnavailableError(
         operation,
         new Error(
-          `a majority answered after ${Math.round(performance.now() - started)} ms, past the lock's validity; a lease that short cannot be handed out`,
+          `a majority answered after ${Math.round(clock.now() - started)} ms, past the lock's validity; a lease that short cannot be handed out`,
         ),
       );
-    if (performance.now() >= validUntil) {
+    if (clock.now() >= validUntil) {
       throw late();
     }
     const fencingToken = Math.max(...granted.map((entry) => entry.value.fencingToken));
@@ -109,11 +109,9 @@ export class QuorumLockStore implements LockStore {
       validUntil,
     );
     if (raised.succeeded.length < this.quorum) {
-      throw performance.now() >= validUntil
-        ? late()
-        : this.quorumError(`record the fencing token of ${operation.slice(8)}`, raised.unanswered);
+      throw clock.now() >= validUntil ? late() : this.quorumError(`record the fencing token of ${operation.slice(8)}`, raised.unanswered);
     }
-    const lease = Math.floor(validUntil - performance.now());
+    const lease = Math.floor(validUntil - clock.now());
     if (lease <= 0) {
       throw late();
     }
@@ -216,7 +214,7 @@ export class QuorumLockStore implements LockStore {
 
   /**
    * Runs `operation` on the nodes and resolves as soon as a majority succeeded, as soon as a majority can no
-   * longer succeed, or at `until` (`performance.now()` time), without waiting for a frozen node's command timeout.
+   * longer succeed, or at `until` (`clock.now()` time), without waiting for a frozen node's command timeout.
    * `unanswered` counts the nodes that failed or had not answered by then.
    */
   private majority<T>(
@@ -233,7 +231,7 @@ export class QuorumLockStore implements LockStore {
         timer.clear();
         resolve({ succeeded: [...succeeded], unanswered: nodes.length - succeeded.length, cut });
       };
-      const timer = startTimer(() => finish(true), until - performance.now());
+      const timer = startTimer(() => finish(true), until - clock.now());
       const settle = (): void => {
         const undecided = nodes.length - succeeded.length - failed;
         if (wins >= this.quorum || nodes.length - (failed + succeeded.length - wins) < this.quorum || undecided === 0) {

@@ -100,7 +100,9 @@ end
  * Shared Lua: the waiter queue of one key (a ZSET of members (see MEMBER) by arrival in us, and a ZSET of the same
  * members by deadline in ms), from which waiters whose deadline passed are dropped before anyone looks at it.
  * `queue_head` returns the head and when it arrived (us); `enqueue` adds a waiter (or keeps its place, with a new
- * deadline), and the queue lives as long as its last deadline.
+ * deadline), and the queue lives as long as its last deadline. A place lasts until the waiter's deadline or for its
+ * ttl, whichever is sooner: a live waiter keeps it by trying again within its ttl, and a waiter that died holds its
+ * place no longer than a holder that died holds the lock.
  */
 export const QUEUE = `
 local function queue_head(queue, deadlines, now)
@@ -114,12 +116,13 @@ local function queue_head(queue, deadlines, now)
   local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
   return head[1], tonumber(head[2])
 end
-local function enqueue(queue, deadlines, member, now, now_us, wait)
+local function enqueue(queue, deadlines, member, now, now_us, wait, ttl)
+  local place = math.min(wait, ttl)
   redis.call('ZADD', queue, 'NX', now_us, member)
-  redis.call('ZADD', deadlines, now + wait, member)
-  if redis.call('PTTL', queue) < wait then
-    redis.call('PEXPIRE', queue, wait)
-    redis.call('PEXPIRE', deadlines, wait)
+  redis.call('ZADD', deadlines, now + place, member)
+  if redis.call('PTTL', queue) < place then
+    redis.call('PEXPIRE', queue, place)
+    redis.call('PEXPIRE', deadlines, place)
   end
 end
 `;
@@ -159,6 +162,9 @@ local function hold_shared(lock, holders, token, tag, lease, now)
   redis.call('ZADD', holders, now + lease, token)
   if redis.call('PTTL', lock) < lease then
     redis.call('SET', lock, '*' .. tag, 'PX', lease)
+  end
+  -- Checked apart from the marker's: the set may be new (its last holders were purged) under an older marker.
+  if redis.call('PTTL', holders) < lease then
     redis.call('PEXPIRE', holders, lease)
   end
 end
@@ -213,7 +219,7 @@ end
  * while shared holders remain; once the lock is free it gets it: handed over at once (a new fencing token, its
  * lease capped at its own deadline) when it has waited for the starvation bound or longer, when the bound is 0
  * (strict FIFO), or when the releaser yields its turn; else it is only woken, and a running caller may take the
- * free lock first. Needs CLOCK, FENCE, QUEUE, MEMBER, SHARED, GRANT_SHARED and a \`publish(channel, message)\`.
+ * free lock first. While shared holders remain, the waiters are told when the last of their leases ends. Needs CLOCK, FENCE, QUEUE, MEMBER, SHARED, GRANT_SHARED and a \`publish(channel, message)\`.
  */
 const ANNOUNCE = `
 local function announce(lock, fence_key, queue, deadlines, holders, retention, starvation, yield)
@@ -232,7 +238,11 @@ local function announce(lock, fence_key, queue, deadlines, holders, retention, s
     grant_shared(lock, fence_key, queue, deadlines, holders, retention, now)
     return
   end
-  if redis.call('EXISTS', lock) == 1 then
+  local blocked_for = redis.call('PTTL', lock)
+  if blocked_for > 0 then
+    -- Shared holders are still in (one may be kept for a minimum hold, which ends without a message): tell the
+    -- waiters when the last of their leases ends, or they would sleep until the lease they saw when refused.
+    publish(lock, '${KEPT} ' .. blocked_for)
     return
   end
   local left = tonumber(redis.call('ZSCORE', deadlines, head)) - now

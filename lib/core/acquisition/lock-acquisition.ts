@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { LockStoreUnavailableError } from '../errors/index.js';
-import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../interfaces/index.js';
-import { shareCapacity, shareTag } from '../utils/lock-share.util.js';
-import type { ResolvedLockOptions } from '../options/lock-options.validator.js';
-import { pause, settleWithin } from '../utils/timer.util.js';
-import type { LocalPass, LocalQueue, LocalTurn } from './local-queue.js';
-import type { Lock } from './lock.js';
+import { clock } from '../../utils/clock.util.js';
+import { LockStoreUnavailableError } from '../../errors/index.js';
+import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../../interfaces/index.js';
+import { shareCapacity, shareTag } from '../../utils/lock-share.util.js';
+import type { ResolvedLockOptions } from '../../options/lock-options.validator.js';
+import { pause, settleWithin } from '../../utils/timer.util.js';
+import type { Lock } from '../lock.js';
+import type { LocalPass } from './cohort.js';
+import type { LocalQueue, LocalTurn } from './local-queue.js';
 
 /** Pause between attempts while the store is unreachable (there is no release to wait for). */
 const UNAVAILABLE_RETRY_DELAY = 100;
@@ -21,7 +22,7 @@ export interface AcquisitionContext {
   readonly holder: string;
   /**
    * Creates the handle of a lock the store granted.
-   * @param startedAt `performance.now()` from which its lease is counted
+   * @param startedAt `clock.now()` from which its lease is counted
    */
   grant(
     keys: readonly string[],
@@ -32,8 +33,12 @@ export interface AcquisitionContext {
     askedAt: number,
     contended: boolean,
   ): Lock;
-  /** Creates the handle of a lock passed on by the caller before, inside this process. */
-  receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Lock;
+  /**
+   * Creates the handle of a lock passed on by the caller before, inside this process, with what is left of its
+   * lease (renewed first if too little is left).
+   * @returns undefined when the pass cannot be used: the store must be asked
+   */
+  receive(pass: LocalPass, options: ResolvedLockOptions, askedAt: number): Promise<Lock | undefined>;
   /** The error for a lock that stayed busy since `askedAt` (and its event). */
   busy(keys: readonly string[], askedAt: number, share: LockShare | undefined): Error;
 }
@@ -47,12 +52,12 @@ type AttemptOutcome = LockStoreAcquireResult & { unavailable?: LockStoreUnavaila
  */
 export class LockAcquisition {
   private readonly token: string;
-  private readonly started = performance.now();
+  private readonly started = clock.now();
   private readonly deadline: number;
   private watch?: LockReleaseWatch;
   /** The store's last refusal named this fencing token: hand-offs at or below it are stale. */
   private lastFencingToken = 0;
-  /** `performance.now()` when the latest refused attempt started; a valid hand-off happened after it. */
+  /** `clock.now()` when the latest refused attempt started; a valid hand-off happened after it. */
   private refusedAt?: number;
   /** Some attempt may have queued the caller or taken keys: leave (by token) if the wait fails. */
   private leaveOnExit = false;
@@ -87,14 +92,11 @@ export class LockAcquisition {
           this.deadline,
           this.signal,
           () => this.busy(),
-          this.options.autoExtend && !share,
           shareCapacity(shareTag(share)),
         )
       : undefined;
     try {
-      const parked =
-        turn || share || this.keys.length > 1 ? undefined : this.context.queue.takeParked(this.keys[0], this.options.autoExtend);
-      const passed = parked ? this.context.receive(parked, this.options, this.started) : turn && (await this.passedOn(turn));
+      const passed = share || this.keys.length > 1 ? undefined : await this.takeFromProcess(turn);
       if (passed) {
         return await this.granted(passed);
       }
@@ -115,7 +117,7 @@ export class LockAcquisition {
   private async attemptUntilGranted(): Promise<Lock> {
     let unavailable: LockStoreUnavailableError | undefined;
     for (let first = true; ; first = false) {
-      const attemptStarted = performance.now();
+      const attemptStarted = clock.now();
       if (!first && attemptStarted >= this.deadline) {
         throw unavailable ?? this.busy();
       }
@@ -126,7 +128,7 @@ export class LockAcquisition {
       }
       unavailable = outcome.unavailable;
       this.record(outcome, attemptStarted, wait);
-      const remaining = this.deadline - performance.now();
+      const remaining = this.deadline - clock.now();
       if (remaining <= 0 || this.signal.aborted) {
         this.signal.throwIfAborted();
         throw unavailable ?? this.busy();
@@ -155,7 +157,8 @@ export class LockAcquisition {
       return undefined;
     }
     const retryAfter = outcome.acquired ? undefined : outcome.retryAfter;
-    const recheck = retryAfter === undefined ? remaining : Math.min(remaining, retryAfter + 1);
+    // A place in the store's queue lasts the caller's ttl unless it tries again: a live waiter keeps it.
+    const recheck = Math.min(remaining, this.options.ttl / 2, retryAfter === undefined ? Number.POSITIVE_INFINITY : retryAfter + 1);
     const grant = await (this.watch ? this.watch.next(recheck, this.signal) : pause(recheck, this.signal));
     const since = grant && !this.signal.aborted ? this.handOffStart(grant) : undefined;
     return grant && since !== undefined ? { grant, since } : undefined;
@@ -165,7 +168,7 @@ export class LockAcquisition {
     try {
       return await this.context.store.acquire(this.keys, this.token, this.options.ttl, wait, this.options.share);
     } catch (error) {
-      if (error instanceof LockStoreUnavailableError && this.deadline > performance.now()) {
+      if (error instanceof LockStoreUnavailableError && this.deadline > clock.now()) {
         return { acquired: false, unavailable: error };
       }
       throw error;
@@ -196,21 +199,23 @@ export class LockAcquisition {
     if (!autoExtend && lease < ttl) {
       return undefined;
     }
-    return this.refusedAt + lease - performance.now() >= lease / 2 ? this.refusedAt : undefined;
+    return this.refusedAt + lease - clock.now() >= lease / 2 ? this.refusedAt : undefined;
   }
 
   /**
-   * While this process holds the key, waits for its holder to pass the lock on; a pass that arrives is taken
-   * whatever else happened (the holder has let go of it).
+   * The lock from this process: a lease parked for its next caller, or, while the process holds the key and this
+   * caller heads its queue, the lock passed on by the holder. A pass that arrives is taken whatever else happened
+   * (the holder has let go of it; a cancelled caller lets go of it in turn).
    * @returns the lock, or undefined when the store must be asked
    */
-  private async passedOn(turn: LocalTurn): Promise<Lock | undefined> {
-    const pass = await turn.awaitPass(this.deadline - performance.now(), this.signal);
-    if (pass) {
-      return this.context.receive(pass, this.options, this.started);
+  private async takeFromProcess(turn: LocalTurn | undefined): Promise<Lock | undefined> {
+    const pass = turn ? await turn.awaitPass(this.deadline - clock.now(), this.signal) : this.context.queue.takeParked(this.keys[0]);
+    const lock = pass && (await this.context.receive(pass, this.options, this.started));
+    if (lock) {
+      return lock;
     }
     this.signal.throwIfAborted();
-    if (performance.now() >= this.deadline) {
+    if (turn && clock.now() >= this.deadline) {
       throw this.busy();
     }
     return undefined;
