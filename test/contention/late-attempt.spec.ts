@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { RedisLockStore } from '../../lib';
 import { CLASSIC_ANNOUNCING_SCRIPTS } from '../../lib/stores/redis/redis-announcing.scripts';
-import { FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis/redis-lock.scripts';
+import { ACQUIRE_SCRIPT, FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis/redis-lock.scripts';
 import { bootLockApp, type LockApp } from '../support/app';
 import { useRedisServer } from '../support/redis-server';
 
@@ -10,7 +10,7 @@ import { useRedisServer } from '../support/redis-server';
  * A client whose first acquire replies (`lateReplies` of them) come back late (a slow event loop, a paused process)
  * and whose leave scripts reach Redis late (a connection being re-established).
  */
-function lateClient(url: string, replyLateBy: number, leaveLateBy: number, lateReplies = 1): Redis {
+function lateClient(url: string, replyLateBy: number, leaveLateBy: number, lateReplies = 1, acquireSha = FAIR_ACQUIRE_SCRIPT.sha): Redis {
   const client = new Redis(url);
   let acquires = 0;
   return new Proxy(client, {
@@ -19,7 +19,7 @@ function lateClient(url: string, replyLateBy: number, leaveLateBy: number, lateR
       if (property === 'evalsha' && typeof value === 'function') {
         return async (sha: string, ...rest: unknown[]) => {
           const call = (): unknown => (value as (...args: unknown[]) => unknown).call(target, sha, ...rest);
-          if (sha === FAIR_ACQUIRE_SCRIPT.sha && (acquires += 1) <= lateReplies) {
+          if (sha === acquireSha && (acquires += 1) <= lateReplies) {
             const reply = await call();
             await sleep(replyLateBy);
             return reply;
@@ -66,6 +66,29 @@ describe('an attempt that timed out while the lock was handed to its waiter', ()
     expect(await lock.release()).toBe(true);
     await store.close();
     client.disconnect();
+  });
+});
+
+describe('a multi-key attempt that timed out', () => {
+  const own = useRedisServer();
+
+  it('finds the keys it took its own on the retry, instead of waiting for itself until its waitTimeout', async () => {
+    await own.redis.script('LOAD', ACQUIRE_SCRIPT.source);
+    const client = lateClient(own.server.url, 400, 0, 1, ACQUIRE_SCRIPT.sha);
+    const store = new RedisLockStore({ client, commandTimeout: 150, logger: false });
+    const app = await bootLockApp({ store });
+    try {
+      // The attempt takes both keys, but its answer comes after the command timeout: the retry must see them as its own.
+      const lock = await app.locks.acquire(['pair:a', 'pair:b'], { waitTimeout: 2_000, ttl: 30_000 });
+      expect(lock.isHeld).toBe(true);
+      expect(await own.redis.get('lock:{pair:a}')).toBe(lock.token);
+      expect(await lock.release()).toBe(true);
+      expect(await own.redis.exists('lock:{pair:a}', 'lock:{pair:b}')).toBe(0);
+    } finally {
+      await app.app.close();
+      await store.close();
+      client.disconnect();
+    }
   });
 });
 

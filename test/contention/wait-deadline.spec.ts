@@ -70,3 +70,25 @@ describe.each([
 });
 
 let sharedMemory = new MemoryLockStore();
+
+describe('a wait that reaches its waitTimeout', () => {
+  const test = useTestRedis('wait-last-attempt');
+  const apps: LockApp[] = [];
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((booted) => booted.app.close()));
+  });
+
+  it('makes one last attempt before it gives up: a key that went free without a word meanwhile is taken', async () => {
+    const [holderApp, waiterApp] = await Promise.all([bootLockApp({ prefix: test.prefix }), bootLockApp({ prefix: test.prefix })]);
+    apps.push(holderApp, waiterApp);
+    await holderApp.locks.acquire('quiet', { ttl: 30_000 });
+    const waiting = waiterApp.locks.acquire('quiet', { waitTimeout: 600 });
+    await sleep(150);
+    // Gone without a release message (an operator's DEL, a failover that lost the write): nobody is told.
+    await test.redis.del(`${test.prefix}{quiet}`);
+    const lock = await waiting;
+    expect(lock.isHeld).toBe(true);
+    await lock.release();
+  });
+});

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InvalidLockOptionsError,
   LockLostError,
@@ -171,6 +172,38 @@ describe('Redlock quorum over independent masters', () => {
       // Put back when that node answers, which may be after the majority decided.
       await eventually(async () => (await clients[0].get('lock:{lost-on-one}')) === lock.token, 'node 0 has the key again', 2_000);
       await lock.release();
+    });
+
+    it('never lets the clean-up of an attempt cut at the lock’s validity delete a later attempt’s grant of the same wait', async () => {
+      const store = subject.app.get<LockStore>('lock:store');
+      nodes[1].freeze();
+      nodes[2].freeze();
+      // A ttl below the command timeout (300 ms): the round is cut at the validity, the frozen nodes still owe answers.
+      await expect(store.acquire(['cut'], 'wait-1', 100)).rejects.toBeInstanceOf(LockStoreUnavailableError);
+      // The same wait tries again (same token) while the first attempt's commands are still queued on the frozen nodes.
+      const retry = store.acquire(['cut'], 'wait-1', 5_000);
+      await sleep(30);
+      nodes[1].thaw();
+      nodes[2].thaw();
+      expect(await retry).toMatchObject({ acquired: true });
+      // Past the first attempt's command timeout: nothing of it may reach a node after the retry's grant.
+      await sleep(500);
+      expect(await Promise.all(clients.map((client) => client.get('lock:{cut}')))).toEqual(['wait-1', 'wait-1', 'wait-1']);
+      await store.release(['cut'], 'wait-1');
+    });
+
+    it('never puts a key back on a node after the lock’s release, when an extension answered late there', async () => {
+      const store = subject.app.get<LockStore>('lock:store');
+      const granted = await store.acquire(['late-extend'], 'holder-1', 5_000);
+      expect(granted.acquired).toBe(true);
+      // Node 2 lost the key (restarted empty), and answers late: its answer to the extension comes after the release.
+      await clients[2].del('lock:{late-extend}');
+      nodes[2].freeze();
+      expect(await store.extend(['late-extend'], 'holder-1', 5_000)).toBe(true);
+      expect(await store.release(['late-extend'], 'holder-1')).toBe(true);
+      nodes[2].thaw();
+      await sleep(300);
+      expect(await Promise.all(clients.map((client) => client.exists('lock:{late-extend}')))).toEqual([0, 0, 0]);
     });
 
     it('reports the lock lost when a majority of nodes holds someone else’s value, and leaves those values alone', async () => {

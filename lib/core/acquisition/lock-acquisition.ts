@@ -118,10 +118,10 @@ export class LockAcquisition {
     let unavailable: LockStoreUnavailableError | undefined;
     for (let first = true; ; first = false) {
       const attemptStarted = clock.now();
-      if (!first && attemptStarted >= this.deadline) {
-        throw unavailable ?? this.busy();
-      }
-      const wait = storeWait(this.deadline - attemptStarted);
+      // A wait that reached its deadline asks once more, without queueing: a release or hand-off it was not told
+      // of (a lost message, a key gone without one) is found now rather than never.
+      const last = !first && attemptStarted >= this.deadline;
+      const wait = last ? 0 : storeWait(this.deadline - attemptStarted);
       const outcome = await this.attempt(wait);
       if (outcome.acquired) {
         return this.grant(outcome, attemptStarted);
@@ -129,7 +129,7 @@ export class LockAcquisition {
       unavailable = outcome.unavailable;
       this.record(outcome, attemptStarted, wait);
       const remaining = this.deadline - clock.now();
-      if (remaining <= 0 || this.signal.aborted) {
+      if (last || remaining <= 0 || this.signal.aborted) {
         this.signal.throwIfAborted();
         throw unavailable ?? this.busy();
       }

@@ -20,6 +20,12 @@ interface QuorumRound<T> {
   cut: boolean;
 }
 
+/** An extension of one token in flight on some node, and whether the lock was released meanwhile. */
+interface Extension {
+  released: boolean;
+  pending: number;
+}
+
 /** The clock drift Redlock deducts from a lease: 1% of the ttl plus 2 ms. */
 function drift(ttl: number): number {
   return ttl * 0.01 + 2;
@@ -35,6 +41,8 @@ function drift(ttl: number): number {
  */
 export class QuorumLockStore implements LockStore {
   private readonly quorum: number;
+  /** Extensions some node has not answered yet, by token. */
+  private readonly extensions = new Map<string, Extension>();
 
   /** @param nodes one store per independent master (3 or 5 are usual) */
   constructor(private readonly nodes: readonly RedisLockStore[]) {
@@ -52,7 +60,7 @@ export class QuorumLockStore implements LockStore {
     const validUntil = started + ttl - drift(ttl);
     const operation = `acquire lock ${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`;
     const round = await this.majority(
-      (node) => node.acquire(keys, token, ttl, 0),
+      (node) => node.attemptOnce(keys, token, ttl),
       (result) => result.acquired,
       this.nodes,
       validUntil,
@@ -118,9 +126,12 @@ export class QuorumLockStore implements LockStore {
     return { acquired: true, fencingToken, lease };
   }
 
-  /** Releases on every node, including those that did not answer in time: their attempt may still run. */
+  /**
+   * Releases on every node, including those that did not answer in time: their attempt may still run. Sent now,
+   * whole, on each node's connection: it reaches each node before any later round of the same token.
+   */
   private rollBack(keys: readonly string[], token: string): void {
-    void this.everywhere((node) => node.release(keys, token));
+    void this.everywhere((node) => node.cleanUp(keys, token));
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {
@@ -129,17 +140,23 @@ export class QuorumLockStore implements LockStore {
     // never whittles the majority away. Nodes answering after the round are put right as they answer.
     let extended: boolean | undefined;
     const lostEarly: RedisLockStore[] = [];
-    const putBack = (node: RedisLockStore): Promise<unknown> => node.acquire(keys, token, ttl, 0).catch(() => undefined);
+    const extension = this.startExtension(token);
+    // Never after the lock's release: a node that answers late would get back a key nobody holds any more.
+    const putBack = (node: RedisLockStore): Promise<unknown> =>
+      extension.released ? Promise.resolve() : node.attemptOnce(keys, token, ttl).catch(() => undefined);
+    const answers = this.nodes.map((node) =>
+      node.extend(keys, token, ttl).then((held) => {
+        if (!held && extended === undefined) {
+          lostEarly.push(node);
+        } else if (!held && extended) {
+          void putBack(node);
+        }
+        return held;
+      }),
+    );
+    void Promise.allSettled(answers).then(() => this.endExtension(token, extension));
     const round = await this.majority(
-      (node) =>
-        node.extend(keys, token, ttl).then((held) => {
-          if (!held && extended === undefined) {
-            lostEarly.push(node);
-          } else if (!held && extended) {
-            void putBack(node);
-          }
-          return held;
-        }),
+      (node) => answers[this.nodes.indexOf(node)],
       (held) => held,
     );
     if (round.unanswered > this.nodes.length - this.quorum) {
@@ -153,7 +170,26 @@ export class QuorumLockStore implements LockStore {
     return extended;
   }
 
+  /** Registers an extension of `token` until every node answered it (or gave up), so a release can stop its put-backs. */
+  private startExtension(token: string): Extension {
+    const extension = this.extensions.get(token) ?? { released: false, pending: 0 };
+    extension.pending += 1;
+    this.extensions.set(token, extension);
+    return extension;
+  }
+
+  private endExtension(token: string, extension: Extension): void {
+    extension.pending -= 1;
+    if (extension.pending === 0 && this.extensions.get(token) === extension) {
+      this.extensions.delete(token);
+    }
+  }
+
   async release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
+    const extension = this.extensions.get(token);
+    if (extension) {
+      extension.released = true;
+    }
     // Sent to every node; answered once a majority has released it (a frozen node does not hold this up).
     const round = await this.majority(
       (node) => node.release(keys, token, options),

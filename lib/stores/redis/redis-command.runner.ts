@@ -23,6 +23,17 @@ export interface RedisExchangeOptions {
   blocksFor?: number;
 }
 
+/** How one script is run. */
+export interface RedisScriptOptions {
+  /** Called when the script did not answer in time (it may still run on the server). */
+  onTimeout?: () => void;
+  /**
+   * Send the whole script (EVAL) rather than its SHA: a clean-up by token whose EVALSHA finds the script missing
+   * would be sent again only after the answer, behind a later attempt of the same token, and free what it got.
+   */
+  whole?: boolean;
+}
+
 /** Options of {@link RedisCommandRunner}. */
 export interface RedisCommandRunnerOptions {
   readonly client: Redis | Cluster;
@@ -56,23 +67,25 @@ export class RedisCommandRunner {
    * @param redisKeys its KEYS
    * @param args its ARGV
    * @param operation what it is about
-   * @param onTimeout called if it does not answer in time
+   * @param options called if it does not answer in time; sent whole (see {@link RedisScriptOptions})
    */
   script(
     script: LockScript,
     redisKeys: readonly string[],
     args: ReadonlyArray<string | number>,
     operation: RedisOperation,
-    onTimeout?: () => void,
+    options: RedisScriptOptions = {},
   ): Promise<unknown> {
     const exchange = (): Promise<unknown> =>
-      this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
-        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-          return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
-        }
-        throw error;
-      });
-    return this.run(operation, exchange, { onTimeout, late: script.idempotent });
+      options.whole
+        ? this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args)
+        : this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
+            if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+              return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
+            }
+            throw error;
+          });
+    return this.run(operation, exchange, { onTimeout: options.onTimeout, late: script.idempotent });
   }
 
   /**

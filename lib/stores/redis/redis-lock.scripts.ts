@@ -51,12 +51,12 @@ return {0, redis.call('PTTL', KEYS[1]), last}
  * block of ${FENCE_BLOCK} tokens, so a key's counter always holds the end of its last grant's block.
  */
 export const ACQUIRE_SCRIPT = script(`${CLOCK}
--- Guarantees: all keys are taken for the token or none is, with one fencing token above every earlier one of each key.
+-- Guarantees: all keys are taken for the token or none is, with one fencing token above every earlier one of each key; keys the token holds already (an earlier attempt whose answer was lost) count as its own.
 local n = #KEYS / 2
 for i = 1, n do
-  local pttl = redis.call('PTTL', KEYS[i])
-  if pttl ~= -2 then
-    return {0, pttl}
+  local holder = redis.call('GET', KEYS[i])
+  if holder and holder ~= ARGV[1] then
+    return {0, redis.call('PTTL', KEYS[i])}
   end
 end
 local _, fence = clock()

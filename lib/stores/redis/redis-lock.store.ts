@@ -105,14 +105,42 @@ export class RedisLockStore implements LockStore {
   }
 
   async acquire(keys: readonly string[], token: string, ttl: number, wait = 0, share?: LockShare): Promise<LockStoreAcquireResult> {
-    if (keys.length > 1 && (this.cluster || share)) {
-      return this.acquireKeyByKey(keys, token, ttl, share);
-    }
     // A script that timed out may still run: an attempt that will not wait frees whatever it took, by token. One that
     // waits leaves that to its caller, which either tries again with the same token (and finds a key handed to it
     // its own) or leaves the queue when it gives up: a clean-up sent now could reach Redis after that later attempt
     // and free the lock the caller then holds.
-    const cleanUp = wait > 0 ? undefined : (): void => void this.release(keys, token, { share }).catch(() => undefined);
+    return this.attempt(keys, token, ttl, wait, share, wait === 0);
+  }
+
+  /**
+   * One attempt of a quorum round: not queued, and no clean-up of its own when it times out (the quorum store rolls
+   * a failed round back at once, ahead of any later round of the same token).
+   * @internal
+   */
+  attemptOnce(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
+    return this.attempt(keys, token, ttl, 0, undefined, false);
+  }
+
+  /**
+   * Gives back what `token` may hold of the keys, sent whole: a clean-up never reaches Redis behind a later command.
+   * @internal
+   */
+  cleanUp(keys: readonly string[], token: string, share?: LockShare): Promise<boolean> {
+    return this.releaseKeys(keys, token, { share }, true);
+  }
+
+  private async attempt(
+    keys: readonly string[],
+    token: string,
+    ttl: number,
+    wait: number,
+    share: LockShare | undefined,
+    cleansUp: boolean,
+  ): Promise<LockStoreAcquireResult> {
+    if (keys.length > 1 && (this.cluster || share)) {
+      return this.acquireKeyByKey(keys, token, ttl, share);
+    }
+    const cleanUp = cleansUp ? (): void => void this.cleanUp(keys, token, share).catch(() => undefined) : undefined;
     const operation = { name: 'acquire', keys };
     const reply =
       keys.length === 1
@@ -121,14 +149,14 @@ export class RedisLockStore implements LockStore {
             this.keys.keySet(keys[0]),
             [token, ttl, FENCE_RETENTION, wait, share ? shareTag(share) : this.starvation],
             operation,
-            cleanUp,
+            { onTimeout: cleanUp },
           )
         : await this.commands.script(
             ACQUIRE_SCRIPT,
             [...keys.map((key) => this.keys.lock(key)), ...keys.map((key) => this.keys.fence(key))],
             [token, ttl, FENCE_RETENTION],
             operation,
-            cleanUp,
+            { onTimeout: cleanUp },
           );
     const [acquired, value, last] = replyArray(reply);
     if (replyNumber(acquired) === 2) {
@@ -136,7 +164,7 @@ export class RedisLockStore implements LockStore {
     }
     if (replyNumber(acquired) === 1) {
       await this.confirmReplicated(keys, 'acquire').catch(async (error: unknown) => {
-        await this.release(keys, token, { share }).catch(() => undefined);
+        await this.cleanUp(keys, token, share).catch(() => undefined);
         throw error;
       });
       return { acquired: true, fencingToken: replyNumber(value), reserved: keys.length === 1 && !share ? FENCE_BLOCK : 1 };
@@ -170,9 +198,13 @@ export class RedisLockStore implements LockStore {
     return replyNumber(reply) === 1;
   }
 
-  async release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
+  release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
+    return this.releaseKeys(keys, token, options, false);
+  }
+
+  private async releaseKeys(keys: readonly string[], token: string, options: LockStoreReleaseOptions, whole: boolean): Promise<boolean> {
     if (this.cluster && keys.length > 1) {
-      return this.everyKey(keys, (key) => this.release([key], token, options));
+      return this.everyKey(keys, (key) => this.releaseKeys([key], token, options, whole));
     }
     const keep = Math.max(0, Math.ceil(options.keepFor ?? 0));
     const { release, releaseShared } = this.announcing();
@@ -183,6 +215,7 @@ export class RedisLockStore implements LockStore {
         ? [token, FENCE_RETENTION, keep, shareTag(options.share)]
         : [token, FENCE_RETENTION, keep, this.starvation, options.yield ? 1 : 0],
       { name: 'release', keys },
+      { whole },
     );
     await this.confirmReplicated(keys, 'release');
     return replyNumber(reply) === keys.length;
@@ -266,14 +299,14 @@ export class RedisLockStore implements LockStore {
     let fencingToken = 0;
     // Whatever fails after a key was taken (a busy key, an unanswered one, the write-back), every key goes back.
     const giveBack = async (error: unknown): Promise<never> => {
-      await this.release(keys, token, { share }).catch(() => undefined);
+      await this.cleanUp(keys, token, share).catch(() => undefined);
       throw error;
     };
     for (const key of [...keys].sort()) {
       const result = await this.acquire([key], token, ttl, 0, share).catch(giveBack);
       if (!result.acquired) {
         if (taken.length > 0) {
-          await this.release(taken, token, { share }).catch(() => undefined);
+          await this.cleanUp(taken, token, share).catch(() => undefined);
         }
         return result;
       }

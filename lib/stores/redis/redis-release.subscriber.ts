@@ -3,7 +3,11 @@ import type { LockReleaseWatch, LockStoreGrant } from '../../interfaces/index.js
 import type { LockLogger } from '../../lock.logger.js';
 import { ReleaseLatch } from '../release.latch.js';
 import { FENCE_BLOCK } from '../../lock.constants.js';
+import { ForeignClientAdapter } from './foreign-client.adapter.js';
 import { ANYONE, GRANTED, KEPT, WOKEN } from './redis-lua.snippets.js';
+
+/** What watchers of a channel hear when its connection came back: anything may have happened meanwhile. */
+const RECONNECTED = '';
 
 /** How long a channel stays subscribed after its last waiter left: a contended key is not re-subscribed per wait. */
 const LINGER = 5_000;
@@ -167,17 +171,40 @@ export class RedisReleaseSubscriber {
       for (const event of ['message', 'smessage']) {
         connection.on(event, (channel: string, payload: string) => this.notify(channel, payload));
       }
-      // Messages published while a connection was down are lost: those waiters re-check at the lease end. Only
-      // channels Redis had accepted come back (ioredis subscribes to them again); a refused one stays refused.
-      const move = (from: ChannelState, to: ChannelState) => () =>
-        this.channels.forEach((entry) => (entry.state = entry.state === from ? to : entry.state));
-      connection.on('close', move('live', 'down'));
-      connection.on('-subscriber', move('live', 'down'));
-      connection.on('ready', move('down', 'live'));
-      connection.on('subscribersReady', move('down', 'live'));
+      // Only channels Redis had accepted come back (the client subscribes to them again); a refused one stays
+      // refused. Messages published while the connection was down are lost: once it is back, every watcher of a
+      // channel that came back is woken to ask Redis again (a hand-off made meanwhile is found that way).
+      const down = (): void => this.channels.forEach((entry) => (entry.state = entry.state === 'live' ? 'down' : entry.state));
+      const back = (): void => void this.resubscribed(connection).then(() => this.wakeAfterReconnect());
+      connection.on('close', down);
+      connection.on('-subscriber', down);
+      connection.on('ready', back);
+      connection.on('subscribersReady', back);
       this.connection = connection;
     }
     return this.connection;
+  }
+
+  /**
+   * Resolves once the client's own re-subscription after a reconnect has reached Redis. ioredis announces `ready`
+   * before it sends it: a PING sent after it on the same connection is answered after it. The other clients
+   * announce `ready` once they have subscribed again.
+   */
+  private async resubscribed(connection: Redis | Cluster): Promise<void> {
+    if (connection instanceof ForeignClientAdapter || this.options.cluster) {
+      return;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    await (connection as Redis).ping().catch(() => undefined);
+  }
+
+  private wakeAfterReconnect(): void {
+    for (const [channel, entry] of this.channels) {
+      if (entry.state === 'down') {
+        entry.state = 'live';
+        this.notify(channel, RECONNECTED);
+      }
+    }
   }
 
   private notify(channel: string, payload: string): void {
@@ -201,7 +228,7 @@ class ReleaseWatch implements LockReleaseWatch {
     token: string | undefined,
   ) {
     this.listener = (payload) => {
-      if (payload === ANYONE) {
+      if (payload === ANYONE || payload === RECONNECTED) {
         this.latch.notify();
         return;
       }
