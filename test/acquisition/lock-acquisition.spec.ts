@@ -387,6 +387,19 @@ describe('LockAcquisition', () => {
       expect(await store.isLocked(['k'])).toBe(false);
       expectNothingLeft();
     });
+
+    it('leaves the store’s queue by its token when the reply to its first waiting attempt is lost after its deadline: a key the attempt took is not left held', async () => {
+      // The store ran the attempt (wait 200 ms) at once; the caller hears only that it did not answer, after its deadline.
+      const reply = store.holdNextReply();
+      const taking = acquire(200);
+      await clock.advance(500);
+      reply.lose();
+      await settle();
+      expect(taking.error).toBeInstanceOf(LockStoreUnavailableError);
+      expect(store.callsOf('leave')).toHaveLength(1);
+      expect(await store.isLocked(['k'])).toBe(false);
+      expectNothingLeft();
+    });
   });
 
   describe('inside the process', () => {
