@@ -130,6 +130,16 @@ describe('LocalQueue', () => {
       expect(queuedKeys(queue)).toBe(0);
     });
 
+    it('rejects a caller behind others at once, with its signal’s reason, when the signal is already aborted', async () => {
+      const first = await head();
+      const reason = new Error('cancelled before the call');
+      const aborted = observe(queue.turn('k', clock.now() + 60_000, AbortSignal.abort(reason), busy));
+      await settle();
+      expect(aborted.error).toBe(reason);
+      first.done();
+      expect(queuedKeys(queue)).toBe(0);
+    });
+
     it('tells whether callers of the process wait for a key', async () => {
       expect(queue.hasWaiters('k')).toBe(false);
       const first = await head();
