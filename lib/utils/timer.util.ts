@@ -36,6 +36,9 @@ export function startTimer(callback: () => void, delay: number, unref = true): T
  * @param signal ends the wait early
  */
 export function settleWithin(promise: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) {
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
     const done = (): void => {
       timer.clear();

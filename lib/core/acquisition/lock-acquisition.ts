@@ -127,7 +127,7 @@ export class LockAcquisition {
         return this.grant(outcome, attemptStarted);
       }
       unavailable = outcome.unavailable;
-      this.record(outcome, attemptStarted, wait);
+      this.record(outcome, attemptStarted);
       const remaining = this.deadline - clock.now();
       if (last || remaining <= 0 || this.signal.aborted) {
         this.signal.throwIfAborted();
@@ -165,9 +165,12 @@ export class LockAcquisition {
   }
 
   private async attempt(wait: number): Promise<AttemptOutcome> {
+    // An attempt that may wait can queue the caller, or take the key, even if its answer never comes back.
+    this.leaveOnExit ||= wait > 0;
     try {
       return await this.context.store.acquire(this.keys, this.token, this.options.ttl, wait, this.options.share);
     } catch (error) {
+      this.leaveOnExit ||= error instanceof LockStoreUnavailableError;
       if (error instanceof LockStoreUnavailableError && this.deadline > clock.now()) {
         return { acquired: false, unavailable: error };
       }
@@ -175,8 +178,7 @@ export class LockAcquisition {
     }
   }
 
-  private record(outcome: AttemptOutcome, startedAt: number, wait: number): void {
-    this.leaveOnExit ||= wait > 0 || outcome.unavailable !== undefined;
+  private record(outcome: AttemptOutcome, startedAt: number): void {
     if (!outcome.unavailable && !outcome.acquired) {
       this.refusedAt = startedAt;
       this.lastFencingToken = Math.max(this.lastFencingToken, outcome.lastFencingToken ?? 0);
