@@ -51,6 +51,12 @@ export const SCHEDULED_MIN_HOLD_SHARE = 0.8;
  */
 export const FENCE_BLOCK = 64;
 
+/**
+ * Shortest time, in ms, a waiter's place in a key's Redis queue lasts without the waiter asking again (its ttl, if
+ * longer): a waiter that died gives up its place within that, and a live one asks again before half of it is gone.
+ */
+export const MIN_WAITER_PLACE = 2_000;
+
 /** Default of the `starvation` option: see README "Waiting". */
 export const DEFAULT_STARVATION = 0;
 

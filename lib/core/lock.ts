@@ -83,6 +83,8 @@ export class Lock {
   private readonly minHold: number;
   private readonly share?: LockShare;
   private readonly grantedAt = clock.now();
+  /** The lease ends that the extensions on their way would set, as counted here. */
+  private readonly extending: number[] = [];
   /** How long the last extension took to answer, in ms. */
   private roundTrip = 0;
 
@@ -114,11 +116,11 @@ export class Lock {
 
   /**
    * `clock.now()` at which the lease ends, as counted here (from the start of the attempt or extension the store
-   * granted, less the store's drift allowance).
+   * granted, less the store's drift allowance), or sooner while an extension that may shorten it is on its way.
    * @internal
    */
   get leaseEnd(): number {
-    return this.deadline;
+    return Math.min(this.deadline, ...this.extending);
   }
 
   /** True until the lock is released, lost or its lease has run out. */
@@ -144,7 +146,16 @@ export class Lock {
       throw this.notHeld();
     }
     const startedAt = clock.now();
-    const extended = await this.context.store.extend(this.keys, this.token, ttl, this.share);
+    const drift = this.context.store.drift?.(ttl) ?? 0;
+    // Until the store answers, the lease may already be the new one (shorter, if `ttl` is): see `leaseEnd`.
+    const pending = startedAt + ttl - drift;
+    this.extending.push(pending);
+    let extended: boolean;
+    try {
+      extended = await this.context.store.extend(this.keys, this.token, ttl, this.share);
+    } finally {
+      this.extending.splice(this.extending.indexOf(pending), 1);
+    }
     this.roundTrip = clock.now() - startedAt;
     if (this.state !== 'held') {
       if (extended && this.state === 'lost') {
@@ -158,7 +169,7 @@ export class Lock {
       throw this.lose('it expired or was taken by another holder before it could be extended');
     }
     this.ttl = ttl;
-    this.renew(startedAt, ttl - (this.context.store.drift?.(ttl) ?? 0));
+    this.renew(startedAt, ttl - drift);
     this.context.emit({ type: 'extended', ...this.identity(), ttl });
   }
 

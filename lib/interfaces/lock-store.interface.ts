@@ -81,13 +81,14 @@ export interface LockStore {
   /**
    * Takes every key for `token` if none is held (all or nothing) and issues a fencing token. A single key is
    * fair: it goes to the longest-waiting live waiter first, and a caller that may wait (`wait` > 0) takes its
-   * place in that queue until its deadline, or for `ttl` ms if that is sooner: a waiter keeps its place by trying
-   * again within its ttl, so one that died holds it no longer than a holder that died holds the lock. A release hands the key straight to the head of its queue (see
+   * place in that queue for `wait` ms (a live waiter keeps it by asking again before then, so one that died soon
+   * gives it up). A release hands the key straight to the head of its queue (see
    * `watch`); an attempt by a waiter that was handed the key reports it as acquired and renews its lease to `ttl`.
    * @param keys the keys, in the caller's order
    * @param token unique id of this acquisition
    * @param ttl lease in ms
-   * @param wait how much longer the caller is willing to wait, in ms; 0 does not queue @default 0
+   * @param wait how long the caller's place in the queue lasts, in ms (at most the rest of its wait); 0 does not
+   * queue @default 0
    * @param share a shared hold: a read lock (admitted with other readers, queued behind any writer that arrived
    * first) or a semaphore permit (admitted while fewer than `limit` hold the key); several keys are taken one
    * permit each, all or nothing

@@ -258,10 +258,12 @@ describe('LocalHandOff', () => {
       expect(queuedKeys(queue)).toBe(0);
     });
 
-    it('gives the lease back and ends the process’s hold when the store does not answer the renewal', async () => {
+    it('gives the lease back, ends the process’s hold and says the store did not answer when the renewal gets no answer', async () => {
       const { lock, cohort } = await holding('k', 1_000);
       jest.spyOn(store, 'extend').mockRejectedValueOnce(new LockStoreUnavailableError('extend "k"'));
-      expect(await handOff.receive(cohort.pass(lock.leaseEnd), options({ autoExtend: false }))).toBeUndefined();
+      await expect(handOff.receive(cohort.pass(lock.leaseEnd), options({ autoExtend: false }))).rejects.toBeInstanceOf(
+        LockStoreUnavailableError,
+      );
       await settle();
       expect(await store.isLocked(['k'])).toBe(false);
       expect(queuedKeys(queue)).toBe(0);

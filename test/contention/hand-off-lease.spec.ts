@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockNotAcquiredError, type Lock, type LockModuleOptions } from '../../lib';
+import { LockNotAcquiredError, LockStoreUnavailableError, type Lock, type LockModuleOptions } from '../../lib';
 import { bootLockApp, type LockApp } from '../support/app';
 import { useRedisServer } from '../support/redis-server';
 
@@ -91,6 +91,38 @@ describe('the hand-off inside an app never outlives the lease it rests on', () =
     expect(lock.token).not.toBe(holder.token);
     expect(lock.fencingToken).toBeGreaterThan(holder.fencingToken + 62);
     await lock.release();
+  });
+
+  it('passes nothing of a lease that an extension still in flight may have shortened in Redis', async () => {
+    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
+    const other = await app();
+    await other.locks.isLocked('connected');
+    const holder = await subject.locks.acquire('shortened', { ttl: 3_000 });
+    const next = subject.locks.acquire('shortened', { ttl: 3_000, waitTimeout: 5_000 });
+    await sleep(20);
+    void holder.extend(100).catch(() => undefined);
+    await holder.release();
+    const passed = await next;
+    await sleep(250);
+    const elsewhere = await other.locks.tryAcquire('shortened');
+    expect([passed.isHeld, elsewhere?.isHeld ?? false]).not.toEqual([true, true]);
+    expect(await own.redis.get('lock:{shortened}')).toBe(passed.isHeld ? passed.token : elsewhere?.token);
+    await Promise.all([passed.release(), elsewhere?.release()]);
+  });
+
+  it('gives up a parked lease whose renewal the store does not answer within one command timeout', async () => {
+    const subject = await app({ cohort: { linger: 2_000, duration: 60_000 }, commandTimeout: 500 });
+    const parked = await contendedHolder(subject, 'frozen-park');
+    await parked.release();
+    expect(await own.redis.get('lock:{frozen-park}')).toBe(parked.token);
+    await own.redis.client('PAUSE', 1_500, 'WRITE');
+    const started = performance.now();
+    const outcome = await subject.locks.tryAcquire('frozen-park', { autoExtend: false }).catch((error: unknown) => error);
+    const took = performance.now() - started;
+    expect(outcome).toBeInstanceOf(LockStoreUnavailableError);
+    // One command timeout (the renewal), not two (the renewal, then an attempt at the store).
+    expect(took).toBeLessThan(900);
+    await own.redis.client('UNPAUSE');
   });
 
   it('lets the app’s next caller have a key whose lease ran out here before its release (it used to wait for a pass that never came)', async () => {

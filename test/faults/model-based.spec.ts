@@ -101,8 +101,6 @@ class Expire implements fc.AsyncCommand<Model, Real> {
       newToken(model, model.holder);
       model.holder = undefined;
     }
-    // A place in the queue lasts the waiter's ttl unless it tries again: nobody did meanwhile.
-    model.queue = [];
     expect(await real.store.isLocked(['m'])).toBe(false);
   }
   toString = (): string => 'expire';

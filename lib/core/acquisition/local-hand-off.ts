@@ -91,6 +91,7 @@ export class LocalHandOff {
    * @param pass the pass
    * @param options the receiving caller's options
    * @returns its lease, or undefined when the pass cannot be used
+   * @throws LockStoreUnavailableError when the store did not answer the renewal (the hold has ended all the same)
    */
   async receive(pass: LocalPass, options: ResolvedLockOptions): Promise<ReceivedLease | undefined> {
     const { cohort } = pass;
@@ -100,7 +101,13 @@ export class LocalHandOff {
       return { startedAt, lease: Math.min(options.ttl, left) };
     }
     const { store } = this.context;
-    const renewed = await store.extend([cohort.key], cohort.token, options.ttl).catch(() => false);
+    let renewed: boolean;
+    try {
+      renewed = await store.extend([cohort.key], cohort.token, options.ttl);
+    } catch (error) {
+      this.giveBack(cohort);
+      throw error;
+    }
     if (renewed) {
       return { startedAt, lease: options.ttl - (store.drift?.(options.ttl) ?? 0) };
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { clock } from '../../utils/clock.util.js';
 import { LockStoreUnavailableError } from '../../errors/index.js';
+import { MIN_WAITER_PLACE } from '../../lock.constants.js';
 import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreGrant } from '../../interfaces/index.js';
 import { shareCapacity, shareTag } from '../../utils/lock-share.util.js';
 import type { ResolvedLockOptions } from '../../options/lock-options.validator.js';
@@ -54,6 +55,8 @@ export class LockAcquisition {
   private readonly token: string;
   private readonly started = clock.now();
   private readonly deadline: number;
+  /** How long, in ms, this caller's place in the store's queue lasts unless it asks again. */
+  private readonly place: number;
   private watch?: LockReleaseWatch;
   /** The store's last refusal named this fencing token: hand-offs at or below it are stale. */
   private lastFencingToken = 0;
@@ -77,6 +80,7 @@ export class LockAcquisition {
     private readonly signal: AbortSignal,
   ) {
     this.deadline = this.started + waitTimeout;
+    this.place = Math.max(options.ttl, MIN_WAITER_PLACE);
     this.token = context.holder + randomUUID();
   }
 
@@ -121,7 +125,7 @@ export class LockAcquisition {
       // A wait that reached its deadline asks once more, without queueing: a release or hand-off it was not told
       // of (a lost message, a key gone without one) is found now rather than never.
       const last = !first && attemptStarted >= this.deadline;
-      const wait = last ? 0 : storeWait(this.deadline - attemptStarted);
+      const wait = last ? 0 : storeWait(Math.min(this.deadline - attemptStarted, this.place));
       const outcome = await this.attempt(wait);
       if (outcome.acquired) {
         return this.grant(outcome, attemptStarted);
@@ -157,11 +161,16 @@ export class LockAcquisition {
       return undefined;
     }
     const retryAfter = outcome.acquired ? undefined : outcome.retryAfter;
-    // A place in the store's queue lasts the caller's ttl unless it tries again: a live waiter keeps it.
-    const recheck = Math.min(remaining, this.options.ttl / 2, retryAfter === undefined ? Number.POSITIVE_INFINITY : retryAfter + 1);
+    // A place in the store's queue lasts `place` unless the caller asks again: a live waiter keeps it.
+    const recheck = Math.min(remaining, this.place / 2, retryAfter === undefined ? Number.POSITIVE_INFINITY : retryAfter + 1);
     const grant = await (this.watch ? this.watch.next(recheck, this.signal) : pause(recheck, this.signal));
     const since = grant && !this.signal.aborted ? this.handOffStart(grant) : undefined;
     return grant && since !== undefined ? { grant, since } : undefined;
+  }
+
+  /** A store that did not answer is a reason to try again while the wait lasts; after its deadline it is the outcome. */
+  private mayRetry(error: unknown): error is LockStoreUnavailableError {
+    return error instanceof LockStoreUnavailableError && this.deadline > clock.now();
   }
 
   private async attempt(wait: number): Promise<AttemptOutcome> {
@@ -171,7 +180,7 @@ export class LockAcquisition {
       return await this.context.store.acquire(this.keys, this.token, this.options.ttl, wait, this.options.share);
     } catch (error) {
       this.leaveOnExit ||= error instanceof LockStoreUnavailableError;
-      if (error instanceof LockStoreUnavailableError && this.deadline > clock.now()) {
+      if (this.mayRetry(error)) {
         return { acquired: false, unavailable: error };
       }
       throw error;
@@ -212,7 +221,14 @@ export class LockAcquisition {
    */
   private async takeFromProcess(turn: LocalTurn | undefined): Promise<Lock | undefined> {
     const pass = turn ? await turn.awaitPass(this.deadline - clock.now(), this.signal) : this.context.queue.takeParked(this.keys[0]);
-    const lock = pass && (await this.context.receive(pass, this.options, this.started));
+    const lock =
+      pass &&
+      (await this.context.receive(pass, this.options, this.started).catch((error: unknown) => {
+        if (this.mayRetry(error)) {
+          return undefined;
+        }
+        throw error;
+      }));
     if (lock) {
       return lock;
     }

@@ -95,7 +95,7 @@ export class MemoryLockStore implements LockStore {
       return { acquired: true, fencingToken, reserved: keys.length === 1 ? FENCE_BLOCK : 1 };
     }
     if (keys.length === 1 && wait > 0) {
-      this.queues.enqueue(keys[0], token, ttl, now, now + Math.min(wait, ttl));
+      this.queues.enqueue(keys[0], token, ttl, now, now + wait);
     }
     const until = blocker ? blocker.expiresAt : Math.min((head as MemoryWaiter).deadline, now + ttl);
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
@@ -229,7 +229,7 @@ export class MemoryLockStore implements LockStore {
       return { acquired: true, fencingToken: this.nextFence(1), reserved: 1 };
     }
     if (keys.length === 1 && wait > 0) {
-      this.queues.enqueue(keys[0], token, ttl, now, now + Math.min(wait, ttl), tag);
+      this.queues.enqueue(keys[0], token, ttl, now, now + wait, tag);
     }
     const [{ exclusive, shared, room }] = states;
     const until = exclusive?.expiresAt ?? (room <= 0 && shared ? Math.min(...shared.holders.values()) : now + ttl);

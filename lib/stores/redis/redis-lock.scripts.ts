@@ -8,7 +8,7 @@ import { CLOCK, FENCE, QUEUE, script } from './redis-lua.snippets.js';
  * hold it like any other holder: a writer queues behind them.
  */
 export const FAIR_ACQUIRE_SCRIPT = script(`${CLOCK}${FENCE}${QUEUE}
--- Guarantees: the lock goes to the token only if it is free and either nobody is queued, the token heads the queue, or the head has waited less than the starvation bound (a bounded barge); or if a release already handed it to the token (its lease is then renewed to ttl). A waiter that may wait joins the queue until its deadline, or for its ttl if sooner (it keeps its place by trying again).
+-- Guarantees: the lock goes to the token only if it is free and either nobody is queued, the token heads the queue, or the head has waited less than the starvation bound (a bounded barge); or if a release already handed it to the token (its lease is then renewed to ttl). A waiter that may wait holds a place in the queue for the wait it gives.
 if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1, issue_fence(KEYS[2], ARGV[3], ${FENCE_BLOCK})}
 end
@@ -36,7 +36,7 @@ if not holder and (not head or head == member or (starvation > 0 and now_us - si
 end
 local wait = tonumber(ARGV[4])
 if wait > 0 then
-  enqueue(KEYS[3], KEYS[4], member, now, now_us, wait, tonumber(ARGV[2]))
+  enqueue(KEYS[3], KEYS[4], member, now, now_us, wait)
 end
 local last = redis.call('GET', KEYS[2]) or '0'
 if not holder then

@@ -100,9 +100,8 @@ end
  * Shared Lua: the waiter queue of one key (a ZSET of members (see MEMBER) by arrival in us, and a ZSET of the same
  * members by deadline in ms), from which waiters whose deadline passed are dropped before anyone looks at it.
  * `queue_head` returns the head and when it arrived (us); `enqueue` adds a waiter (or keeps its place, with a new
- * deadline), and the queue lives as long as its last deadline. A place lasts until the waiter's deadline or for its
- * ttl, whichever is sooner: a live waiter keeps it by trying again within its ttl, and a waiter that died holds its
- * place no longer than a holder that died holds the lock.
+ * deadline), and the queue lives as long as its last deadline. A place lasts for the wait the caller gives, which the
+ * caller keeps short (see MIN_WAITER_PLACE) and renews by asking again: a waiter that died soon gives up its place.
  */
 export const QUEUE = `
 local function queue_head(queue, deadlines, now)
@@ -116,13 +115,12 @@ local function queue_head(queue, deadlines, now)
   local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
   return head[1], tonumber(head[2])
 end
-local function enqueue(queue, deadlines, member, now, now_us, wait, ttl)
-  local place = math.min(wait, ttl)
+local function enqueue(queue, deadlines, member, now, now_us, wait)
   redis.call('ZADD', queue, 'NX', now_us, member)
-  redis.call('ZADD', deadlines, now + place, member)
-  if redis.call('PTTL', queue) < place then
-    redis.call('PEXPIRE', queue, place)
-    redis.call('PEXPIRE', deadlines, place)
+  redis.call('ZADD', deadlines, now + wait, member)
+  if redis.call('PTTL', queue) < wait then
+    redis.call('PEXPIRE', queue, wait)
+    redis.call('PEXPIRE', deadlines, wait)
   end
 end
 `;

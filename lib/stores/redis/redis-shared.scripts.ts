@@ -55,7 +55,7 @@ end
 local wait = tonumber(ARGV[4])
 if wait > 0 then
   local _, now_us = clock()
-  enqueue(KEYS[3], KEYS[4], member, now, now_us, wait, ttl)
+  enqueue(KEYS[3], KEYS[4], member, now, now_us, wait)
 end
 local last = redis.call('GET', KEYS[2]) or '0'
 local recheck = redis.call('PTTL', KEYS[1])
