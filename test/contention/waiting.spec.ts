@@ -26,7 +26,7 @@ describe.each([
   ['ioredis', ioredisUrl],
   ['a node-redis client', viaClient(connectNodeRedis())],
   ['a Valkey GLIDE client', viaClient(connectGlide)],
-])("waiting for a busy lock (%s)", (_client, connect) => {
+])('waiting for a busy lock (%s)', (_client, connect) => {
   let server: RedisServer;
   let redis: Redis;
   const apps: LockApp[] = [];
