@@ -3,7 +3,7 @@ import type { LockService } from '../core/lock.service.js';
 
 /** Nest's wrapper of a provider or controller, as the DiscoveryService lists it. */
 type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
-import { bindLockService } from './locked-method.runner.js';
+import { bindLockService } from './lock-service.binding.js';
 
 /** Nest's holder of one instance per request context (or per inquirer, for a transient provider). */
 interface InstanceHost {
