@@ -104,7 +104,13 @@ export class LeaderElection implements Leadership {
     if (!this.stop.signal.aborted) {
       this.stop.abort();
       this.round?.abort(ROUND_OVER);
-      this.current?.end('resigned', new LockLostError([this.key], `this instance resigned the leadership of "${this.name}"`));
+      const term = this.current;
+      if (term?.live) {
+        term.end('resigned', new LockLostError([this.key], `this instance resigned the leadership of "${this.name}"`));
+      } else {
+        // Its lease ran out before the resignation (a stall that no timer has reported yet): the term was lost.
+        term?.end('lost', new LockLostError([this.key], `its lease of ${this.options.ttl} ms ran out before this instance resigned`));
+      }
     }
     return this.done;
   }
@@ -167,7 +173,10 @@ export class LeaderElection implements Leadership {
     this.context.logger.log(`Leading "${this.name}" (term ${term.number}).`);
     this.context.emit({ type: 'elected', ...this.identity(term) });
     this.changeSubject.next(true);
-    if ((await term.ended) === 'resigned') {
+    const end = await term.ended;
+    // A resignation gives the lock back; so does one that came after a stall ended the term, for the watchdog would
+    // otherwise renew a lease Redis still had.
+    if (end === 'resigned' || this.stop.signal.aborted) {
       await lock.release().catch((error: unknown) => {
         this.context.logger.warn(
           `Could not hand over the leadership of "${this.name}" on resigning (${error instanceof Error ? error.message : String(error)}); ` +

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toArray, firstValueFrom } from 'rxjs';
 import { InvalidLockOptionsError, LockLostError, LockError, MemoryLockStore, type LockEvent, type Leadership } from '../../lib';
 import { bootLockApp, type LockApp } from '../support/app';
-import { changeTo, soleLeader, stall } from '../support/leadership';
+import { changeTo, expectElectionAndHandOver, soleLeader, stall } from '../support/leadership';
 import { eventually, keysUnder, useTestRedis } from '../support/redis';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 
@@ -118,6 +118,20 @@ describe('LockService.elect()', () => {
     await ended;
     await eventually(() => leadership.isLeader, 'it leads again');
     expect(leadership.term).toBeGreaterThan(term);
+  });
+
+  it('reports a term that a stall ended before resign() as lost, not resigned', async () => {
+    const { locks } = await boot('a');
+    const ends: string[] = [];
+    locks.events.subscribe((event) => event.type === 'term-ended' && ends.push(event.reason));
+    const leadership = locks.elect('jobs', { ttl: 300, retry: 100 });
+    await changeTo(leadership, true);
+    const signal = leadership.signal;
+    stall(450);
+    const resigned = leadership.resign();
+    expect(ends).toEqual(['lost']);
+    expect((signal.reason as Error).message).toMatch(/lease .* ran out/);
+    await resigned;
   });
 
   it('returns the running campaign for a name; other options are refused; after resign() a new campaign starts', async () => {
@@ -276,13 +290,6 @@ describe('LockService.elect() in quorum mode (3 redis-servers)', () => {
   it('elects one leader, names it for the follower, and hands over on resign() with a higher term', async () => {
     const redis = nodes.map((node) => node.url);
     apps.push(...(await Promise.all(['a', 'b'].map((appName) => bootLockApp({ redis, appName })))));
-    const campaigns = apps.map(({ locks }) => locks.elect('jobs', { ttl: 3_000, retry: 200 }));
-    const leader = await soleLeader(campaigns);
-    const follower = campaigns.find((campaign) => campaign !== leader) as Leadership;
-    await eventually(() => follower.leader === leader.leader, 'the follower names the leader', 2_000);
-    const term = leader.term as number;
-    await leader.resign();
-    await changeTo(follower, true, 2_000);
-    expect(follower.term).toBeGreaterThan(term);
+    await expectElectionAndHandOver(apps.map(({ locks }) => locks.elect('jobs', { ttl: 3_000, retry: 200 })));
   });
 });

@@ -7,21 +7,10 @@ import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockNotAcquiredError, LockModule, LockService, LockStoreUnavailableError, type Lock } from '../../lib';
 import { Checker } from './stress.checker';
+import { generator } from './stress.random';
 import type { StressReport, WorkerConfig } from './stress.protocol';
 
 const config = JSON.parse(process.argv[2]) as WorkerConfig;
-
-/** mulberry32: a small seeded generator, so that a run can be told apart by its seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = generator(config.seed);
 const pick = <T>(choices: readonly T[]): T => choices[Math.floor(random() * choices.length)];

@@ -1,5 +1,6 @@
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import type { Leadership } from '../../lib';
+import { eventually } from './redis';
 
 /**
  * Resolves when `leadership.changes` says `value` (at once for `true` if a term runs), and fails after `within` ms.
@@ -44,4 +45,21 @@ export function stall(ms: number): void {
   while (performance.now() < until) {
     // busy
   }
+}
+
+/**
+ * Checks an election between apps (each campaign from another app, each app with its own `appName`): exactly one
+ * leads, the others name it as the leader, and its resignation hands the name to one of them at once, with a higher
+ * term.
+ * @param campaigns each app's campaign for one name
+ */
+export async function expectElectionAndHandOver(campaigns: readonly Leadership[]): Promise<void> {
+  const leader = await soleLeader(campaigns);
+  const followers = campaigns.filter((campaign) => campaign !== leader);
+  await eventually(() => followers.every((follower) => follower.leader === leader.leader), 'the followers name the leader', 5_000);
+  const term = leader.term as number;
+  await leader.resign();
+  const next = await soleLeader(followers, 2_000);
+  expect(next.term).toBeGreaterThan(term);
+  expect(leader.isLeader).toBe(false);
 }
