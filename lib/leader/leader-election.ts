@@ -9,6 +9,7 @@ import { pause, startTimer } from '../utils/timer.util.js';
 import type { Leadership } from './leadership.interface.js';
 import type { ResolvedLeaderOptions } from './leader-options.resolver.js';
 import { LeaderTerm, type TermEnd } from './leader-term.js';
+import { untilLeaseDecided } from './lapsed-lease.js';
 
 /** What an election needs from the app's LockService. */
 export interface LeaderElectionContext {
@@ -161,8 +162,10 @@ export class LeaderElection implements Leadership {
 
   /** Holds the term for as long as it lasts; a resignation gives the lock back at once. */
   private async lead(lock: Lock): Promise<void> {
+    // Stalled since the grant: the lease may be over here, renewed in time or lost; its timers tell which.
+    await untilLeaseDecided(lock, this.options.ttl);
     if (this.stop.signal.aborted || !lock.isHeld) {
-      // Resigned while the grant was on its way, or stalled past its lease since: never a term.
+      // Resigned while the grant was on its way, or lost since: never a term.
       await lock.release().catch(() => undefined);
       return;
     }
@@ -174,9 +177,10 @@ export class LeaderElection implements Leadership {
     this.context.emit({ type: 'elected', ...this.identity(term) });
     this.changeSubject.next(true);
     const end = await term.ended;
-    // A resignation gives the lock back; so does one that came after a stall ended the term, for the watchdog would
-    // otherwise renew a lease Redis still had.
+    // A resignation gives the lock back; so does one that came after a stall ended the term (the watchdog could
+    // otherwise renew a lease Redis still had), once the lock's timers have said whether it was lost.
     if (end === 'resigned' || this.stop.signal.aborted) {
+      await untilLeaseDecided(lock, this.options.ttl);
       await lock.release().catch((error: unknown) => {
         this.context.logger.warn(
           `Could not hand over the leadership of "${this.name}" on resigning (${error instanceof Error ? error.message : String(error)}); ` +

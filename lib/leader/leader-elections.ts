@@ -29,8 +29,8 @@ export class LeaderElections {
     if (this.closing) {
       throw new LockError(`${where}: the application is shutting down; no campaign starts now.`);
     }
-    const running = this.campaigns.get(name);
-    if (running) {
+    const running = this.get(name);
+    if (running instanceof LeaderElection) {
       const same = resolved.ttl === running.options.ttl && resolved.retry === running.options.retry && resolved.signal === undefined;
       if (options !== undefined && !same) {
         throw new InvalidLockOptionsError(

@@ -60,6 +60,29 @@ describe('leader election across processes', () => {
     expect(elected.term).toBeGreaterThan(leader.lastElected?.term as number);
   }, 60_000);
 
+  it('is held up by a follower killed at the head of the queue for two of its rounds at most, not for the lease', async () => {
+    const { app, locks } = await bootLockApp({ prefix: test.prefix, appName: 'leader' });
+    const other = await bootLockApp({ prefix: test.prefix, appName: 'alive' });
+    try {
+      const leadership = locks.elect('jobs', { ttl: 30_000, retry: 10_000 });
+      await changeTo(leadership, true);
+      const dead = start({ ttl: 30_000, retry: 1_000, appName: 'dead' });
+      await dead.line('ready', 0, 30_000);
+      await queued(1);
+      const alive = other.locks.elect('jobs', { ttl: 30_000, retry: 300 });
+      await queued(2);
+      await dead.kill('SIGKILL');
+      const resignedAt = performance.now();
+      await leadership.resign();
+      // The resignation handed the name to the head of the queue: the dead follower.
+      expect(await test.redis.get(`${test.prefix}{leader:jobs}`)).toMatch(/^dead@/);
+      await changeTo(alive, true, 5_000);
+      expect(performance.now() - resignedAt).toBeLessThan(2 * 1_000 + 700);
+    } finally {
+      await Promise.all([app.close(), other.app.close()]);
+    }
+  }, 60_000);
+
   it('a leader that stalls past its ttl says isLeader false at once when it wakes, and its write fenced by its term is refused', async () => {
     const { app, locks } = await bootLockApp({ prefix: test.prefix, appName: 'stalled' });
     const resource = `${test.prefix}resource`;

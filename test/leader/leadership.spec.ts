@@ -5,6 +5,7 @@ import { bootLockApp, type LockApp } from '../support/app';
 import { changeTo, expectElectionAndHandOver, soleLeader, stall } from '../support/leadership';
 import { eventually, keysUnder, useTestRedis } from '../support/redis';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { Redis } from 'ioredis';
 
 /** Ms the tests' timings cannot explain a hand-over by: no lease runs out and no round ends within them. */
 const LONG = { ttl: 30_000, retry: 10_000 };
@@ -134,6 +135,61 @@ describe('LockService.elect()', () => {
     await resigned;
   });
 
+  it('starts no term with a grant that a stall made worthless before it could lead (stalled between grant and term)', async () => {
+    const store = new MemoryLockStore();
+    const acquire = store.acquire.bind(store);
+    let stalls = 1;
+    store.acquire = async (...args) => {
+      const result = await acquire(...args);
+      if (result.acquired && stalls-- > 0) {
+        stall(400);
+      }
+      return result;
+    };
+    const { locks } = await boot('a', { store });
+    const events: LockEvent[] = [];
+    locks.events.subscribe((event) => events.push(event));
+    const leadership = locks.elect('jobs', { ttl: 300, retry: 100 });
+    const changes = firstValueFrom(leadership.changes.pipe(toArray()));
+    await changeTo(leadership, true);
+    const [worthless, ...later] = events.filter((event) => event.type === 'acquired').map((event) => event.fencingToken);
+    expect(later).toEqual([leadership.term]);
+    expect(events.filter((event) => event.type === 'elected').map((event) => event.fencingToken)).toEqual([leadership.term]);
+    expect(worthless).toBeLessThan(leadership.term as number);
+    await leadership.resign();
+    expect(await changes).toEqual([true, false]);
+  });
+
+  it('resign() from inside a changes subscriber ends the term it just began, and gives the lock back', async () => {
+    const { locks } = await boot('a');
+    const leadership = locks.elect('jobs', LONG);
+    const seen: boolean[] = [];
+    leadership.changes.subscribe((leading) => {
+      seen.push(leading);
+      if (leading) {
+        void leadership.resign();
+      }
+    });
+    await eventually(() => seen.length === 2, 'the term ends');
+    expect(seen).toEqual([true, false]);
+    await leadership.resign();
+    expect(await test.redis.exists(`${test.prefix}{leader:jobs}`)).toBe(0);
+  });
+
+  it('elect() right after resign(), before the lock is given back, starts a new campaign that leads with a higher term', async () => {
+    const { locks } = await boot('a');
+    const leadership = locks.elect('jobs', LONG);
+    await changeTo(leadership, true);
+    const term = leadership.term as number;
+    const resigned = leadership.resign();
+    const next = locks.elect('jobs', LONG);
+    expect(next).not.toBe(leadership);
+    await resigned;
+    await changeTo(next, true, 2_000);
+    expect(next.term).toBeGreaterThan(term);
+    expect(locks.elect('jobs')).toBe(next);
+  });
+
   it('returns the running campaign for a name; other options are refused; after resign() a new campaign starts', async () => {
     const { locks } = await boot('a');
     const leadership = locks.elect('jobs', { ttl: 1_000, retry: 100 });
@@ -252,6 +308,42 @@ describe('LockService.elect() against a Redis that is down when the app starts',
 
   afterAll(async () => {
     await server.stop();
+  });
+
+  it('a term whose key vanished with a Redis restart ends lost, and a new, higher term follows', async () => {
+    const { app, locks } = await bootLockApp({ redis: server.url, commandTimeout: 300 });
+    try {
+      const leadership = locks.elect('jobs', { ttl: 600, retry: 100 });
+      await changeTo(leadership, true);
+      const term = leadership.term as number;
+      const ended = changeTo(leadership, false);
+      await server.restart();
+      await ended;
+      await eventually(() => leadership.isLeader, 'it leads again');
+      expect(leadership.term).toBeGreaterThan(term);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('resign() while the winning attempt is held up in Redis (CLIENT PAUSE) starts no term and leaves the name free', async () => {
+    const { app, locks } = await bootLockApp({ redis: server.url, commandTimeout: 2_000 });
+    const admin = new Redis(server.url);
+    try {
+      const events: LockEvent[] = [];
+      locks.events.subscribe((event) => events.push(event));
+      await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
+      const leadership = locks.elect('paused', { ttl: 5_000, retry: 1_000 });
+      await sleep(100);
+      await leadership.resign();
+      await sleep(400);
+      expect(events.filter((event) => event.type === 'elected')).toEqual([]);
+      expect(leadership.isLeader).toBe(false);
+      expect(await admin.exists('lock:{leader:paused}')).toBe(0);
+    } finally {
+      admin.disconnect();
+      await app.close();
+    }
   });
 
   it('campaigns until Redis answers, then leads; no unhandled rejection, one outage line', async () => {
