@@ -4,6 +4,7 @@ import { LEADER_ONLY_METADATA } from '../lock.constants.js';
 import { InvalidLockOptionsError } from '../errors/index.js';
 import { LockService } from '../core/lock.service.js';
 import { bindInstances } from '../locked/locked-instance.binder.js';
+import { discoveredInstances, methodMetadata } from '../locked/instance-metadata.scanner.js';
 import type { LeaderOnlyMethodSpec } from './leader-only-method.runner.js';
 import { resolveLeaderOptions } from './leader-options.resolver.js';
 
@@ -23,12 +24,8 @@ export class LeaderExplorer implements OnModuleInit, OnApplicationBootstrap {
   ) {}
 
   onModuleInit(): void {
-    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
-      const instance: unknown = wrapper.instance;
-      if (typeof instance !== 'object' || instance === null) {
-        continue;
-      }
-      const specs = this.leaderOnlyMethods(instance);
+    for (const { wrapper, instance } of discoveredInstances(this.discovery)) {
+      const specs = methodMetadata<LeaderOnlyMethodSpec>(this.scanner, instance, LEADER_ONLY_METADATA);
       if (specs.length > 0) {
         bindInstances(wrapper, this.locks);
         specs.forEach((spec) => this.add(spec));
@@ -40,16 +37,6 @@ export class LeaderExplorer implements OnModuleInit, OnApplicationBootstrap {
     for (const [name, spec] of this.elections) {
       this.locks.elect(name, spec.options);
     }
-  }
-
-  private leaderOnlyMethods(instance: object): LeaderOnlyMethodSpec[] {
-    const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
-    return this.scanner
-      .getAllMethodNames(prototype)
-      .map((name) => prototype[name])
-      .filter((method): method is object => typeof method === 'function')
-      .map((method) => Reflect.getOwnMetadata(LEADER_ONLY_METADATA, method) as LeaderOnlyMethodSpec | undefined)
-      .filter((spec): spec is LeaderOnlyMethodSpec => spec !== undefined);
   }
 
   /** Records the election of one method; two methods that give one name different options are refused. */
