@@ -114,14 +114,15 @@ describe('leader election across processes', () => {
   }, 30_000);
 
   it('keeps exactly one leader at a time over many terms (resign, close, kill, pause past the ttl), with terms that only go up', async () => {
-    const config = { ttl: 600, retry: 150 };
+    // A ttl that a loaded machine's event loop delays do not outlast; the pause below outlasts it anyway.
+    const config = { ttl: 2_000, retry: 300 };
     const pool = [start(config), start(config), start(config)];
     await Promise.all(pool.map((worker) => worker.line('ready', 0, 30_000)));
     const killed = new Set<string>();
     let marks = new Map<LeaderWorker, number>();
     const nextLeader = async (): Promise<LeaderWorker> => {
       const candidates = pool.map((candidate): [LeaderWorker, number] => [candidate, marks.get(candidate) ?? 0]);
-      return (await firstLine(candidates, 'elected', 15_000)).worker;
+      return (await firstLine(candidates, 'elected', 30_000)).worker;
     };
     const replace = (gone: LeaderWorker): void => void (pool[pool.indexOf(gone)] = start(config));
 
@@ -150,7 +151,7 @@ describe('leader election across processes', () => {
         // The paused leader wakes after another took over, believing it led until now: it finds its term lost.
         await sleep(200);
         previous.child.kill('SIGCONT');
-        await previous.line('ended', marks.get(previous), 5_000, (line) => line.reason === 'lost');
+        await previous.line('ended', marks.get(previous), 15_000, (line) => line.reason === 'lost');
       }
     }
     await Promise.all(pool.map((worker) => worker.kill('SIGTERM')));

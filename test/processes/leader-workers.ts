@@ -95,7 +95,8 @@ export async function firstLine(
       }
     }
     if (Date.now() > deadline) {
-      throw new Error(`no worker printed ${event} in ${timeout} ms`);
+      const seen = workers.map(([worker, from]) => `${worker.pid}: ${JSON.stringify(worker.lines.slice(Math.max(0, from - 3)))}`);
+      throw new Error(`no worker printed ${event} in ${timeout} ms; they printed (from 3 lines before the mark):\n${seen.join('\n')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
