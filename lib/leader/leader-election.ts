@@ -195,7 +195,7 @@ export class LeaderElection implements Leadership {
     this.looks += 1;
     this.observed = undefined;
     const led = performance.now() - term.startedAt;
-    this.context.logger.log(`Stopped leading "${this.name}" (term ${term.number}, ${end === 'lost' ? 'lost' : 'resigned'}).`);
+    this.context.logger.log(`Stopped leading "${this.name}" (term ${term.number}, ${end}).`);
     this.context.emit({ type: 'term-ended', ...this.identity(term), led, reason: end });
     this.changeSubject.next(false);
   }
