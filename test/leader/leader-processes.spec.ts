@@ -30,10 +30,10 @@ describe('leader election across processes', () => {
     const { worker: leader } = await firstLine(
       pair.map((worker): [LeaderWorker, number] => [worker, 0]),
       'elected',
-      30_000,
+      60_000,
     );
     const follower = pair.find((worker) => worker !== leader) as LeaderWorker;
-    await follower.line('ready', 0, 30_000);
+    await follower.line('ready', 0, 60_000);
     await queued(1);
     return [leader, follower];
   };
@@ -48,7 +48,7 @@ describe('leader election across processes', () => {
     expect(elected.at - closing.at).toBeLessThan(1_000);
     expect(elected.term).toBeGreaterThan(leader.lastElected?.term as number);
     expect(leader.lines.map((line) => line.event)).toEqual(['ready', 'elected', 'closing', 'ended']);
-  }, 60_000);
+  }, 120_000);
 
   it('succeeds a SIGKILLed leader within its ttl plus a margin, with a higher term', async () => {
     const ttl = 1_000;
@@ -58,7 +58,7 @@ describe('leader election across processes', () => {
     const elected = await follower.line('elected');
     expect(elected.at - killedAt).toBeLessThan(ttl + 700);
     expect(elected.term).toBeGreaterThan(leader.lastElected?.term as number);
-  }, 60_000);
+  }, 120_000);
 
   it('is held up by a follower killed at the head of the queue for two of its rounds at most, not for the lease', async () => {
     const { app, locks } = await bootLockApp({ prefix: test.prefix, appName: 'leader' });
@@ -67,7 +67,7 @@ describe('leader election across processes', () => {
       const leadership = locks.elect('jobs', { ttl: 30_000, retry: 10_000 });
       await changeTo(leadership, true);
       const dead = start({ ttl: 30_000, retry: 1_000, appName: 'dead' });
-      await dead.line('ready', 0, 30_000);
+      await dead.line('ready', 0, 60_000);
       await queued(1);
       const alive = other.locks.elect('jobs', { ttl: 30_000, retry: 300 });
       await queued(2);
@@ -81,7 +81,7 @@ describe('leader election across processes', () => {
     } finally {
       await Promise.all([app.close(), other.app.close()]);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('a leader that stalls past its ttl says isLeader false at once when it wakes, and its write fenced by its term is refused', async () => {
     const { app, locks } = await bootLockApp({ prefix: test.prefix, appName: 'stalled' });
@@ -91,7 +91,7 @@ describe('leader election across processes', () => {
       await changeTo(leadership, true);
       const term = leadership.term as number;
       const follower = start({ ttl: 400, retry: 100, appName: 'b' });
-      await follower.line('ready', 0, 30_000);
+      await follower.line('ready', 0, 60_000);
       await queued(1);
 
       stall(2_000);
@@ -111,13 +111,13 @@ describe('leader election across processes', () => {
     } finally {
       await app.close();
     }
-  }, 30_000);
+  }, 120_000);
 
   it('keeps exactly one leader at a time over many terms (resign, close, kill, pause past the ttl), with terms that only go up', async () => {
     // A ttl that a loaded machine's event loop delays do not outlast; the pause below outlasts it anyway.
     const config = { ttl: 2_000, retry: 300 };
     const pool = [start(config), start(config), start(config)];
-    await Promise.all(pool.map((worker) => worker.line('ready', 0, 30_000)));
+    await Promise.all(pool.map((worker) => worker.line('ready', 0, 60_000)));
     const killed = new Set<string>();
     let marks = new Map<LeaderWorker, number>();
     const nextLeader = async (): Promise<LeaderWorker> => {
@@ -160,12 +160,12 @@ describe('leader election across processes', () => {
     expect(terms.length).toBeGreaterThanOrEqual(25);
     expect(judgeTerms(terms, (holder) => killed.has(holder))).toEqual([]);
     expect(terms.filter((term) => term.reason === 'lost').length).toBeGreaterThanOrEqual(1);
-  }, 180_000);
+  }, 240_000);
 
   it('runs a @LeaderOnly @Cron job on one instance per tick across processes, also across a hand-over', async () => {
     const config = { name: 'ticks', ttl: 2_000, retry: 300, job: true };
     const pool = [start(config), start(config), start(config)];
-    await Promise.all(pool.map((worker) => worker.line('ready', 0, 30_000)));
+    await Promise.all(pool.map((worker) => worker.line('ready', 0, 60_000)));
     const { worker: first } = await firstLine(
       pool.map((worker): [LeaderWorker, number] => [worker, 0]),
       'elected',
@@ -187,7 +187,7 @@ describe('leader election across processes', () => {
     expect([...perTick.values()].filter((pids) => pids.length > 1)).toEqual([]);
     expect(perTick.size).toBeGreaterThanOrEqual(4);
     expect(new Set(runs.map((run) => run.pid)).size).toBe(2);
-  }, 60_000);
+  }, 120_000);
 });
 
 /** The terms a worker reported: when each began and, if it said so, how and when it ended. */
