@@ -8,4 +8,6 @@ export * from './stores/index.js';
 export { LockModule } from './lock.module.js';
 export { LockService } from './core/lock.service.js';
 export { Lock } from './core/lock.js';
-export { LOCK_MODULE_OPTIONS, LOCKED_METADATA, USE_LOCK_METADATA } from './lock.constants.js';
+export type { Leadership, LeaderOptions } from './leader/leadership.interface.js';
+export { LeaderOnly, type LeaderOnlyOptions, type LeaderOnlyMethodDecorator } from './leader/leader-only.decorator.js';
+export { LEADER_ONLY_METADATA, LOCK_MODULE_OPTIONS, LOCKED_METADATA, USE_LOCK_METADATA } from './lock.constants.js';

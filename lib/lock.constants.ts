@@ -65,3 +65,23 @@ export const DEFAULT_COHORT = { passes: 16, duration: 25, linger: 2 } as const;
 
 /** Metadata key under which `@UseLock` records its key and options on a controller class or handler. */
 export const USE_LOCK_METADATA = 'lock:use-lock';
+
+/** Metadata key under which `@LeaderOnly` records its election on the decorated method. */
+export const LEADER_ONLY_METADATA = 'lock:leader-only';
+
+/** What the lock key of the election `name` starts with, so that `@LeaderOnly('x')` and `@Locked('x')` never meet. */
+export const LEADER_KEY_PREFIX = 'leader:';
+
+/**
+ * Default lease of a leadership term, in ms (client-go's LeaseDuration): a leader that dies without resigning is
+ * succeeded within it; a leader whose event loop stalls for up to about two thirds of it (the renewal runs at a
+ * third) keeps its term. See docs/leader-election.md.
+ */
+export const DEFAULT_LEADER_TTL = 15_000;
+
+/**
+ * Default length of one round of a campaign, in ms (client-go's RetryPeriod): a follower waits in the key's queue
+ * (woken at once by a release) for this long, then leaves and queues again, and learns who leads now. A follower
+ * that dies while queued can hold up a hand-over by at most two rounds.
+ */
+export const DEFAULT_LEADER_RETRY = 2_000;

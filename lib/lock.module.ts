@@ -4,6 +4,7 @@ import { LOCK_MODULE_OPTIONS } from './lock.constants.js';
 import { InvalidLockOptionsError } from './errors/index.js';
 import { LockStore, type LockModuleAsyncOptions, type LockModuleOptions, type LockOptionsFactory } from './interfaces/index.js';
 import { LockExplorer } from './locked/locked.explorer.js';
+import { LeaderExplorer } from './leader/leader.explorer.js';
 import { LockService } from './core/lock.service.js';
 import { LockTelemetry } from './telemetry/lock.telemetry.js';
 import { createLockStore } from './stores/lock-store.factory.js';
@@ -62,7 +63,7 @@ export class LockModule {
       module: LockModule,
       global: isGlobal ?? true,
       imports: [DiscoveryModule, ...imports],
-      providers: [...optionProviders, STORE_PROVIDER, LockService, LockExplorer, LockTelemetry],
+      providers: [...optionProviders, STORE_PROVIDER, LockService, LockExplorer, LeaderExplorer, LockTelemetry],
       exports: [LockService, LockStore, LOCK_MODULE_OPTIONS],
     };
   }

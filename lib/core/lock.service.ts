@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { from, isObservable, Observable, Subject, finalize, tap, type ObservableInput, type Subscription } from 'rxjs';
 import { clock } from '../utils/clock.util.js';
 import { setMaxListeners } from 'node:events';
@@ -26,12 +26,14 @@ import { LocalQueue } from './acquisition/local-queue.js';
 import { LockAcquisition, type AcquisitionContext } from './acquisition/lock-acquisition.js';
 import { LockFailureLog } from './lock-failure.log.js';
 import { Lock } from './lock.js';
+import { LeaderElections } from '../leader/leader-elections.js';
+import type { LeaderOptions, Leadership } from '../leader/leadership.interface.js';
 
 /**
  * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
  */
 @Injectable()
-export class LockService implements OnModuleInit, OnApplicationShutdown {
+export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   /**
    * Everything that happens to this app's locks: acquired (with the wait), busy, extended, released (with the hold
    * time), lost. Completes on shutdown. Subscribe for metrics, traces or your own logs.
@@ -49,6 +51,11 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   private readonly acquisitions: AcquisitionContext;
   private readonly handOff: LocalHandOff;
   private readonly failures: LockFailureLog;
+  /**
+   * This app's leader elections (`elect()`, `@LeaderOnly`).
+   * @internal
+   */
+  readonly elections: LeaderElections;
 
   constructor(
     @Inject(LOCK_MODULE_OPTIONS) private readonly options: ResolvedLockModuleOptions,
@@ -79,6 +86,13 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       receive: (pass, resolved, askedAt) => this.receive(pass, resolved, askedAt),
       busy: (keys, askedAt, share) => this.busy(keys, askedAt, share),
     };
+    this.elections = new LeaderElections({
+      acquire: (key, lockOptions) => this.acquire(key, lockOptions),
+      store,
+      self: options.holder.slice(0, -1),
+      logger: createLockLogger('LeaderElection', options.logger),
+      emit: (event) => this.eventSubject.next(event),
+    });
   }
 
   /**
@@ -206,6 +220,19 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Campaigns for the leadership of `name` in the background: at most one instance leads it at a time, in terms with
+   * strictly increasing numbers, and when the term ends (resigned, app closed, lease lost) another takes over; a
+   * lost term is followed by a new campaign. Returns this app's running campaign for `name` if there is one.
+   * @param name the name (its lock key is `leader:<name>`)
+   * @param options `ttl` (lease of a term, default 15000 ms), `retry` (a follower's round, default 2000 ms), `signal`
+   * @returns the campaign: `isLeader`, `term`, `leader`, `changes`, `signal`, `resign()`
+   * @throws InvalidLockOptionsError for a bad name or option, or options that differ from the running campaign's
+   */
+  elect(name: string, options?: LeaderOptions): Leadership {
+    return this.elections.elect(name, options);
+  }
+
+  /**
    * Whether anyone holds the lock (any of the keys) right now.
    * @param key a key, or several keys
    */
@@ -225,6 +252,11 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       // Nest's start-up reports it (ExceptionHandler); logging it here too would print it twice.
       throw new LockStoreUnavailableError(`reach the lock store (${where}) at app start (verifyConnection is on)`, error);
     }
+  }
+
+  /** Resigns every leadership of this app first, so that other instances take over at once (a rolling deploy). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.elections.close();
   }
 
   /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */

@@ -18,6 +18,14 @@ interface HeldLockEventBase extends LockEventBase {
   readonly fencingToken: number;
 }
 
+/** What events of a leadership term carry: the term's lock (`keys: ['leader:<name>']`) and the election. */
+interface LeaderEventBase extends HeldLockEventBase {
+  /** The name this instance campaigns for (`elect(name)`, `@LeaderOnly(name)`). */
+  readonly name: string;
+  /** The term: its fencing token. */
+  readonly term: number;
+}
+
 /**
  * Something that happened to a lock, on `LockService.events`: for metrics, tracing and logs of your own.
  * Times are in ms.
@@ -32,4 +40,13 @@ export type LockEvent =
       /** From the grant to the loss. */
       readonly held: number;
       readonly reason: LockLostError;
+    })
+  /** This instance started leading `name`. */
+  | (LeaderEventBase & { readonly type: 'elected' })
+  /** This instance stopped leading `name`: it resigned (or its app shut down), or the term's lease was lost. */
+  | (LeaderEventBase & {
+      readonly type: 'term-ended';
+      /** From the start of the term to its end. */
+      readonly led: number;
+      readonly reason: 'resigned' | 'lost';
     });

@@ -120,6 +120,12 @@ export interface LockStore {
   /** Whether any of the keys is held by anyone. */
   isLocked(keys: readonly string[]): Promise<boolean>;
   /**
+   * The token of the exclusive holder of `key` (the service's tokens start with `app@host:pid/`), for leader
+   * election to tell followers who leads. A store without it leaves `Leadership.leader` unknown on followers.
+   * @returns undefined when the key is free or held by shared holders (read locks, permits)
+   */
+  holder?(key: string): Promise<string | undefined>;
+  /**
    * Opens a release subscription on the keys for the waiter `token`: it wakes when a key is handed to this
    * token's turn (or to anyone). With `onlyIfLive`, returns `undefined` instead of subscribing anew, so that an
    * uncontended acquisition costs no subscription. A store without it makes waiters re-check when the holder's

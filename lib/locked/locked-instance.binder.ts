@@ -1,9 +1,6 @@
-import type { DiscoveryService } from '@nestjs/core';
 import type { LockService } from '../core/lock.service.js';
-
-/** Nest's wrapper of a provider or controller, as the DiscoveryService lists it. */
-type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
-import { bindLockService } from './locked-method.runner.js';
+import type { DiscoveredWrapper } from './instance-metadata.scanner.js';
+import { bindLockService } from './lock-service.binding.js';
 
 /** Nest's holder of one instance per request context (or per inquirer, for a transient provider). */
 interface InstanceHost {
@@ -24,7 +21,7 @@ interface ScopedWrapper {
  * @param wrapper Nest's wrapper of the class
  * @param service this app's LockService
  */
-export function bindInstances(wrapper: InstanceWrapper, service: LockService): void {
+export function bindInstances(wrapper: DiscoveredWrapper, service: LockService): void {
   const scoped = wrapper as unknown as ScopedWrapper;
   bindObject(wrapper.instance, service);
   if (wrapper.isDependencyTreeStatic() && !wrapper.isTransient) {

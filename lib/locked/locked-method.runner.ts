@@ -1,14 +1,10 @@
 import { defer, isObservable, type Observable } from 'rxjs';
-import { LockError } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
 import type { LockService } from '../core/lock.service.js';
 import type { LockedKeyResolver } from './locked-key.compiler.js';
 import { scheduledMinHold } from './locked-schedule.js';
-import { LockFailureLog } from '../core/lock-failure.log.js';
-import { createLockLogger } from '../lock.logger.js';
-
-/** Where the running app's LockService is kept on instances of classes with `@Locked` methods. */
-const LOCK_SERVICE_BINDING = Symbol.for('lock:service-binding');
+import { lockServiceOf } from './lock-service.binding.js';
+import type { AnyMethod } from './decorated-method.util.js';
 
 /** Everything a `@Locked` method needs at call time, fixed when the class is decorated. */
 export interface LockedMethodSpec {
@@ -18,17 +14,6 @@ export interface LockedMethodSpec {
   readonly options: Omit<UsingOptions, 'signal'>;
   /** The method declares an Observable result: the lock is taken on subscription and held until it ends. */
   readonly observable: boolean;
-}
-
-type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
-
-/**
- * Lets the `@Locked` methods of `target` (an instance) reach the app's LockService.
- * @param target the instance
- * @param service the app's LockService
- */
-export function bindLockService(target: object, service: LockService): void {
-  Object.defineProperty(target, LOCK_SERVICE_BINDING, { value: service, configurable: true, writable: true });
 }
 
 /**
@@ -44,12 +29,12 @@ export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec):
   const wrapper = spec.observable
     ? function lockedObservable(this: unknown, ...args: unknown[]): Observable<unknown> {
         return defer(() => {
-          const service = lockServiceOf(this, spec);
+          const service = lockServiceOf(this, spec, '@Locked');
           return service.stream(keysOf(service, spec, this, args), () => toStreamable(original.apply(this, args)), callOptions());
         });
       }
     : async function lockedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
-        const service = lockServiceOf(this, spec);
+        const service = lockServiceOf(this, spec, '@Locked');
         return service.using(keysOf(service, spec, this, args), () => original.apply(this, args), callOptions());
       };
   return wrapper;
@@ -76,24 +61,4 @@ function keysOf(service: LockService, spec: LockedMethodSpec, instance: unknown,
   } catch (error) {
     return service.reportAndThrow(error);
   }
-}
-
-/** No app reaches an instance made with `new`: its failure goes to Nest's default logger. */
-const unboundLog = new LockFailureLog(createLockLogger('Locked', undefined));
-
-function lockServiceOf(instance: unknown, spec: LockedMethodSpec): LockService {
-  const service =
-    typeof instance === 'object' && instance !== null
-      ? (instance as { [LOCK_SERVICE_BINDING]?: LockService })[LOCK_SERVICE_BINDING]
-      : undefined;
-  if (!service) {
-    const error = new LockError(
-      `${spec.where} is @Locked, but this ${spec.className} was not created by Nest in an app that imports ` +
-        `LockModule, so no LockService reaches it. Get ${spec.className} from the Nest container (inject it) ` +
-        `instead of constructing it with new, and import LockModule.forRoot() in the app.`,
-    );
-    unboundLog.report(error);
-    throw error;
-  }
-  return service;
 }

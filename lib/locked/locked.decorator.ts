@@ -3,8 +3,7 @@ import { LOCKED_METADATA } from '../lock.constants.js';
 import { InvalidLockOptionsError } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
 import { assertLockOptions } from '../options/lock-options.validator.js';
-import { describe } from '../utils/describe.util.js';
-import { copyMethodMetadata } from './copy-method-metadata.util.js';
+import { decoratedMethod, replaceMethod } from './decorated-method.util.js';
 import { compileLockedKey } from './locked-key.compiler.js';
 import { createLockedMethod, type LockedMethodSpec } from './locked-method.runner.js';
 
@@ -33,8 +32,6 @@ export interface LockedOptions extends Omit<UsingOptions, 'signal' | 'autoExtend
    */
   minHold?: number;
 }
-
-type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
 
 /** `@Locked({ key, ...options })`. */
 export interface LockedDefinition<A extends unknown[] = unknown[]> extends LockedOptions {
@@ -87,7 +84,7 @@ export function Locked<A extends unknown[]>(
   options?: LockedOptions,
 ): LockedMethodDecorator<A> {
   return (target, propertyKey, descriptor) => {
-    const original = decoratedMethod(target, propertyKey, descriptor);
+    const original = decoratedMethod('@Locked', target, propertyKey, descriptor);
     const className = typeof target === 'function' ? target.name : target.constructor.name;
     const where = `${className}.${String(propertyKey)}`;
     const { key, ...given } = splitDefinition(keyOrDefinition, options, where);
@@ -98,36 +95,8 @@ export function Locked<A extends unknown[]>(
       options: given,
       observable: declaresObservable(target, propertyKey),
     };
-    const wrapped = createLockedMethod(original, spec);
-    copyMethodMetadata(original, wrapped);
-    Object.defineProperty(wrapped, 'name', { value: original.name });
-    Object.defineProperty(wrapped, 'length', { value: original.length });
-    Reflect.defineMetadata(LOCKED_METADATA, spec, wrapped);
-    descriptor.value = wrapped as unknown as typeof descriptor.value;
+    replaceMethod(descriptor, original, createLockedMethod(original, spec), [LOCKED_METADATA, spec]);
   };
-}
-
-/**
- * The method `@Locked` decorates, or an InvalidLockOptionsError naming what it was put on instead (decorators are
- * also applied from plain JavaScript, where no type stops a misplaced one).
- */
-function decoratedMethod(target: object, propertyKey: string | symbol | undefined, descriptor: PropertyDescriptor | undefined): AnyMethod {
-  if (propertyKey === undefined && typeof target === 'function') {
-    throw new InvalidLockOptionsError(
-      `@Locked on class ${target.name}: it decorates methods only, not a class. Put it on each method to lock.`,
-    );
-  }
-  const where = `${typeof target === 'function' ? target.name : target.constructor.name}.${String(propertyKey)}`;
-  if (descriptor === undefined) {
-    throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only, not a property.`);
-  }
-  if (descriptor.get !== undefined || descriptor.set !== undefined) {
-    throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only, not a getter or setter.`);
-  }
-  if (typeof descriptor.value !== 'function') {
-    throw new InvalidLockOptionsError(`@Locked on ${where}: it decorates methods only, got ${describe(descriptor.value)}.`);
-  }
-  return descriptor.value as AnyMethod;
 }
 
 function splitDefinition<A extends unknown[]>(

@@ -3,6 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { LOCKED_METADATA } from '../lock.constants.js';
 import { LockService } from '../core/lock.service.js';
 import { bindInstances } from './locked-instance.binder.js';
+import { discoveredInstances, methodMetadata } from './instance-metadata.scanner.js';
 
 /**
  * Finds the providers and controllers with `@Locked` methods and binds their instances (of every scope) to this
@@ -17,20 +18,10 @@ export class LockExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
-      const instance: unknown = wrapper.instance;
-      if (typeof instance !== 'object' || instance === null || !this.hasLockedMethod(instance)) {
-        continue;
+    for (const { wrapper, instance } of discoveredInstances(this.discovery)) {
+      if (methodMetadata(this.scanner, instance, LOCKED_METADATA).length > 0) {
+        bindInstances(wrapper, this.locks);
       }
-      bindInstances(wrapper, this.locks);
     }
-  }
-
-  private hasLockedMethod(instance: object): boolean {
-    const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
-    return this.scanner.getAllMethodNames(prototype).some((name) => {
-      const method = prototype[name];
-      return typeof method === 'function' && Reflect.hasOwnMetadata(LOCKED_METADATA, method);
-    });
   }
 }

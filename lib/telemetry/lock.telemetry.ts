@@ -12,6 +12,9 @@ type Span = ReturnType<ReturnType<OpenTelemetryApi['trace']['getTracer']>['start
  * `lock.hold` (grant to release, or to loss with an error status), each with the attributes `lock.keys`, `lock.mode`
  * (`read` or `write`) and `lock.limit` (a semaphore's limit, else 1). Metrics: counters `nest_lock.acquired`,
  * `nest_lock.busy`, `nest_lock.released`, `nest_lock.lost`; histograms `nest_lock.wait` and `nest_lock.hold` (ms).
+ * Leader elections: counters `nest_lock.leader.elected` and `nest_lock.leader.terms_ended` (with `leader.reason`,
+ * `resigned` or `lost`), the up-down counter `nest_lock.leader.leading` (1 while this instance leads the name) and the
+ * histogram `nest_lock.leader.term` (ms), each with the attribute `leader.name`.
  */
 @Injectable()
 export class LockTelemetry implements OnModuleInit, OnApplicationShutdown {
@@ -41,6 +44,7 @@ async function loadOpenTelemetry(): Promise<OpenTelemetryApi | undefined> {
 }
 
 function recorder(api: OpenTelemetryApi): (event: LockEvent) => void {
+  const leadership = leaderRecorder(api);
   const tracer = api.trace.getTracer('nest-lock');
   const meter = api.metrics.getMeter('nest-lock');
   const counters = {
@@ -54,6 +58,10 @@ function recorder(api: OpenTelemetryApi): (event: LockEvent) => void {
   const holds = new Map<string, Span>();
   const tracing = tracingOn(api);
   return (event) => {
+    if (event.type === 'elected' || event.type === 'term-ended') {
+      leadership(event);
+      return;
+    }
     const attributes = { 'lock.keys': event.keys.join(','), 'lock.mode': event.mode, 'lock.limit': event.limit };
     if (event.type === 'acquired' || event.type === 'busy') {
       counters[event.type].add(1, attributes);
@@ -80,6 +88,26 @@ function recorder(api: OpenTelemetryApi): (event: LockEvent) => void {
       }
       span?.end();
     }
+  };
+}
+
+/** Leadership changes as metrics: terms begun and ended, whether this instance leads each name, how long terms last. */
+function leaderRecorder(api: OpenTelemetryApi): (event: Extract<LockEvent, { type: 'elected' | 'term-ended' }>) => void {
+  const meter = api.metrics.getMeter('nest-lock');
+  const elected = meter.createCounter('nest_lock.leader.elected', { description: 'Leadership terms this instance began' });
+  const ended = meter.createCounter('nest_lock.leader.terms_ended', { description: 'Leadership terms of this instance that ended' });
+  const leading = meter.createUpDownCounter('nest_lock.leader.leading', { description: '1 while this instance leads the name' });
+  const term = meter.createHistogram('nest_lock.leader.term', { unit: 'ms', description: 'How long a leadership term lasted' });
+  return (event) => {
+    const attributes = { 'leader.name': event.name };
+    if (event.type === 'elected') {
+      elected.add(1, attributes);
+      leading.add(1, attributes);
+      return;
+    }
+    ended.add(1, { ...attributes, 'leader.reason': event.reason });
+    leading.add(-1, attributes);
+    term.record(event.led, attributes);
   };
 }
 

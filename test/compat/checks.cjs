@@ -1,4 +1,5 @@
-// The small e2e both consumers run: HTTP through @Locked (200, then 409 while busy), LockService by hand, clean close.
+// The small e2e both consumers run: HTTP through @Locked (200, then 409 while busy), LockService by hand, a leader
+// election, clean close.
 const http = require('node:http');
 
 function post(port, path) {
@@ -61,6 +62,15 @@ async function runChecks({ common, core, nestLock, prefix, redis = process.env.R
   const busy = await locks.acquire('compat', { waitTimeout: 0 }).catch((error) => error);
   check(busy instanceof LockNotAcquiredError, 'errors are the exported classes (instanceof works)');
   await held.release();
+  const leadership = locks.elect('compat-leader', { ttl: 2000, retry: 200 });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('compat check failed: no term within 5 s')), 5000);
+    const subscription = leadership.changes.subscribe((leading) => leading && (clearTimeout(timer), resolve()));
+    void subscription;
+  });
+  check(leadership.isLeader && Number.isSafeInteger(leadership.term), 'LockService.elect() leads with a term');
+  await leadership.resign();
+  check(!leadership.isLeader, 'resign() ends the term');
   await app.close();
   check(true, 'app.close() returns');
 }

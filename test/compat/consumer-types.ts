@@ -1,7 +1,7 @@
 // Compiled (not run) by .ci/compat under moduleResolution node10, node16 and bundler: the published types resolve,
 // including the nest-lock/terminus subpath, and the public API type-checks as the README uses it.
 import { Controller, Injectable, Module, Post, type ExecutionContext } from '@nestjs/common';
-import { Locked, LockModule, LockNotAcquiredError, LockService, UseLock, type Lock } from 'nest-lock';
+import { LeaderOnly, Locked, LockModule, LockNotAcquiredError, LockService, UseLock, type Leadership, type Lock } from 'nest-lock';
 import { LockHealthIndicator } from 'nest-lock/terminus';
 
 @Injectable()
@@ -18,6 +18,19 @@ export class Orders {
   }
 }
 
+@Injectable()
+export class Outbox {
+  constructor(private readonly locks: LockService) {}
+
+  @LeaderOnly('outbox', { ttl: 15_000, retry: 2_000 })
+  async publish(): Promise<void> {}
+
+  term(): number | undefined {
+    const leadership: Leadership = this.locks.elect('outbox');
+    return leadership.isLeader ? leadership.term : undefined;
+  }
+}
+
 @Controller('accounts')
 @UseLock((context: ExecutionContext) => `user:${String(context.switchToHttp().getRequest<{ ip: string }>().ip)}`)
 export class AccountsController {
@@ -28,7 +41,11 @@ export class AccountsController {
   }
 }
 
-@Module({ imports: [LockModule.forRoot({ redis: 'redis://127.0.0.1:6379' })], providers: [Orders], controllers: [AccountsController] })
+@Module({
+  imports: [LockModule.forRoot({ redis: 'redis://127.0.0.1:6379' })],
+  providers: [Orders, Outbox],
+  controllers: [AccountsController],
+})
 export class AppModule {}
 
 export const busy: typeof LockNotAcquiredError = LockNotAcquiredError;

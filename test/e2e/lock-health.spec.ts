@@ -2,7 +2,8 @@ import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { LockModule, MemoryLockStore, type LockModuleOptions } from '../../lib';
+import { LockModule, LockService, MemoryLockStore, type LockModuleOptions } from '../../lib';
+import { changeTo } from '../support/leadership';
 import { LockHealthIndicator } from '../../lib/terminus';
 import { DEAD_REDIS_URL, REDIS_URL } from '../support/redis';
 
@@ -68,5 +69,23 @@ describe('LockHealthIndicator (@nestjs/terminus)', () => {
     expect((await request(exclusiveOnly.getHttpServer()).get('/health')).body.info.locks.modes).toEqual(['exclusive']);
     expect((await request(app.getHttpServer()).get('/health')).body.info.locks.modes).toEqual(['exclusive', 'read', 'semaphore']);
     await Promise.all([app.close(), exclusiveOnly.close()]);
+  });
+
+  it('lists the names this instance leads once the app campaigns, and none on a follower', async () => {
+    const store = new MemoryLockStore();
+    const [leaderApp, followerApp] = [await bootHealthApp({ store }), await bootHealthApp({ store })];
+    const leading = leaderApp.get(LockService).elect('jobs');
+    await changeTo(leading, true);
+    leaderApp.get(LockService).elect('reports');
+    followerApp.get(LockService).elect('jobs');
+    await changeTo(leaderApp.get(LockService).elect('reports'), true);
+    expect((await request(leaderApp.getHttpServer()).get('/health')).body.info.locks.leading).toEqual(['jobs', 'reports']);
+    expect((await request(followerApp.getHttpServer()).get('/health')).body.info.locks).toEqual({
+      status: 'up',
+      latencyMs: expect.any(Number),
+      modes: ['exclusive', 'read', 'semaphore'],
+      leading: [],
+    });
+    await Promise.all([leaderApp.close(), followerApp.close()]);
   });
 });

@@ -3,6 +3,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { bootLockApp } from '../support/app';
 import { useTestRedis } from '../support/redis';
+import { changeTo } from '../support/leadership';
 
 describe('OpenTelemetry spans and metrics (with @opentelemetry/api installed)', () => {
   const test = useTestRedis('telemetry');
@@ -92,4 +93,34 @@ describe('OpenTelemetry spans and metrics (with @opentelemetry/api installed)', 
       expect.arrayContaining([expect.objectContaining({ 'lock.keys': 'pool', 'lock.mode': 'write', 'lock.limit': 3 })]),
     );
   });
+
+  it('counts leadership terms begun and ended (with the reason), whether the instance leads, and how long terms last', async () => {
+    metricExporter.reset();
+    const { app, locks } = await bootLockApp({ prefix: test.prefix });
+    const leadership = locks.elect('jobs', { ttl: 1_000, retry: 100 });
+    await changeTo(leadership, true);
+    await reader.forceFlush();
+    const leadingWhileLeader = leaderPoints('nest_lock.leader.leading');
+    await leadership.resign();
+    await reader.forceFlush();
+    await app.close();
+    expect(leadingWhileLeader).toEqual([{ attributes: { 'leader.name': 'jobs' }, value: 1 }]);
+    expect(leaderPoints('nest_lock.leader.leading')).toEqual([{ attributes: { 'leader.name': 'jobs' }, value: 0 }]);
+    expect(leaderPoints('nest_lock.leader.elected')).toEqual([{ attributes: { 'leader.name': 'jobs' }, value: 1 }]);
+    expect(leaderPoints('nest_lock.leader.terms_ended')).toEqual([
+      { attributes: { 'leader.name': 'jobs', 'leader.reason': 'resigned' }, value: 1 },
+    ]);
+    expect(leaderPoints('nest_lock.leader.term')).toEqual([
+      { attributes: { 'leader.name': 'jobs' }, value: expect.objectContaining({ count: 1 }) },
+    ]);
+  });
+
+  /** The data points of one metric in the latest export. */
+  function leaderPoints(name: string): Array<{ attributes: unknown; value: unknown }> {
+    const exports = metricExporter.getMetrics();
+    return (exports[exports.length - 1]?.scopeMetrics ?? [])
+      .flatMap((scope) => scope.metrics)
+      .filter((metric) => metric.descriptor.name === name)
+      .flatMap((metric) => metric.dataPoints.map((point) => ({ attributes: point.attributes, value: point.value })));
+  }
 });

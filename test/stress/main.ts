@@ -1,5 +1,5 @@
-// `npm run stress -- [--minutes N] [--quorum] [--seed S] [--starvation MS] [--no-cohort]`: the adversarial stress
-// for as long as you like.
+// `npm run stress -- [--minutes N] [--quorum] [--leader] [--seed S] [--starvation MS] [--no-cohort]`: the adversarial
+// stress for as long as you like; `--leader` runs leader election instead of random locks.
 import { parseArgs } from 'node:util';
 import { runStress } from './stress.runner';
 
@@ -7,6 +7,7 @@ const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '1' },
     quorum: { type: 'boolean', default: false },
+    leader: { type: 'boolean', default: false },
     seed: { type: 'string' },
     workers: { type: 'string', default: '4' },
     starvation: { type: 'string' },
@@ -17,6 +18,7 @@ const { values } = parseArgs({
 runStress({
   duration: Number(values.minutes) * 60_000,
   quorum: values.quorum,
+  mode: values.leader ? 'leader' : 'locks',
   seed: values.seed === undefined ? undefined : Number(values.seed),
   workers: Number(values.workers),
   settings: {

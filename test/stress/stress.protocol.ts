@@ -22,10 +22,17 @@ export interface WorkerConfig {
   settings: Pick<LockModuleOptions, 'cohort' | 'starvation'>;
 }
 
+/** What a stress run exercises: random locks (every primitive), or leader election for one name. */
+export type StressMode = 'locks' | 'leader';
+
 /** A message from a worker. */
 export type StressReport =
   | { type: 'ready' | 'stopped'; worker: string }
   | { type: 'violation'; what: string }
+  /** Leader mode: a term began (epoch ms when `changes` said so). */
+  | { type: 'elected'; worker: string; term: number; at: number }
+  /** Leader mode: a term ended (epoch ms when the `term-ended` event came, before the lock was given back). */
+  | { type: 'term-ended'; worker: string; term: number; at: number; reason: 'resigned' | 'lost' }
   | {
       type: 'acquisition';
       holder: string;

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { REDIS_URL } from '../support/redis';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 import { Checker, SHARED_KEYS } from './stress.checker';
-import type { StressReport, WorkerConfig } from './stress.protocol';
+import { judgeTerms, type TermRecord } from './leader-terms.referee';
+import type { StressMode, StressReport, WorkerConfig } from './stress.protocol';
 
 /** How a run is shaped. */
 export interface StressOptions {
@@ -16,6 +17,8 @@ export interface StressOptions {
   duration: number;
   /** Redlock quorum over 3 redis-servers instead of one. */
   quorum?: boolean;
+  /** Random locks (the default), or leader election for one name (see stress.leader-worker.ts). */
+  mode?: StressMode;
   workers?: number;
   loops?: number;
   keys?: number;
@@ -54,15 +57,19 @@ interface Worker {
 export async function runStress(options: StressOptions): Promise<StressResult> {
   const log = options.log ?? (() => undefined);
   const seed = options.seed ?? randomBytes(4).readUInt32BE();
+  const mode = options.mode ?? 'locks';
   // Quorum mode refuses semaphores and read locks: its workers take exclusive locks only.
   const shares = !options.quorum;
-  const keys = [...Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`), ...(shares ? SHARED_KEYS : [])];
+  const keys =
+    mode === 'leader' ? ['L'] : [...Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`), ...(shares ? SHARED_KEYS : [])];
   const servers = await Promise.all(Array.from({ length: options.quorum ? 3 : 1 }, () => startRedisServer()));
   const admins = servers.map((server) => new Redis(server.url));
   const checkerPrefix = `stress:${randomBytes(4).toString('hex')}:`;
   const checkerRedis = new Redis(REDIS_URL);
   const checker = new Checker(checkerRedis, checkerPrefix);
   const reports: Array<Extract<StressReport, { type: 'acquisition' }>> = [];
+  const terms = new Map<number, TermRecord>();
+  const killed = new Set<string>();
   const violations: string[] = [];
   const pauses: Array<{ worker: string; from: number; to: number }> = [];
   const workers: Worker[] = [];
@@ -83,7 +90,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       seed: seed + nextWorker,
       settings: options.settings ?? {},
     };
-    const child = fork(join(__dirname, 'stress.worker.ts'), [JSON.stringify(config)], {
+    const child = fork(join(__dirname, mode === 'leader' ? 'stress.leader-worker.ts' : 'stress.worker.ts'), [JSON.stringify(config)], {
       execArgv: ['-r', 'ts-node/register/transpile-only', '-r', join(__dirname, '..', 'support', 'resolve-ts.js')],
       env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -95,6 +102,14 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
         markReady();
       } else if (report.type === 'acquisition') {
         reports.push(report);
+      } else if (report.type === 'elected') {
+        terms.set(report.term, { ...terms.get(report.term), term: report.term, holder: report.worker, electedAt: report.at });
+      } else if (report.type === 'term-ended') {
+        const known = terms.get(report.term);
+        // An end without a start: the worker stalled past the lease before it could say it leads (it never did).
+        if (known) {
+          terms.set(report.term, { ...known, endedAt: report.at, reason: report.reason });
+        }
       } else if (report.type === 'violation') {
         violations.push(`${config.id}: ${report.what}`);
       }
@@ -117,6 +132,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     faults[kind] = (faults[kind] ?? 0) + 1;
     if (kind === 'kill' && victim) {
       victim.killed = true;
+      killed.add(victim.id);
       victim.child.kill('SIGKILL');
       await checker.forget(keys, victim.id);
       spawn();
@@ -140,7 +156,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
 
   try {
     log(
-      `stress: ${options.quorum ? 'quorum of 3' : 'one Redis'}, seed ${seed}, ${options.workers ?? 4} workers x ${options.loops ?? 3} loops, ${Math.round(options.duration / 1000)} s, settings ${JSON.stringify(options.settings ?? 'defaults')}`,
+      `stress: ${mode === 'leader' ? 'leader election, ' : ''}${options.quorum ? 'quorum of 3' : 'one Redis'}, seed ${seed}, ${options.workers ?? 4} workers x ${options.loops ?? 3} loops, ${Math.round(options.duration / 1000)} s, settings ${JSON.stringify(options.settings ?? 'defaults')}`,
     );
     Array.from({ length: options.workers ?? 4 }, spawn);
     await Promise.all(workers.map((worker) => worker.ready));
@@ -154,10 +170,13 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     await sleep(SETTLE);
     violations.push(...(await leftovers(admins)));
     const verdict = await checker.verdict(keys);
-    violations.push(...judge(verdict, reports, pauses));
+    violations.push(...judge(verdict, reports, pauses), ...judgeTerms([...terms.values()], (holder) => killed.has(holder)));
     const clean = reports.filter((report) => report.clean).length;
-    if (clean < 20) {
+    if (mode === 'locks' && clean < 20) {
       violations.push(`too little progress to judge: ${clean} clean critical sections`);
+    }
+    if (mode === 'leader' && terms.size < 10) {
+      violations.push(`too little progress to judge: ${terms.size} terms`);
     }
     const stats = {
       acquisitions: reports.filter((report) => report.fence !== undefined).length,
@@ -169,6 +188,8 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       acceptedWrites: verdict.accepted,
       refusedStaleWrites: verdict.refused,
       workersStarted: workers.length,
+      terms: terms.size,
+      lostTerms: [...terms.values()].filter((term) => term.reason === 'lost').length,
       ...Object.fromEntries(Object.entries(faults).map(([kind, count]) => [`fault:${kind}`, count])),
     };
     log(`stress: ${JSON.stringify(stats)}`);

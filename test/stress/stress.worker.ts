@@ -1,48 +1,10 @@
 // One stress worker: a Nest app whose loops take random locks in random ways until told to stop, enter the
 // referee's critical section while they hold one, and report every acquisition to the runner over IPC.
-import 'reflect-metadata';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockNotAcquiredError, LockModule, LockService, LockStoreUnavailableError, type Lock } from '../../lib';
-import { Checker } from './stress.checker';
-import type { StressReport, WorkerConfig } from './stress.protocol';
+import { LockNotAcquiredError, LockStoreUnavailableError, type Lock } from '../../lib';
+import { runStressWorker } from './stress.worker-app';
 
-const config = JSON.parse(process.argv[2]) as WorkerConfig;
-
-/** mulberry32: a small seeded generator, so that a run can be told apart by its seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = generator(config.seed);
-const pick = <T>(choices: readonly T[]): T => choices[Math.floor(random() * choices.length)];
-const send = (report: StressReport): void => void process.send?.(report);
-
-@Module({
-  imports: [
-    LockModule.forRoot({
-      redis: config.redis,
-      prefix: config.prefix,
-      commandTimeout: config.commandTimeout,
-      logger: false,
-      ...config.settings,
-    }),
-  ],
-})
-class StressModule {}
-
-async function main(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(StressModule, { logger: false });
-  const locks = app.get(LockService);
+runStressWorker(async ({ config, locks, checker, random, pick, send, stopping }) => {
   // By fencing token: unique per holder, while holders the lock was passed to inside a process share a store token.
   const released = new Set<number>();
   locks.events.subscribe((event) => {
@@ -50,15 +12,7 @@ async function main(): Promise<void> {
       released.add(event.fencingToken);
     }
   });
-  const checker = new Checker(new Redis(config.checkerUrl), config.checkerPrefix);
-  let stopping = false;
   let sequence = 0;
-  process.on('unhandledRejection', (reason) => send({ type: 'violation', what: `unhandled rejection: ${String(reason)}` }));
-  process.on('message', (message) => {
-    if (message === 'stop') {
-      stopping = true;
-    }
-  });
 
   const keyNames = Array.from({ length: config.keys }, (_, i) => `k${i}`);
   const critical = async (lock: Lock, holder: string): Promise<void> => {
@@ -148,18 +102,10 @@ async function main(): Promise<void> {
   }
 
   const loops = Array.from({ length: config.loops }, async () => {
-    while (!stopping) {
+    while (!stopping()) {
       await iteration();
     }
   });
   send({ type: 'ready', worker: config.id });
   await Promise.all(loops);
-  await app.close();
-  await checker.close();
-  process.send?.({ type: 'stopped', worker: config.id } satisfies StressReport, () => process.disconnect());
-}
-
-main().catch((error: unknown) => {
-  send({ type: 'violation', what: `worker crashed: ${error instanceof Error ? error.stack : String(error)}` });
-  process.exitCode = 1;
 });

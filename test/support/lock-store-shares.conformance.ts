@@ -27,6 +27,13 @@ export function describeSharedLockStoreConformance(name: string, create: () => P
       await dispose();
     });
 
+    it('names no exclusive holder while permit holders or readers hold a key', async () => {
+      await store.acquire(['s'], 'p1', 5000, 0, PERMIT(2));
+      await store.acquire(['r'], 'r1', 5000, 0, READ);
+      expect(await store.holder?.('s')).toBeUndefined();
+      expect(await store.holder?.('r')).toBeUndefined();
+    });
+
     it('admits up to limit permit holders, each with its own increasing fencing token, and refuses the next', async () => {
       const tokens = [];
       for (const holder of ['p1', 'p2', 'p3']) {

@@ -95,6 +95,19 @@ export function describeLockStoreConformance(
       expect(await store.release(['a'], 't1')).toBe(false);
     });
 
+    it('names the token of the exclusive holder, and nobody once the key is released or has expired', async () => {
+      const holder = (key: string): Promise<string | undefined> => (store.holder as NonNullable<LockStore['holder']>).call(store, key);
+      expect(typeof store.holder).toBe('function');
+      expect(await holder('a')).toBeUndefined();
+      await store.acquire(['a'], 'app@host:1/t1', 1000);
+      expect(await holder('a')).toBe('app@host:1/t1');
+      await store.release(['a'], 'app@host:1/t1');
+      expect(await holder('a')).toBeUndefined();
+      await store.acquire(['a'], 't2', 40);
+      await sleep(70);
+      expect(await holder('a')).toBeUndefined();
+    });
+
     it('keeps a released key for keepFor ms (a minimum hold), then lets it expire', async () => {
       await store.acquire(['a'], 't1', 5000);
       expect(await store.release(['a'], 't1', { keepFor: 150 })).toBe(true);

@@ -6,6 +6,7 @@ import { FENCE_BLOCK } from '../../lib/lock.constants';
 import { FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from '../../lib/stores/redis/redis-lock.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
+import { expectElectionAndHandOver } from '../support/leadership';
 import { cli } from '../support/cli';
 import { failingScripts } from '../support/failing-client';
 import { eventually, uniquePrefix } from '../support/redis';
@@ -232,6 +233,15 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
       const client = new Redis(owner.url);
       expect(await client.script('EXISTS', FAIR_ACQUIRE_SCRIPT.sha)).toEqual([1]);
       client.disconnect();
+    }
+  });
+
+  it('elects a leader among apps, names it for the others, and hands over on resign() with a higher term', async () => {
+    const apps = await Promise.all(['a', 'b', 'c'].map((appName) => bootLockApp({ redis: { cluster: cluster.startupNodes }, appName })));
+    try {
+      await expectElectionAndHandOver(apps.map(({ locks }) => locks.elect('cluster-jobs', { ttl: 3_000, retry: 200 })));
+    } finally {
+      await Promise.all(apps.map(({ app }) => app.close()));
     }
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { bootLockApp, type LockApp } from '../support/app';
+import { expectElectionAndHandOver } from '../support/leadership';
 import { eventually } from '../support/redis';
 import { freePort, startRedisServer, waitForReplicaSync, type RedisServer } from '../support/redis-server';
 
@@ -111,4 +112,14 @@ describe('Sentinel: 1 master, 1 replica, 3 sentinels', () => {
     await lock.release();
     expect(failed).toBeLessThan(50);
   }, 60_000);
+
+  it('elects a leader among apps on the master it finds through the sentinels, and hands over on resign()', async () => {
+    const redis = { sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })), name: 'mymaster' };
+    const apps = await Promise.all(['a', 'b'].map((appName) => bootLockApp({ redis, appName, commandTimeout: 500 })));
+    try {
+      await expectElectionAndHandOver(apps.map(({ locks }) => locks.elect('sentinel-jobs', { ttl: 3_000, retry: 200 })));
+    } finally {
+      await Promise.all(apps.map(({ app }) => app.close()));
+    }
+  });
 });

@@ -161,6 +161,10 @@ export class MemoryLockStore implements LockStore {
     return keys.some((key) => this.live(key) !== undefined || this.shared.live(key) !== undefined);
   }
 
+  async holder(key: string): Promise<string | undefined> {
+    return this.live(key)?.token;
+  }
+
   watch(keys: readonly string[], token: string): LockReleaseWatch {
     const latch = new ReleaseLatch();
     const listener: Listener = (announcement) => {

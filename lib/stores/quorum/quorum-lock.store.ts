@@ -209,6 +209,19 @@ export class QuorumLockStore implements LockStore {
     return round.succeeded.filter((entry) => entry.value).length >= this.quorum;
   }
 
+  /** The token a majority of the nodes hold the key for; undefined if no token has a majority. */
+  async holder(key: string): Promise<string | undefined> {
+    const round = await this.majority(
+      (node) => node.holder(key),
+      (token) => token !== undefined,
+    );
+    if (round.unanswered > this.nodes.length - this.quorum) {
+      throw this.quorumError(`read the holder of lock ${JSON.stringify(key)}`, round.unanswered);
+    }
+    const tokens = round.succeeded.map((entry) => entry.value);
+    return tokens.find((token) => token !== undefined && tokens.filter((seen) => seen === token).length >= this.quorum);
+  }
+
   watch(keys: readonly string[], token: string, onlyIfLive = false): LockReleaseWatch | undefined {
     const watches = this.nodes.map((node) => node.watch(keys, token, onlyIfLive));
     if (watches.some((watch) => watch === undefined)) {

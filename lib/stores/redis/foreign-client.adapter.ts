@@ -34,6 +34,15 @@ export abstract class ForeignClientAdapter extends EventEmitter {
     return this.command(key, ['EXISTS', key]);
   }
 
+  /** GET; a value another library returns as bytes comes back as a string, as from ioredis. */
+  async get(key: string): Promise<string | null> {
+    const value = await this.command(key, ['GET', key]);
+    if (typeof value === 'string') {
+      return value;
+    }
+    return Buffer.isBuffer(value) ? value.toString() : null;
+  }
+
   ping(): Promise<unknown> {
     return this.command(undefined, ['PING']);
   }

@@ -262,6 +262,12 @@ export class RedisLockStore implements LockStore {
     return counts.some((count) => replyNumber(count) > 0);
   }
 
+  async holder(key: string): Promise<string | undefined> {
+    const value: unknown = await this.commands.run({ name: 'read the holder of', keys: [key] }, () => this.client.get(this.keys.lock(key)));
+    // A shared hold keeps `*<share>` in the lock key: no exclusive holder.
+    return typeof value === 'string' && !value.startsWith('*') ? value : undefined;
+  }
+
   async ping(): Promise<void> {
     await this.commands.run({ name: 'ping', keys: [] }, () => this.client.ping());
   }
