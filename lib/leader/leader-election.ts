@@ -1,5 +1,5 @@
 import { Observable, Subject } from 'rxjs';
-import { performance } from 'node:perf_hooks';
+import { clock } from '../utils/clock.util.js';
 import { LockError, LockLostError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
 import type { LockEvent, LockOptions, LockStore } from '../interfaces/index.js';
 import type { LockLogger } from '../lock.logger.js';
@@ -9,7 +9,6 @@ import { pause, startTimer } from '../utils/timer.util.js';
 import type { Leadership } from './leadership.interface.js';
 import type { ResolvedLeaderOptions } from './leader-options.resolver.js';
 import { LeaderTerm, type TermEnd } from './leader-term.js';
-import { untilLeaseDecided } from './lapsed-lease.js';
 
 /** What an election needs from the app's LockService. */
 export interface LeaderElectionContext {
@@ -162,10 +161,8 @@ export class LeaderElection implements Leadership {
 
   /** Holds the term for as long as it lasts; a resignation gives the lock back at once. */
   private async lead(lock: Lock): Promise<void> {
-    // Stalled since the grant: the lease may be over here, renewed in time or lost; its timers tell which.
-    await untilLeaseDecided(lock, this.options.ttl);
     if (this.stop.signal.aborted || !lock.isHeld) {
-      // Resigned while the grant was on its way, or lost since: never a term.
+      // Resigned while the grant was on its way, or its lease ran out here since (a stall): never a term.
       await lock.release().catch(() => undefined);
       return;
     }
@@ -178,9 +175,8 @@ export class LeaderElection implements Leadership {
     this.changeSubject.next(true);
     const end = await term.ended;
     // A resignation gives the lock back; so does one that came after a stall ended the term (the watchdog could
-    // otherwise renew a lease Redis still had), once the lock's timers have said whether it was lost.
+    // otherwise renew a lease Redis still had).
     if (end === 'resigned' || this.stop.signal.aborted) {
-      await untilLeaseDecided(lock, this.options.ttl);
       await lock.release().catch((error: unknown) => {
         this.context.logger.warn(
           `Could not hand over the leadership of "${this.name}" on resigning (${error instanceof Error ? error.message : String(error)}); ` +
@@ -194,7 +190,7 @@ export class LeaderElection implements Leadership {
     this.current = undefined;
     this.looks += 1;
     this.observed = undefined;
-    const led = performance.now() - term.startedAt;
+    const led = clock.now() - term.startedAt;
     this.context.logger.log(`Stopped leading "${this.name}" (term ${term.number}, ${end}).`);
     this.context.emit({ type: 'term-ended', ...this.identity(term), led, reason: end });
     this.changeSubject.next(false);

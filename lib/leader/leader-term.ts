@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { clock } from '../utils/clock.util.js';
 import type { LockLostError } from '../errors/index.js';
 import type { Lock } from '../core/lock.js';
 
@@ -10,8 +10,8 @@ export type TermEnd = 'resigned' | 'lost';
  * the lock's lease runs on this process's clock; the lock's loss, or a resignation, ends it once.
  */
 export class LeaderTerm {
-  /** `performance.now()` when the term began. */
-  readonly startedAt = performance.now();
+  /** `clock.now()` when the term began. */
+  readonly startedAt = clock.now();
   /** Resolves with how the term ended, once it has. */
   readonly ended: Promise<TermEnd>;
   private readonly controller = new AbortController();
