@@ -6,12 +6,31 @@ import {
   LockNotAcquiredError,
   LockStoreUnavailableError,
   QuorumLockStore,
+  RedisLockStore,
   type LockStore,
 } from '../../lib';
 import { runWorker } from '../processes/run-worker';
 import { bootLockApp, type LockApp } from '../support/app';
 import { eventually } from '../support/redis';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
+
+/** A client whose script replies come back `ms` late (a slow node, a long round trip). */
+function delayedScripts(url: string, ms: number): Redis {
+  const client = new Redis(url);
+  return new Proxy(client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if ((property === 'evalsha' || property === 'eval') && typeof value === 'function') {
+        return async (...args: unknown[]) => {
+          const reply: unknown = await (value as (...rest: unknown[]) => Promise<unknown>).apply(target, args);
+          await sleep(ms);
+          return reply;
+        };
+      }
+      return typeof value === 'function' ? (value as (...rest: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
 
 async function startNodes(count: number): Promise<RedisServer[]> {
   return Promise.all(Array.from({ length: count }, () => startRedisServer()));
@@ -71,7 +90,7 @@ describe('Redlock quorum over independent masters', () => {
       nodes[2].thaw();
       expect(error).toBeInstanceOf(LockStoreUnavailableError);
       expect(error).not.toBeInstanceOf(LockNotAcquiredError);
-      expect((error as Error).message).toMatch(/quorum not reached: 1 of 3 Redis nodes answered, 2 needed/);
+      expect((error as Error).message).toMatch(/quorum not reached: 1 of 3 Redis nodes answered( within one command timeout \(300 ms\))?, 2 needed/);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const lock = await subject.locks.acquire('two-down', { waitTimeout: 2_000 });
       await lock.release();
@@ -278,6 +297,28 @@ describe('Redlock quorum over independent masters', () => {
       expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
       expect(new Set(tokens).size).toBe(tokens.length);
     }, 30_000);
+  });
+
+  it('ends an attempt (the majority’s answers and the fencing write-back together) within one command timeout', async () => {
+    const servers = await startNodes(3);
+    const slow = servers.slice(1).map((server) => delayedScripts(server.url, 300));
+    const nodes = [
+      new RedisLockStore({ client: new Redis(servers[0].url), ownsClient: true, commandTimeout: 400, logger: false }),
+      ...slow.map((client) => new RedisLockStore({ client, ownsClient: true, commandTimeout: 400, logger: false })),
+    ];
+    const store = new QuorumLockStore(nodes);
+    try {
+      const started = performance.now();
+      // Two of three nodes answer each script in 300 ms: a majority grants after 300 ms, and writes the fence back
+      // in 300 more; the attempt must not take both.
+      const outcome = await store.acquire(['slow'], 'slow-1', 10_000).catch((error: unknown) => error);
+      const took = performance.now() - started;
+      expect(took).toBeLessThan(550);
+      expect(outcome).toBeInstanceOf(LockStoreUnavailableError);
+    } finally {
+      await store.close();
+      await Promise.all(servers.map((server) => server.stop()));
+    }
   });
 
   it('reports nodes up and the quorum in its health check', async () => {

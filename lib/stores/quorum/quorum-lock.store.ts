@@ -20,6 +20,19 @@ interface QuorumRound<T> {
   cut: boolean;
 }
 
+/** When one acquisition attempt started, when its grant would stop being worth anything, and when it gives up. */
+interface QuorumAttempt {
+  readonly started: number;
+  readonly validUntil: number;
+  readonly until: number;
+}
+
+/** What cut an attempt short, for messages. */
+function describeLimit(attempt: QuorumAttempt): string {
+  const limit = Math.round(attempt.until - attempt.started);
+  return attempt.until < attempt.validUntil ? `one command timeout (${limit} ms)` : `the lock's validity (${limit} ms)`;
+}
+
 /** An extension of one token in flight on some node, and whether the lock was released meanwhile. */
 interface Extension {
   released: boolean;
@@ -41,6 +54,8 @@ function drift(ttl: number): number {
  */
 export class QuorumLockStore implements LockStore {
   private readonly quorum: number;
+  /** Longest time one attempt may take, in ms: the nodes' command timeout. */
+  private readonly commandTimeout: number;
   /** Extensions some node has not answered yet, by token. */
   private readonly extensions = new Map<string, Extension>();
 
@@ -52,30 +67,29 @@ export class QuorumLockStore implements LockStore {
       );
     }
     this.quorum = Math.floor(nodes.length / 2) + 1;
+    this.commandTimeout = Math.max(...nodes.map((node) => node.commandTimeout));
   }
 
   async acquire(keys: readonly string[], token: string, ttl: number): Promise<LockStoreAcquireResult> {
     const started = clock.now();
-    // Past its validity a grant is worthless: no round waits longer for a slow node.
+    // Past its validity a grant is worthless, and an attempt takes one command timeout at most, as on one Redis:
+    // no round (the majority's answers, then the fencing write-back) waits longer for a slow node.
     const validUntil = started + ttl - drift(ttl);
+    const attempt = { started, validUntil, until: Math.min(validUntil, started + this.commandTimeout) };
     const operation = `acquire lock ${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`;
     const round = await this.majority(
       (node) => node.attemptOnce(keys, token, ttl),
       (result) => result.acquired,
       this.nodes,
-      validUntil,
+      attempt.until,
     );
     const granted = round.succeeded.filter((entry) => entry.value.acquired) as Array<{ node: RedisLockStore; value: LockStoreGrant }>;
     try {
       if (granted.length >= this.quorum) {
-        return await this.grantMajority(keys, granted, started, validUntil, operation);
+        return await this.grantMajority(keys, granted, attempt, operation);
       }
       if (round.unanswered > this.nodes.length - this.quorum) {
-        throw this.quorumError(
-          operation,
-          round.unanswered,
-          round.cut ? ` within the lock's validity (${Math.round(validUntil - started)} ms)` : '',
-        );
+        throw this.quorumError(operation, round.unanswered, round.cut ? ` within ${describeLimit(attempt)}` : '');
       }
     } catch (error) {
       this.rollBack(keys, token);
@@ -95,18 +109,15 @@ export class QuorumLockStore implements LockStore {
   private async grantMajority(
     keys: readonly string[],
     granted: Array<{ node: RedisLockStore; value: LockStoreGrant }>,
-    started: number,
-    validUntil: number,
+    attempt: QuorumAttempt,
     operation: string,
   ): Promise<LockStoreAcquireResult> {
     const late = (): LockStoreUnavailableError =>
       new LockStoreUnavailableError(
         operation,
-        new Error(
-          `a majority answered after ${Math.round(clock.now() - started)} ms, past the lock's validity; a lease that short cannot be handed out`,
-        ),
+        new Error(`a majority did not grant it and record its fencing token within ${describeLimit(attempt)}`),
       );
-    if (clock.now() >= validUntil) {
+    if (clock.now() >= attempt.until) {
       throw late();
     }
     const fencingToken = Math.max(...granted.map((entry) => entry.value.fencingToken));
@@ -114,12 +125,14 @@ export class QuorumLockStore implements LockStore {
       (node) => node.raiseFence(keys, fencingToken).then(() => true),
       () => true,
       granted.map((entry) => entry.node),
-      validUntil,
+      attempt.until,
     );
     if (raised.succeeded.length < this.quorum) {
-      throw clock.now() >= validUntil ? late() : this.quorumError(`record the fencing token of ${operation.slice(8)}`, raised.unanswered);
+      throw clock.now() >= attempt.until
+        ? late()
+        : this.quorumError(`record the fencing token of ${operation.slice(8)}`, raised.unanswered);
     }
-    const lease = Math.floor(validUntil - clock.now());
+    const lease = Math.floor(attempt.validUntil - clock.now());
     if (lease <= 0) {
       throw late();
     }
@@ -127,11 +140,11 @@ export class QuorumLockStore implements LockStore {
   }
 
   /**
-   * Releases on every node, including those that did not answer in time: their attempt may still run. Sent now,
-   * whole, on each node's connection: it reaches each node before any later round of the same token.
+   * Releases on every node, including those that did not answer in time: their attempt may still run. Sent now, on
+   * each node's connection: it reaches each node before any later round of the same token.
    */
   private rollBack(keys: readonly string[], token: string): void {
-    void this.everywhere((node) => node.cleanUp(keys, token));
+    void this.everywhere((node) => node.release(keys, token));
   }
 
   async extend(keys: readonly string[], token: string, ttl: number): Promise<boolean> {

@@ -47,6 +47,10 @@ export abstract class ForeignClientAdapter extends EventEmitter {
     return this.command(undefined, ['PING']);
   }
 
+  script(subcommand: 'LOAD', source: string): Promise<unknown> {
+    return this.command(undefined, ['SCRIPT', subcommand, source]);
+  }
+
   /** The store's `exists(key).wait(count, timeout).exec()`: WAIT on the connection (cluster: the node) of `key`. */
   pipeline(): { exists(key: string): unknown } {
     const commands: Array<Array<string | number>> = [];

@@ -3,6 +3,7 @@ import { LockError, LockStoreUnavailableError } from '../../errors/index.js';
 import type { LockLogger } from '../../lock.logger.js';
 import { startTimer } from '../../utils/timer.util.js';
 import type { LockScript } from './redis-lua.snippets.js';
+import type { RedisScriptLoader } from './redis-script.loader.js';
 
 /** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/;
@@ -23,17 +24,6 @@ export interface RedisExchangeOptions {
   blocksFor?: number;
 }
 
-/** How one script is run. */
-export interface RedisScriptOptions {
-  /** Called when the script did not answer in time (it may still run on the server). */
-  onTimeout?: () => void;
-  /**
-   * Send the whole script (EVAL) rather than its SHA: a clean-up by token whose EVALSHA finds the script missing
-   * would be sent again only after the answer, behind a later attempt of the same token, and free what it got.
-   */
-  whole?: boolean;
-}
-
 /** Options of {@link RedisCommandRunner}. */
 export interface RedisCommandRunnerOptions {
   readonly client: Redis | Cluster;
@@ -41,6 +31,8 @@ export interface RedisCommandRunnerOptions {
   readonly logger: LockLogger;
   /** Log an outage once, and the recovery (for a client the module created; the app watches its own). */
   readonly reportOutages: boolean;
+  /** Puts the store's scripts in Redis's cache. */
+  readonly scripts: RedisScriptLoader;
 }
 
 /**
@@ -62,30 +54,31 @@ export class RedisCommandRunner {
   }
 
   /**
-   * Runs a script with EVALSHA, falling back to EVAL when Redis forgot it.
+   * Runs a script with EVALSHA, falling back to EVAL when Redis forgot it. Sent once the scripts are in Redis's
+   * cache after a (re)connection (see {@link RedisScriptLoader}), so that scripts go out in the order they were run.
    * @param script the script
    * @param redisKeys its KEYS
    * @param args its ARGV
    * @param operation what it is about
-   * @param options called if it does not answer in time; sent whole (see {@link RedisScriptOptions})
+   * @param onTimeout called if it does not answer in time
    */
   script(
     script: LockScript,
     redisKeys: readonly string[],
     args: ReadonlyArray<string | number>,
     operation: RedisOperation,
-    options: RedisScriptOptions = {},
+    onTimeout?: () => void,
   ): Promise<unknown> {
-    const exchange = (): Promise<unknown> =>
-      options.whole
-        ? this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args)
-        : this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
-            if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-              return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
-            }
-            throw error;
-          });
-    return this.run(operation, exchange, { onTimeout: options.onTimeout, late: script.idempotent });
+    const exchange = async (): Promise<unknown> => {
+      await this.options.scripts.loaded();
+      return this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+          return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
+        }
+        throw error;
+      });
+    };
+    return this.run(operation, exchange, { onTimeout, late: script.idempotent });
   }
 
   /**

@@ -11,7 +11,19 @@ import { conflictingShareError, shareTag } from '../../utils/lock-share.util.js'
 import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation } from './redis-command.runner.js';
 import { RedisKeySchema } from './redis-key.schema.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
+import { RedisScriptLoader } from './redis-script.loader.js';
 import { asIoredisSurface, type RedisClientInput } from './redis-client.js';
+
+/** Every script the store runs, loaded together (see {@link RedisScriptLoader}). */
+const STORE_SCRIPTS = [
+  FAIR_ACQUIRE_SCRIPT,
+  ACQUIRE_SCRIPT,
+  EXTEND_SCRIPT,
+  RAISE_FENCE_SCRIPT,
+  SHARED_ACQUIRE_SCRIPT,
+  SHARED_EXTEND_SCRIPT,
+  ...[CLASSIC_ANNOUNCING_SCRIPTS, SHARDED_ANNOUNCING_SCRIPTS].flatMap((set) => [set.release, set.releaseShared, set.leave]),
+];
 
 /** Options of {@link RedisLockStore}. */
 export interface RedisLockStoreOptions {
@@ -74,11 +86,18 @@ export class RedisLockStore implements LockStore {
   private readonly keys: RedisKeySchema;
   private readonly ownsClient: boolean;
   private readonly commands: RedisCommandRunner;
+  private readonly scripts: RedisScriptLoader;
   private readonly subscriber: RedisReleaseSubscriber;
   private readonly replicas?: LockReplicasOptions;
   private readonly starvation: number;
   /** A Cluster client: keys of different locks may live in different slots, so several keys go one by one. */
   private readonly cluster: boolean;
+
+  /**
+   * Longest wait for one command, in ms.
+   * @internal
+   */
+  readonly commandTimeout: number;
 
   /** @param options where Redis is and how to talk to it */
   constructor(options: RedisLockStoreOptions) {
@@ -89,9 +108,12 @@ export class RedisLockStore implements LockStore {
     this.starvation = options.starvation ?? DEFAULT_STARVATION;
     this.cluster = typeof (this.client as Cluster).nodes === 'function';
     const logger = createLockLogger(RedisLockStore.name, options.logger);
+    this.commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT;
+    this.scripts = new RedisScriptLoader(this.client, STORE_SCRIPTS);
     this.commands = new RedisCommandRunner({
       client: this.client,
-      commandTimeout: options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT,
+      scripts: this.scripts,
+      commandTimeout: this.commandTimeout,
       logger,
       reportOutages: this.ownsClient,
     });
@@ -121,14 +143,6 @@ export class RedisLockStore implements LockStore {
     return this.attempt(keys, token, ttl, 0, undefined, false);
   }
 
-  /**
-   * Gives back what `token` may hold of the keys, sent whole: a clean-up never reaches Redis behind a later command.
-   * @internal
-   */
-  cleanUp(keys: readonly string[], token: string, share?: LockShare): Promise<boolean> {
-    return this.releaseKeys(keys, token, { share }, true);
-  }
-
   private async attempt(
     keys: readonly string[],
     token: string,
@@ -140,7 +154,7 @@ export class RedisLockStore implements LockStore {
     if (keys.length > 1 && (this.cluster || share)) {
       return this.acquireKeyByKey(keys, token, ttl, share);
     }
-    const cleanUp = cleansUp ? (): void => void this.cleanUp(keys, token, share).catch(() => undefined) : undefined;
+    const cleanUp = cleansUp ? (): void => void this.release(keys, token, { share }).catch(() => undefined) : undefined;
     const operation = { name: 'acquire', keys };
     const reply =
       keys.length === 1
@@ -149,14 +163,14 @@ export class RedisLockStore implements LockStore {
             this.keys.keySet(keys[0]),
             [token, ttl, FENCE_RETENTION, wait, share ? shareTag(share) : this.starvation],
             operation,
-            { onTimeout: cleanUp },
+            cleanUp,
           )
         : await this.commands.script(
             ACQUIRE_SCRIPT,
             [...keys.map((key) => this.keys.lock(key)), ...keys.map((key) => this.keys.fence(key))],
             [token, ttl, FENCE_RETENTION],
             operation,
-            { onTimeout: cleanUp },
+            cleanUp,
           );
     const [acquired, value, last] = replyArray(reply);
     if (replyNumber(acquired) === 2) {
@@ -164,7 +178,7 @@ export class RedisLockStore implements LockStore {
     }
     if (replyNumber(acquired) === 1) {
       await this.confirmReplicated(keys, 'acquire').catch(async (error: unknown) => {
-        await this.cleanUp(keys, token, share).catch(() => undefined);
+        await this.release(keys, token, { share }).catch(() => undefined);
         throw error;
       });
       return { acquired: true, fencingToken: replyNumber(value), reserved: keys.length === 1 && !share ? FENCE_BLOCK : 1 };
@@ -198,13 +212,9 @@ export class RedisLockStore implements LockStore {
     return replyNumber(reply) === 1;
   }
 
-  release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
-    return this.releaseKeys(keys, token, options, false);
-  }
-
-  private async releaseKeys(keys: readonly string[], token: string, options: LockStoreReleaseOptions, whole: boolean): Promise<boolean> {
+  async release(keys: readonly string[], token: string, options: LockStoreReleaseOptions = {}): Promise<boolean> {
     if (this.cluster && keys.length > 1) {
-      return this.everyKey(keys, (key) => this.releaseKeys([key], token, options, whole));
+      return this.everyKey(keys, (key) => this.release([key], token, options));
     }
     const keep = Math.max(0, Math.ceil(options.keepFor ?? 0));
     const { release, releaseShared } = this.announcing();
@@ -215,7 +225,6 @@ export class RedisLockStore implements LockStore {
         ? [token, FENCE_RETENTION, keep, shareTag(options.share)]
         : [token, FENCE_RETENTION, keep, this.starvation, options.yield ? 1 : 0],
       { name: 'release', keys },
-      { whole },
     );
     await this.confirmReplicated(keys, 'release');
     return replyNumber(reply) === keys.length;
@@ -284,6 +293,7 @@ export class RedisLockStore implements LockStore {
   }
 
   async close(): Promise<void> {
+    this.scripts.close();
     await this.subscriber.close();
     if (this.ownsClient) {
       await closeClient(this.client);
@@ -305,14 +315,14 @@ export class RedisLockStore implements LockStore {
     let fencingToken = 0;
     // Whatever fails after a key was taken (a busy key, an unanswered one, the write-back), every key goes back.
     const giveBack = async (error: unknown): Promise<never> => {
-      await this.cleanUp(keys, token, share).catch(() => undefined);
+      await this.release(keys, token, { share }).catch(() => undefined);
       throw error;
     };
     for (const key of [...keys].sort()) {
       const result = await this.acquire([key], token, ttl, 0, share).catch(giveBack);
       if (!result.acquired) {
         if (taken.length > 0) {
-          await this.cleanUp(taken, token, share).catch(() => undefined);
+          await this.release(taken, token, { share }).catch(() => undefined);
         }
         return result;
       }

@@ -1,0 +1,57 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { LockScript } from './redis-lua.snippets.js';
+
+/**
+ * Puts a store's scripts in Redis's script cache (SCRIPT LOAD) before the first of them is run on a connection, and
+ * again after the connection was lost (the server may have restarted empty). Scripts are run by SHA; one that Redis
+ * does not know is sent again whole only after Redis said so, behind whatever was sent meanwhile: with every script
+ * loaded together, a clean-up can never end up behind a later attempt of the same token that way. A user the ACL
+ * refuses SCRIPT LOAD still works (scripts are then sent whole when missing).
+ */
+export class RedisScriptLoader {
+  private loading?: Promise<void>;
+  /** Redis refused SCRIPT LOAD (the user's ACL): scripts are sent whole when missing, without asking again. */
+  private refused = false;
+  private readonly forget = (): void => {
+    this.loading = undefined;
+  };
+
+  /**
+   * @param client the store's client
+   * @param scripts every script the store runs
+   */
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly scripts: readonly LockScript[],
+  ) {
+    client.on('close', this.forget);
+  }
+
+  /** Resolves once the scripts are in the cache of every node the client sends scripts to, or loading them failed. */
+  loaded(): Promise<void> {
+    this.loading ??= this.load();
+    return this.loading;
+  }
+
+  /** Stops watching the client. */
+  close(): void {
+    this.client.off('close', this.forget);
+  }
+
+  private async load(): Promise<void> {
+    const cluster = this.client as Cluster;
+    const nodes: Array<Redis | Cluster> = typeof cluster.nodes === 'function' ? cluster.nodes('master') : [this.client];
+    if (this.refused || nodes.length === 0) {
+      // A cluster that has not found its nodes yet: the next script asks again.
+      this.loading = this.refused ? this.loading : undefined;
+      return;
+    }
+    try {
+      await Promise.all(nodes.flatMap((node) => this.scripts.map((script) => node.script('LOAD', script.source))));
+    } catch (error) {
+      this.refused = error instanceof Error && error.name === 'ReplyError' && /NOPERM|unknown command/i.test(error.message);
+      // Not loaded (no connection yet): the next script asks again; meanwhile scripts go whole when missing.
+      this.loading = this.refused ? this.loading : undefined;
+    }
+  }
+}
