@@ -90,7 +90,9 @@ describe('Redlock quorum over independent masters', () => {
       nodes[2].thaw();
       expect(error).toBeInstanceOf(LockStoreUnavailableError);
       expect(error).not.toBeInstanceOf(LockNotAcquiredError);
-      expect((error as Error).message).toMatch(/quorum not reached: 1 of 3 Redis nodes answered( within one command timeout \(300 ms\))?, 2 needed/);
+      expect((error as Error).message).toMatch(
+        /quorum not reached: 1 of 3 Redis nodes answered( within one command timeout \(300 ms\))?, 2 needed/,
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       const lock = await subject.locks.acquire('two-down', { waitTimeout: 2_000 });
       await lock.release();
