@@ -98,7 +98,8 @@ export interface LockModuleOptions {
   /**
    * The name this app's lock tokens carry, with the host name and the process id, so that `npx nest-lock inspect`
    * shows who holds a lock (`orders@web-1:4242`). Letters, digits, `.`, `_` and `-`; other characters become `_`.
-   * @default the npm package being run (`npm_package_name`), else the entry script's file name
+   * @default the `name` in the app's `package.json` (the nearest one above the entry file that has a name), else
+   * the host name
    */
   appName?: string;
   /**
