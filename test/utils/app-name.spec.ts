@@ -61,7 +61,7 @@ describe('the default appName', () => {
       'orders/dist/main.js',
       `console.log(require(${JSON.stringify(resolver)}).resolveLockModuleOptions({ store: 'memory' }).holder);`,
     );
-    const env = { ...process.env, TS_NODE_PROJECT: join(root, 'test', 'tsconfig.json') };
+    const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_PROJECT: join(root, 'test', 'tsconfig.json') };
     delete env.npm_package_name;
     const { stdout } = await promisify(execFile)(
       process.execPath,
