@@ -59,3 +59,6 @@ export const DEFAULT_COHORT = { passes: 16, duration: 25, linger: 2 } as const;
 
 /** Metadata key under which `@UseLock` records its key and options on a controller class or handler. */
 export const USE_LOCK_METADATA = 'lock:use-lock';
+
+/** What a client is told when a lock stays busy (the 409's message), unless `errorMessage` says otherwise. */
+export const DEFAULT_BUSY_ANSWER = 'The resource is busy; try again later.';

@@ -397,7 +397,11 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   private busy(keys: readonly string[], askedAt: number, share: LockShare | undefined): LockNotAcquiredError {
     const waited = performance.now() - askedAt;
     this.eventSubject.next({ type: 'busy', keys, ...shareFields(share), waited });
-    return new LockNotAcquiredError(keys, waited);
+    const error = new LockNotAcquiredError(keys, waited);
+    if (this.options.errorMessage !== undefined) {
+      error.answerWith(this.options.errorMessage);
+    }
+    return error;
   }
 
   private async releaseAfterWork(lock: Lock): Promise<void> {

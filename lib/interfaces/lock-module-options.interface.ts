@@ -1,6 +1,7 @@
 import type { LoggerService, ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { LockStore } from './lock-store.interface.js';
+import type { LockErrorMessage } from '../errors/lock-not-acquired.error.js';
 import type { NodeRedisClient } from '../stores/redis/node-redis.client.js';
 import type { GlideRedisClient } from '../stores/redis/glide.client.js';
 
@@ -102,6 +103,13 @@ export interface LockModuleOptions {
    * the host name
    */
   appName?: string;
+  /**
+   * What a client is told when a lock stays busy (the `message` of the 409, and of the WebSocket / RPC error): a text,
+   * or a function of the `LockNotAcquiredError` returning one. A `@Locked` / `@UseLock` `errorMessage` wins over it.
+   * The error your code sees keeps its `keys` and the developer's `message` either way.
+   * @default 'The resource is busy; try again later.'
+   */
+  errorMessage?: LockErrorMessage;
   /**
    * Register the module globally, so that `LockService` can be injected everywhere.
    * @default true

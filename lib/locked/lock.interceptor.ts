@@ -1,17 +1,20 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { catchError, concat, defer, EMPTY, of, type Observable } from 'rxjs';
+import { catchError, concat, defer, EMPTY, of, throwError, type Observable } from 'rxjs';
 import { LockService } from '../core/lock.service.js';
 import { USE_LOCK_METADATA } from '../lock.constants.js';
 import type { LockKeyResolver } from './lock-key.template.js';
 import { asTransportError } from './transport-error.js';
 import type { LockedOptions } from './locked.decorator.js';
+import type { LockErrorMessage } from '../errors/index.js';
+import { withBusyAnswer } from './busy-answer.js';
 
 /** What `@UseLock` records on a class or handler. */
 export interface UseLockSpec {
   readonly where: string;
   readonly keys: LockKeyResolver<ExecutionContext>;
-  readonly options: LockedOptions;
+  readonly options: Omit<LockedOptions, 'errorMessage'>;
+  readonly errorMessage?: LockErrorMessage;
 }
 
 /**
@@ -59,7 +62,7 @@ export class LockInterceptor implements NestInterceptor {
       return concat(
         locked,
         defer(() => (ran ? EMPTY : of(undefined))),
-      );
+      ).pipe(catchError((error: unknown) => throwError(() => withBusyAnswer(error, keys, spec.errorMessage, this.locks))));
     }).pipe(catchError((error: unknown) => asTransportError(error, context.getType())));
   }
 

@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import { LOCKED_METADATA } from '../lock.constants.js';
-import { InvalidLockOptionsError } from '../errors/index.js';
+import { InvalidLockOptionsError, type LockErrorMessage } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
 import { assertLockOptions } from '../options/lock-options.validator.js';
 import { describe } from '../utils/describe.util.js';
@@ -32,6 +32,12 @@ export interface LockedOptions extends Omit<UsingOptions, 'signal' | 'autoExtend
    * ticks, so that each tick runs once across instances
    */
   minHold?: number;
+  /**
+   * What a client is told when this lock stays busy (the 409's message): a text, or a function of the error returning
+   * one. Wins over the module's `errorMessage`; the error keeps its `keys` and the developer's `message`.
+   * @default the module's `errorMessage` ('The resource is busy; try again later.')
+   */
+  errorMessage?: LockErrorMessage;
 }
 
 type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
@@ -55,7 +61,16 @@ export type LockedMethodDecorator<A extends unknown[]> = <P extends [...A, ...un
   descriptor: TypedPropertyDescriptor<(...args: P) => R>,
 ) => void;
 
-const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'onBusy', 'limit', 'mode']);
+const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'ttl',
+  'waitTimeout',
+  'autoExtend',
+  'minHold',
+  'onBusy',
+  'limit',
+  'mode',
+  'errorMessage',
+]);
 const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, 'key']);
 
 /**
@@ -73,7 +88,7 @@ const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, '
  * async report() {}
  * ```
  * @param key the key; see {@link LockedKey}
- * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`, `limit`, `mode`
+ * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`, `limit`, `mode`, `errorMessage`
  * @throws InvalidLockOptionsError when the class is decorated, for a malformed key or option
  */
 export function Locked<A extends unknown[] = []>(key: LockedKey<A>, options?: LockedOptions): LockedMethodDecorator<A>;
@@ -90,12 +105,13 @@ export function Locked<A extends unknown[]>(
     const original = decoratedMethod(target, propertyKey, descriptor);
     const className = typeof target === 'function' ? target.name : target.constructor.name;
     const where = `${className}.${String(propertyKey)}`;
-    const { key, ...given } = splitDefinition(keyOrDefinition, options, where);
+    const { key, errorMessage, ...given } = splitDefinition(keyOrDefinition, options, where);
     const spec: LockedMethodSpec = {
       where,
       className,
       keys: compileLockedKey(key, where),
       options: given,
+      errorMessage,
       observable: declaresObservable(target, propertyKey),
     };
     const wrapped = createLockedMethod(original, spec);

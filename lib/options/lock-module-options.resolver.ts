@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { InvalidLockOptionsError } from '../errors/index.js';
 import { isRedisClientInput } from '../stores/redis/redis-client.js';
 import type { LockCohortOptions, LockModuleOptions, LockStore } from '../interfaces/index.js';
+import type { LockErrorMessage } from '../errors/index.js';
 import { describe } from '../utils/describe.util.js';
 import { defaultAppName } from '../utils/app-name.util.js';
 import { assertLockOptions, isWholeNumber, type ResolvedLockOptions } from './lock-options.validator.js';
@@ -32,6 +33,8 @@ export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'si
   holder: string;
   /** The module made the store (not passed in), so it closes it on shutdown. */
   ownsStore: boolean;
+  /** What a client is told when a lock stays busy, if not the default. */
+  errorMessage?: LockErrorMessage;
 }
 
 const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
@@ -48,6 +51,7 @@ const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
   'starvation',
   'verifyConnection',
   'appName',
+  'errorMessage',
   'isGlobal',
 ]);
 
@@ -135,6 +139,7 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
     logger: given.logger,
     replicas: given.replicas,
     ownsStore: typeof store === 'string',
+    errorMessage: given.errorMessage,
   };
 }
 

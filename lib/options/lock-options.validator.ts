@@ -62,6 +62,11 @@ export function assertLockOptions(options: unknown, allowed: ReadonlySet<string>
   if (record.onBusy !== undefined && record.onBusy !== 'throw' && record.onBusy !== 'skip') {
     throw new InvalidLockOptionsError(`${where}: onBusy must be 'throw' or 'skip', got ${describe(record.onBusy)}.`);
   }
+  if (record.errorMessage !== undefined && !isErrorMessage(record.errorMessage)) {
+    throw new InvalidLockOptionsError(
+      `${where}: errorMessage must be a non-empty string or a function of the error returning one, got ${describe(record.errorMessage)}.`,
+    );
+  }
   if (record.signal !== undefined && !(record.signal instanceof AbortSignal)) {
     throw new InvalidLockOptionsError(`${where}: signal must be an AbortSignal, got ${describe(record.signal)}.`);
   }
@@ -115,6 +120,11 @@ export function resolveLockOptions(
     signal: options?.signal,
     share: resolveShare(options),
   };
+}
+
+/** A busy answer: a text a client can read, or a function that makes one. */
+function isErrorMessage(value: unknown): boolean {
+  return typeof value === 'function' || (typeof value === 'string' && value.trim() !== '');
 }
 
 /** A wait: any safe whole number of ms, or `Infinity` (no end). */
