@@ -3,7 +3,7 @@ import { from, isObservable, Observable, Subject, finalize, tap, type Observable
 import { performance } from 'node:perf_hooks';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
-import { InvalidLockOptionsError, LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockError, LockNotAcquiredError } from '../errors/index.js';
 import {
   LockStore,
   type LockEvent,
@@ -15,7 +15,7 @@ import {
 } from '../interfaces/index.js';
 import { createLockLogger, type LockLogger } from '../lock.logger.js';
 import { normalizeLockKeys } from '../options/lock-key.validator.js';
-import { describeConnection, type ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
+import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
 import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from '../options/lock-options.validator.js';
 import { settleWithin } from '../utils/timer.util.js';
 import { shareFields } from '../utils/lock-share.util.js';
@@ -24,6 +24,7 @@ import { LocalQueue, type Cohort, type LocalPass } from './local-queue.js';
 import { LockAcquisition, type AcquisitionContext } from './lock-acquisition.js';
 import { LockFailureLog } from './lock-failure.log.js';
 import { Lock } from './lock.js';
+import { verifyLockStore } from './lock-store.verifier.js';
 
 /**
  * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
@@ -214,13 +215,8 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     if (!this.options.verifyConnection || !this.store.ping) {
       return;
     }
-    try {
-      await this.store.ping();
-    } catch (error) {
-      const where = describeConnection(this.options);
-      // Nest's start-up reports it (ExceptionHandler); logging it here too would print it twice.
-      throw new LockStoreUnavailableError(`reach the lock store (${where}) at app start (verifyConnection is on)`, error);
-    }
+    // Nest's start-up reports a failure (ExceptionHandler); logging it here too would print it twice.
+    await verifyLockStore(this.store, this.options);
   }
 
   /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
