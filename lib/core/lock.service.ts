@@ -273,6 +273,17 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     throw error;
   }
 
+  /**
+   * Has the locks this app holds on `key` check their hold with the store now, as the watchdog does: those the store no
+   * longer has are lost at once (`signal` aborts with a `LockLostError`). For `LockFaults.lose()`.
+   * @param key the key
+   * @internal
+   */
+  async checkHeld(key: string): Promise<void> {
+    const holding = [...this.held].filter((lock) => lock.keys.includes(key));
+    await Promise.allSettled(holding.map((lock) => lock.extend()));
+  }
+
   /** Takes the lock for a new token; shutdown waits for the way out of the queue. */
   private async take(keys: string[], options: ResolvedLockOptions): Promise<Lock> {
     if (options.share && !this.store.shares) {

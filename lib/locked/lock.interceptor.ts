@@ -8,6 +8,7 @@ import { asTransportError } from './transport-error.js';
 import type { LockedOptions } from './locked.decorator.js';
 import type { LockErrorMessage } from '../errors/index.js';
 import { withBusyAnswer } from './busy-answer.js';
+import { assertLockService } from './lock-service.guard.js';
 
 /** What `@UseLock` records on a class or handler. */
 export interface UseLockSpec {
@@ -47,6 +48,7 @@ export class LockInterceptor implements NestInterceptor {
       return next.handle();
     }
     return defer(() => {
+      assertLockService(this.locks, `@UseLock on ${spec.where} needs nest-lock's LockService`, spec.where.split('.')[0]);
       const keys = this.keysOf(spec, context);
       LockInterceptor.locking.add(request);
       let ran = false;

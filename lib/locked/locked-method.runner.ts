@@ -1,11 +1,10 @@
 import { catchError, defer, isObservable, throwError, type Observable } from 'rxjs';
-import { LockError, type LockErrorMessage } from '../errors/index.js';
+import type { LockErrorMessage } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
 import type { LockService } from '../core/lock.service.js';
 import type { LockedKeyResolver } from './locked-key.compiler.js';
 import { scheduledMinHold } from './locked-schedule.js';
-import { LockFailureLog } from '../core/lock-failure.log.js';
-import { createLockLogger } from '../lock.logger.js';
+import { assertLockService } from './lock-service.guard.js';
 import { withBusyAnswer } from './busy-answer.js';
 
 /** Where the running app's LockService is kept on instances of classes with `@Locked` methods. */
@@ -89,22 +88,10 @@ function keysOf(service: LockService, spec: LockedMethodSpec, instance: unknown,
   }
 }
 
-/** No app reaches an instance made with `new`: its failure goes to Nest's default logger. */
-const unboundLog = new LockFailureLog(createLockLogger('Locked', undefined));
-
 function lockServiceOf(instance: unknown, spec: LockedMethodSpec): LockService {
   const service =
     typeof instance === 'object' && instance !== null
       ? (instance as { [LOCK_SERVICE_BINDING]?: LockService })[LOCK_SERVICE_BINDING]
       : undefined;
-  if (!service) {
-    const error = new LockError(
-      `${spec.where} is @Locked, but this ${spec.className} was not created by Nest in an app that imports ` +
-        `LockModule, so no LockService reaches it. Get ${spec.className} from the Nest container (inject it) ` +
-        `instead of constructing it with new, and import LockModule.forRoot() in the app.`,
-    );
-    unboundLog.report(error);
-    throw error;
-  }
-  return service;
+  return assertLockService(service, `${spec.where} is @Locked`, spec.className);
 }
