@@ -26,9 +26,10 @@ export function assertLockService(service: unknown, where: string, className: st
   const error =
     service === undefined
       ? new LockError(
-          `${where}, but this ${className} was not created by Nest in an app that imports LockModule, so no LockService ` +
-            `reaches it. Get ${className} from the Nest container (inject it) instead of constructing it with new, and ` +
-            `import LockModule.forRoot() in the app. In a test, ${USE_TESTING_MODULE}.`,
+          `${where}, but this ${className} was not created by Nest in an app that imports LockModule and has started, so ` +
+            `no LockService reaches it. Get ${className} from the Nest container (inject it) instead of constructing it ` +
+            `with new, import LockModule.forRoot() in the app, and start the app (app.init(); in a test, await ` +
+            `moduleRef.init() after compile()). In a test, ${USE_TESTING_MODULE}.`,
         )
       : new LockError(
           `${where}, but this app's LockService was replaced (a mock, or overrideProvider(LockService)), so its lock ` +

@@ -101,3 +101,15 @@ describe('an app whose LockService is a mock, and that has no @Locked or @UseLoc
     await moduleRef.close();
   });
 });
+
+describe('a LockTestingModule compiled but not started', () => {
+  it('makes a @Locked method fail with an error that says to call moduleRef.init(), and works once it is called', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [LockTestingModule.forRoot()], providers: [OrdersService] }).compile();
+    moduleRef.useLogger(false);
+    const orders = moduleRef.get(OrdersService);
+    await expect(orders.confirm('1')).rejects.toThrow(/in a test, await moduleRef\.init\(\) after compile\(\)/);
+    await moduleRef.init();
+    await expect(orders.confirm('1')).resolves.toBe('1');
+    await moduleRef.close();
+  });
+});
