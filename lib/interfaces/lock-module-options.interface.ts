@@ -31,7 +31,8 @@ export interface LockModuleOptions {
    */
   redis?: RedisConnection | readonly RedisConnection[];
   /**
-   * The backend: `'redis'`, `'memory'` (in-process, for your unit tests) or a custom {@link LockStore}.
+   * The backend: `'redis'`, `'memory'` (in one process; for tests, `LockTestingModule` from `nest-lock/testing` adds
+   * faults) or a custom {@link LockStore}.
    * @default 'redis'
    */
   store?: 'redis' | 'memory' | LockStore;
