@@ -2,7 +2,7 @@ import { Observable } from 'rxjs';
 import { LOCKED_METADATA } from '../lock.constants.js';
 import { InvalidLockOptionsError, type LockErrorMessage } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
-import { assertLockOptions } from '../options/lock-options.validator.js';
+import { assertLockOptions, DECORATOR_OPTION_NAMES } from '../options/lock-options.validator.js';
 import { describe } from '../utils/describe.util.js';
 import { copyMethodMetadata } from './copy-method-metadata.util.js';
 import { compileLockedKey } from './locked-key.compiler.js';
@@ -61,17 +61,7 @@ export type LockedMethodDecorator<A extends unknown[]> = <P extends [...A, ...un
   descriptor: TypedPropertyDescriptor<(...args: P) => R>,
 ) => void;
 
-const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'ttl',
-  'waitTimeout',
-  'autoExtend',
-  'minHold',
-  'onBusy',
-  'limit',
-  'mode',
-  'errorMessage',
-]);
-const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, 'key']);
+const DEFINITION_NAMES: ReadonlySet<string> = new Set([...DECORATOR_OPTION_NAMES, 'key']);
 
 /**
  * Runs the method under a distributed lock: taken before the method runs (with the arguments it really
@@ -159,7 +149,7 @@ function splitDefinition<A extends unknown[]>(
     assertLockOptions(keyOrDefinition, DEFINITION_NAMES, `@Locked on ${where}`);
     return keyOrDefinition as LockedDefinition<A>;
   }
-  assertLockOptions(options, LOCKED_OPTION_NAMES, `@Locked on ${where}`);
+  assertLockOptions(options, DECORATOR_OPTION_NAMES, `@Locked on ${where}`);
   return { ...options, key: keyOrDefinition as LockedKey<A> };
 }
 

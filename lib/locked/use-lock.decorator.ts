@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { USE_LOCK_METADATA } from '../lock.constants.js';
-import { assertLockOptions } from '../options/lock-options.validator.js';
+import { assertLockOptions, DECORATOR_OPTION_NAMES } from '../options/lock-options.validator.js';
 import { LockInterceptor, type UseLockSpec } from './lock.interceptor.js';
 import type { LockedOptions } from './locked.decorator.js';
 import { compileRequestKey, type RequestLockKey } from './request-key.compiler.js';
@@ -10,17 +10,6 @@ import { compileRequestKey, type RequestLockKey } from './request-key.compiler.j
  * `errorMessage`).
  */
 export type UseLockOptions = LockedOptions;
-
-const USE_LOCK_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'ttl',
-  'waitTimeout',
-  'autoExtend',
-  'minHold',
-  'onBusy',
-  'limit',
-  'mode',
-  'errorMessage',
-]);
 
 /**
  * Runs a handler (or every handler of a controller) under a lock keyed on the request: taken before the handler
@@ -47,7 +36,7 @@ export function UseLock(key: RequestLockKey, options: UseLockOptions = {}): Clas
   return (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor) => {
     const className = typeof target === 'function' ? target.name : target.constructor.name;
     const where = propertyKey === undefined ? className : `${className}.${String(propertyKey)}`;
-    assertLockOptions(options, USE_LOCK_OPTION_NAMES, `@UseLock on ${where}`);
+    assertLockOptions(options, DECORATOR_OPTION_NAMES, `@UseLock on ${where}`);
     const { errorMessage, ...lockOptions } = options;
     const spec: UseLockSpec = { where, keys: compileRequestKey(key, where), options: lockOptions, errorMessage };
     const decorate = applyDecorators(SetMetadata(USE_LOCK_METADATA, spec), UseInterceptors(LockInterceptor));

@@ -20,6 +20,11 @@ export const LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeo
 /** The options `using()` and `stream()` take. */
 export const USING_OPTION_NAMES: ReadonlySet<string> = new Set([...LOCK_OPTION_NAMES, 'onBusy']);
 
+/** The options `@Locked` and `@UseLock` take: those of `using()` but `signal`, and what a client is told when busy. */
+export const DECORATOR_OPTION_NAMES: ReadonlySet<string> = new Set(
+  [...USING_OPTION_NAMES, 'errorMessage'].filter((name) => name !== 'signal'),
+);
+
 /**
  * Checks the options of an options object (module, call or decorator), and rejects unknown names.
  * @param options the options to check

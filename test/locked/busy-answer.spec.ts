@@ -1,9 +1,10 @@
-import { Catch, Controller, Injectable, Param, Post, type ArgumentsHost, type INestApplication, type LoggerService } from '@nestjs/common';
-import { APP_FILTER, BaseExceptionFilter } from '@nestjs/core';
+import { Controller, Injectable, Param, Post, type INestApplication, type LoggerService } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { InvalidLockOptionsError, Locked, LockModule, LockNotAcquiredError, LockService, UseLock, type LockModuleOptions } from '../../lib';
 import { bootHttpApp, HTTP_PLATFORMS } from '../support/app';
+import { RecordingFilter } from '../support/recording-filter';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
 
 /** What a client is told when a lock stays busy, unless `errorMessage` says otherwise. */
@@ -49,17 +50,6 @@ class AccountsController {
   @Locked('broken:{0}', { waitTimeout: 0, errorMessage: () => '' })
   async broken(@Param('id') id: string): Promise<string> {
     return id;
-  }
-}
-
-/** Records what reached the app's exception filter, then answers as Nest does. */
-@Catch()
-class RecordingFilter extends BaseExceptionFilter {
-  static readonly seen: unknown[] = [];
-
-  override catch(exception: unknown, host: ArgumentsHost): void {
-    RecordingFilter.seen.push(exception);
-    super.catch(exception, host);
   }
 }
 

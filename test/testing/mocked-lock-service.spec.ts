@@ -1,9 +1,10 @@
-import { Catch, Controller, Injectable, Param, Post, type ArgumentsHost } from '@nestjs/common';
-import { APP_FILTER, BaseExceptionFilter } from '@nestjs/core';
+import { Controller, Injectable, Param, Post } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { Locked, LockError, LockModule, LockService, UseLock } from '../../lib';
 import { LockTestingModule } from '../../lib/testing';
+import { RecordingFilter } from '../support/recording-filter';
 
 @Injectable()
 class OrdersService {
@@ -19,16 +20,6 @@ class AccountsController {
   @UseLock('account:{params.id}')
   pay(@Param('id') id: string): string {
     return id;
-  }
-}
-
-@Catch()
-class RecordingFilter extends BaseExceptionFilter {
-  static readonly seen: unknown[] = [];
-
-  override catch(exception: unknown, host: ArgumentsHost): void {
-    RecordingFilter.seen.push(exception);
-    super.catch(exception, host);
   }
 }
 
