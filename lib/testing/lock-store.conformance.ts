@@ -70,13 +70,14 @@ export function describeLockStoreConformance(name: string, create: StoreFactory,
       const store = current();
       const tokens: number[] = [];
       for (let i = 0; i < 5; i += 1) {
-        const result = await store.acquire(['a'], `t${i}`, 30);
+        // A lease long enough for a loaded machine's round trips (a quorum's validity is the lease less its drift).
+        const result = await store.acquire(['a'], `t${i}`, 100);
         if (!result.acquired) throw new Error('expected to acquire');
         tokens.push(result.fencingToken);
         if (i % 2 === 0) {
           await store.release(['a'], `t${i}`);
         } else {
-          await sleep(50);
+          await sleep(130);
         }
       }
       assert.deepEqual(
