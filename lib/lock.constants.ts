@@ -28,7 +28,7 @@ export const MIN_TTL = 10;
 /** Longest key accepted, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
 
-/** How long a key's fencing counter outlives its last acquisition, in ms (see README "Fencing tokens"). */
+/** How long a key's fencing counter outlives its last acquisition, in ms (see docs/guarantees.md, "Fencing tokens"). */
 export const FENCE_RETENTION = 7 * 24 * 60 * 60 * 1000;
 
 /** `@nestjs/schedule`'s metadata key for `@Cron` options, read by name (that package is an optional peer). */
@@ -57,7 +57,7 @@ export const FENCE_BLOCK = 64;
  */
 export const MIN_WAITER_PLACE = 2_000;
 
-/** Default of the `starvation` option: see README "Waiting". */
+/** Default of the `starvation` option: see docs/waiting.md, "Bounded barging". */
 export const DEFAULT_STARVATION = 0;
 
 /** Default of the `cohort` option: how long and how often a lock is passed between callers of one process. */
@@ -85,3 +85,5 @@ export const DEFAULT_LEADER_TTL = 15_000;
  * that dies while queued can hold up a hand-over by at most two rounds.
  */
 export const DEFAULT_LEADER_RETRY = 2_000;
+/** What a client is told when a lock stays busy (the 409's message), unless `errorMessage` says otherwise. */
+export const DEFAULT_BUSY_ANSWER = 'The resource is busy; try again later.';

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { probeRedis, SAMPLE_REDIS_URL } from './redis-probe';
 
 const TICKETS = 100;
 const PURCHASES = 200;
@@ -56,6 +57,15 @@ async function round(locks: 'on' | 'off'): Promise<{ sold: number; oversold: num
 }
 
 async function main(): Promise<void> {
+  const noRedis = await probeRedis(SAMPLE_REDIS_URL);
+  if (noRedis !== undefined) {
+    // Two instances share locks and stock through Redis only: without it there is nothing to show.
+    console.error(
+      `The demo runs two instances that share a Redis, and none answers at ${SAMPLE_REDIS_URL} (${noRedis}). Start one, or set REDIS_URL.`,
+    );
+    process.exitCode = 1;
+    return;
+  }
   console.log(`${TICKETS} tickets, ${PURCHASES} concurrent purchases over 2 instances of the sample app.\n`);
   const off = await round('off');
   console.log(`without the lock: ${off.sold} sold, ${off.oversold} oversold (stock left: ${off.stock})`);

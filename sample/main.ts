@@ -2,9 +2,19 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
+import { probeRedis, SAMPLE_REDIS_URL } from './redis-probe';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(AppModule, process.env.SAMPLE_QUIET ? { logger: ['error'] } : {});
+  const noRedis = await probeRedis(SAMPLE_REDIS_URL);
+  if (noRedis !== undefined) {
+    Logger.warn(
+      `No Redis at ${SAMPLE_REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')} (${noRedis}): running on the in-memory store, in this ` +
+        'one process. With a Redis, the locks hold across instances: npm run sample:demo starts two.',
+      'Sample',
+    );
+  }
+  const appModule = AppModule.register(noRedis === undefined ? SAMPLE_REDIS_URL : undefined);
+  const app = await NestFactory.create(appModule, process.env.SAMPLE_QUIET ? { logger: ['error'] } : {});
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, '127.0.0.1');

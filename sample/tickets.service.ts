@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Locked, LockService } from '../lib';
+import { TicketStock } from './ticket-stock';
 
 /** Outcome of one purchase. */
 export interface Purchase {
@@ -9,12 +9,13 @@ export interface Purchase {
   fencingToken?: number;
 }
 
-/** A limited stock of tickets per event, kept in Redis and shared by every instance of the app. */
+/** A limited stock of tickets per event, kept where every instance of the app sees it (Redis). */
 @Injectable()
 export class TicketsService implements OnModuleDestroy {
-  private readonly redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-
-  constructor(private readonly locks: LockService) {}
+  constructor(
+    private readonly locks: LockService,
+    private readonly stock: TicketStock,
+  ) {}
 
   /** Sells one ticket under the lock `tickets:<event>`: read, pay, write can never interleave across instances. */
   @Locked('tickets:{0}', { waitTimeout: 10_000 })
@@ -30,28 +31,27 @@ export class TicketsService implements OnModuleDestroy {
 
   /** Puts `count` tickets on sale and forgets earlier sales. */
   async restock(event: string, count: number): Promise<void> {
-    await this.redis.mset(this.stockKey(event), String(count), this.soldKey(event), '0');
+    await this.stock.set({ [this.stockKey(event)]: count, [this.soldKey(event)]: 0 });
   }
 
   /** Tickets left and sold. */
   async stats(event: string): Promise<{ event: string; stock: number; sold: number }> {
-    const [stock, sold] = await this.redis.mget(this.stockKey(event), this.soldKey(event));
-    return { event, stock: Number(stock ?? 0), sold: Number(sold ?? 0) };
+    return { event, stock: await this.stock.get(this.stockKey(event)), sold: await this.stock.get(this.soldKey(event)) };
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.redis.quit();
+    await this.stock.close();
   }
 
   private async sellOne(event: string): Promise<Purchase> {
-    const stock = Number((await this.redis.get(this.stockKey(event))) ?? '0');
+    const stock = await this.stock.get(this.stockKey(event));
     if (stock <= 0) {
       return { sold: false };
     }
     // Charging the card takes a moment: long enough for another instance to read the same stock.
     await sleep(5);
-    await this.redis.set(this.stockKey(event), String(stock - 1));
-    await this.redis.incr(this.soldKey(event));
+    await this.stock.set({ [this.stockKey(event)]: stock - 1 });
+    await this.stock.increment(this.soldKey(event));
     return { sold: true };
   }
 

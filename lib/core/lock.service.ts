@@ -3,7 +3,7 @@ import { from, isObservable, Observable, Subject, finalize, tap, type Observable
 import { clock } from '../utils/clock.util.js';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
-import { InvalidLockOptionsError, LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockError, LockNotAcquiredError } from '../errors/index.js';
 import {
   LockStore,
   type LockEvent,
@@ -15,7 +15,7 @@ import {
 } from '../interfaces/index.js';
 import { createLockLogger, type LockLogger } from '../lock.logger.js';
 import { normalizeLockKeys } from '../options/lock-key.validator.js';
-import { describeConnection, type ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
+import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
 import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from '../options/lock-options.validator.js';
 import { settleWithin } from '../utils/timer.util.js';
 import { shareFields } from '../utils/lock-share.util.js';
@@ -28,6 +28,7 @@ import { LockFailureLog } from './lock-failure.log.js';
 import { Lock } from './lock.js';
 import { LeaderElections } from '../leader/leader-elections.js';
 import type { LeaderOptions, Leadership } from '../leader/leadership.interface.js';
+import { verifyLockStore } from './lock-store.verifier.js';
 
 /**
  * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
@@ -245,13 +246,8 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     if (!this.options.verifyConnection || !this.store.ping) {
       return;
     }
-    try {
-      await this.store.ping();
-    } catch (error) {
-      const where = describeConnection(this.options);
-      // Nest's start-up reports it (ExceptionHandler); logging it here too would print it twice.
-      throw new LockStoreUnavailableError(`reach the lock store (${where}) at app start (verifyConnection is on)`, error);
-    }
+    // Nest's start-up reports a failure (ExceptionHandler); logging it here too would print it twice.
+    await verifyLockStore(this.store, this.options);
   }
 
   /** Resigns every leadership of this app first, so that other instances take over at once (a rolling deploy). */
@@ -311,6 +307,17 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
   reportAndThrow(error: unknown): never {
     this.failures.report(error);
     throw error;
+  }
+
+  /**
+   * Has the locks this app holds on `key` check their hold with the store now, as the watchdog does: those the store no
+   * longer has are lost at once (`signal` aborts with a `LockLostError`). For `LockFaults.lose()`.
+   * @param key the key
+   * @internal
+   */
+  async checkHeld(key: string): Promise<void> {
+    const holding = [...this.held].filter((lock) => lock.keys.includes(key));
+    await Promise.allSettled(holding.map((lock) => lock.extend()));
   }
 
   /** Takes the lock for a new token; shutdown waits for the way out of the queue. */
@@ -392,7 +399,11 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
   private busy(keys: readonly string[], askedAt: number, share: LockShare | undefined): LockNotAcquiredError {
     const waited = clock.now() - askedAt;
     this.eventSubject.next({ type: 'busy', keys, ...shareFields(share), waited });
-    return new LockNotAcquiredError(keys, waited);
+    const error = new LockNotAcquiredError(keys, waited);
+    if (this.options.errorMessage !== undefined) {
+      error.answerWith(this.options.errorMessage);
+    }
+    return error;
   }
 
   private async releaseAfterWork(lock: Lock): Promise<void> {

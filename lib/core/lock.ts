@@ -47,6 +47,9 @@ export interface LockGrant {
 
 const TTL_OPTION: ReadonlySet<string> = new Set(['ttl']);
 
+/** `Symbol.asyncDispose`: Node 20 and 22 define it as this registered symbol, which a `vm` context (Jest's) lacks. */
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
 /** How often a release the store did not answer is tried again (until the lease's local end). */
 const RELEASE_RETRY_INTERVAL = 500;
 
@@ -199,6 +202,20 @@ export class Lock {
     });
     this.reportReleased(released);
     return released;
+  }
+
+  /**
+   * Releases the lock at the end of an `await using` block: `await using lock = await locks.acquire('k')`. As in
+   * `using()`, a release the store does not answer is logged and retried in the background, not thrown over the
+   * block's own outcome.
+   */
+  async [asyncDispose](): Promise<void> {
+    await this.release().catch((error: unknown) => {
+      this.context.logger.warn(
+        `Could not release lock ${JSON.stringify(this.keys)} at the end of its await using block ` +
+          `(${error instanceof Error ? error.message : String(error)}); it is retried in the background until the lease ends.`,
+      );
+    });
   }
 
   /**

@@ -1,9 +1,12 @@
 import { HttpStatus } from '@nestjs/common';
+import { explainStoreFailure } from '../utils/store-failure.util.js';
 import { LockError } from './lock.error.js';
 
 /**
- * The lock store (Redis) could not be reached or did not answer in time, so nothing can be said about the
- * lock. Never reported as "busy". Over HTTP it answers 503 Service Unavailable.
+ * The lock store (Redis) could not be reached, refused this app's credentials, or did not answer in time, so nothing
+ * can be said about the lock. Never reported as "busy". Over HTTP it answers 503 Service Unavailable. The message
+ * names the cause once (connection refused by host:port, a host name that did not resolve, authentication, TLS, no
+ * answer in time), never a password.
  */
 export class LockStoreUnavailableError extends LockError {
   /**
@@ -11,11 +14,7 @@ export class LockStoreUnavailableError extends LockError {
    * @param cause the client's error
    */
   constructor(operation: string, cause?: unknown) {
-    super(
-      `Could not ${operation}: the lock store (Redis) was unreachable` +
-        `${cause instanceof Error ? ` (${cause.message})` : ''}. Check that Redis is up and reachable from this process.`,
-      HttpStatus.SERVICE_UNAVAILABLE,
-      cause,
-    );
+    const { reason, advice } = explainStoreFailure(cause);
+    super(`Could not ${operation}: the lock store (Redis) ${reason}. ${advice}`, HttpStatus.SERVICE_UNAVAILABLE, cause);
   }
 }

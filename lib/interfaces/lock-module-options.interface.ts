@@ -1,6 +1,7 @@
 import type { LoggerService, ModuleMetadata, Type, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { LockStore } from './lock-store.interface.js';
+import type { LockErrorMessage } from '../errors/lock-not-acquired.error.js';
 import type { NodeRedisClient } from '../stores/redis/node-redis.client.js';
 import type { GlideRedisClient } from '../stores/redis/glide.client.js';
 
@@ -30,7 +31,8 @@ export interface LockModuleOptions {
    */
   redis?: RedisConnection | readonly RedisConnection[];
   /**
-   * The backend: `'redis'`, `'memory'` (in-process, for your unit tests) or a custom {@link LockStore}.
+   * The backend: `'redis'`, `'memory'` (in one process; for tests, `LockTestingModule` from `nest-lock/testing` adds
+   * faults) or a custom {@link LockStore}.
    * @default 'redis'
    */
   store?: 'redis' | 'memory' | LockStore;
@@ -98,9 +100,17 @@ export interface LockModuleOptions {
   /**
    * The name this app's lock tokens carry, with the host name and the process id, so that `npx nest-lock inspect`
    * shows who holds a lock (`orders@web-1:4242`). Letters, digits, `.`, `_` and `-`; other characters become `_`.
-   * @default the npm package being run (`npm_package_name`), else the entry script's file name
+   * @default the `name` in the app's `package.json` (the nearest one above the entry file that has a name), else
+   * the host name
    */
   appName?: string;
+  /**
+   * What a client is told when a lock stays busy (the `message` of the 409, and of the WebSocket / RPC error): a text,
+   * or a function of the `LockNotAcquiredError` returning one. A `@Locked` / `@UseLock` `errorMessage` wins over it.
+   * The error your code sees keeps its `keys` and the developer's `message` either way.
+   * @default 'The resource is busy; try again later.'
+   */
+  errorMessage?: LockErrorMessage;
   /**
    * Register the module globally, so that `LockService` can be injected everywhere.
    * @default true

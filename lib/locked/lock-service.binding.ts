@@ -1,7 +1,5 @@
-import { LockError } from '../errors/index.js';
 import type { LockService } from '../core/lock.service.js';
-import { LockFailureLog } from '../core/lock-failure.log.js';
-import { createLockLogger } from '../lock.logger.js';
+import { assertLockService } from './lock-service.guard.js';
 
 /** Where the running app's LockService is kept on instances of classes with `@Locked` or `@LeaderOnly` methods. */
 const LOCK_SERVICE_BINDING = Symbol.for('lock:service-binding');
@@ -15,9 +13,6 @@ export function bindLockService(target: object, service: LockService): void {
   Object.defineProperty(target, LOCK_SERVICE_BINDING, { value: service, configurable: true, writable: true });
 }
 
-/** No app reaches an instance made with `new`: its failure goes to Nest's default logger. */
-const unboundLog = new LockFailureLog(createLockLogger('Locked', undefined));
-
 /** Where a decorated method is, for messages. */
 export interface DecoratedMethodPlace {
   readonly where: string;
@@ -25,7 +20,8 @@ export interface DecoratedMethodPlace {
 }
 
 /**
- * The LockService of the app that created `instance`, or a LockError (logged) saying how to get one.
+ * The LockService of the app that created `instance`, or a LockError (logged) saying how to get one (see
+ * {@link assertLockService}).
  * @param instance the method's `this`
  * @param place the method
  * @param decorator the decorator's name, e.g. `@Locked`
@@ -35,14 +31,5 @@ export function lockServiceOf(instance: unknown, place: DecoratedMethodPlace, de
     typeof instance === 'object' && instance !== null
       ? (instance as { [LOCK_SERVICE_BINDING]?: LockService })[LOCK_SERVICE_BINDING]
       : undefined;
-  if (!service) {
-    const error = new LockError(
-      `${place.where} is ${decorator}, but this ${place.className} was not created by Nest in an app that imports ` +
-        `LockModule, so no LockService reaches it. Get ${place.className} from the Nest container (inject it) ` +
-        `instead of constructing it with new, and import LockModule.forRoot() in the app.`,
-    );
-    unboundLog.report(error);
-    throw error;
-  }
-  return service;
+  return assertLockService(service, `${place.where} is ${decorator}`, place.className);
 }

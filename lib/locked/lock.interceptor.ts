@@ -1,17 +1,21 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { catchError, concat, defer, EMPTY, of, type Observable } from 'rxjs';
+import { catchError, concat, defer, EMPTY, of, throwError, type Observable } from 'rxjs';
 import { LockService } from '../core/lock.service.js';
 import { USE_LOCK_METADATA } from '../lock.constants.js';
 import type { LockKeyResolver } from './lock-key.template.js';
 import { asTransportError } from './transport-error.js';
 import type { LockedOptions } from './locked.decorator.js';
+import type { LockErrorMessage } from '../errors/index.js';
+import { withBusyAnswer } from './busy-answer.js';
+import { assertLockService } from './lock-service.guard.js';
 
 /** What `@UseLock` records on a class or handler. */
 export interface UseLockSpec {
   readonly where: string;
   readonly keys: LockKeyResolver<ExecutionContext>;
-  readonly options: LockedOptions;
+  readonly options: Omit<LockedOptions, 'errorMessage'>;
+  readonly errorMessage?: LockErrorMessage;
 }
 
 /**
@@ -44,6 +48,7 @@ export class LockInterceptor implements NestInterceptor {
       return next.handle();
     }
     return defer(() => {
+      assertLockService(this.locks, `@UseLock on ${spec.where} needs nest-lock's LockService`, spec.where.split('.')[0]);
       const keys = this.keysOf(spec, context);
       LockInterceptor.locking.add(request);
       let ran = false;
@@ -59,7 +64,7 @@ export class LockInterceptor implements NestInterceptor {
       return concat(
         locked,
         defer(() => (ran ? EMPTY : of(undefined))),
-      );
+      ).pipe(catchError((error: unknown) => throwError(() => withBusyAnswer(error, keys, spec.errorMessage, this.locks))));
     }).pipe(catchError((error: unknown) => asTransportError(error, context.getType())));
   }
 

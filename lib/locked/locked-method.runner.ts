@@ -1,10 +1,12 @@
-import { defer, isObservable, type Observable } from 'rxjs';
+import { catchError, defer, isObservable, throwError, type Observable } from 'rxjs';
+import type { LockErrorMessage } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
 import type { LockService } from '../core/lock.service.js';
 import type { LockedKeyResolver } from './locked-key.compiler.js';
 import { scheduledMinHold } from './locked-schedule.js';
 import { lockServiceOf } from './lock-service.binding.js';
 import type { AnyMethod } from './decorated-method.util.js';
+import { withBusyAnswer } from './busy-answer.js';
 
 /** Everything a `@Locked` method needs at call time, fixed when the class is decorated. */
 export interface LockedMethodSpec {
@@ -12,6 +14,8 @@ export interface LockedMethodSpec {
   readonly className: string;
   readonly keys: LockedKeyResolver;
   readonly options: Omit<UsingOptions, 'signal'>;
+  /** What a client is told when this lock stays busy, if the decorator says. */
+  readonly errorMessage?: LockErrorMessage;
   /** The method declares an Observable result: the lock is taken on subscription and held until it ends. */
   readonly observable: boolean;
 }
@@ -30,12 +34,20 @@ export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec):
     ? function lockedObservable(this: unknown, ...args: unknown[]): Observable<unknown> {
         return defer(() => {
           const service = lockServiceOf(this, spec, '@Locked');
-          return service.stream(keysOf(service, spec, this, args), () => toStreamable(original.apply(this, args)), callOptions());
+          const keys = keysOf(service, spec, this, args);
+          return service
+            .stream(keys, () => toStreamable(original.apply(this, args)), callOptions())
+            .pipe(catchError((error: unknown) => throwError(() => withBusyAnswer(error, keys, spec.errorMessage, service))));
         });
       }
     : async function lockedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
         const service = lockServiceOf(this, spec, '@Locked');
-        return service.using(keysOf(service, spec, this, args), () => original.apply(this, args), callOptions());
+        const keys = keysOf(service, spec, this, args);
+        return service
+          .using(keys, () => original.apply(this, args), callOptions())
+          .catch((error: unknown) => {
+            throw withBusyAnswer(error, keys, spec.errorMessage, service);
+          });
       };
   return wrapper;
 }

@@ -1,8 +1,8 @@
 import { Observable } from 'rxjs';
 import { LOCKED_METADATA } from '../lock.constants.js';
-import { InvalidLockOptionsError } from '../errors/index.js';
+import { InvalidLockOptionsError, type LockErrorMessage } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
-import { assertLockOptions } from '../options/lock-options.validator.js';
+import { assertLockOptions, DECORATOR_OPTION_NAMES } from '../options/lock-options.validator.js';
 import { decoratedMethod, replaceMethod } from './decorated-method.util.js';
 import { compileLockedKey } from './locked-key.compiler.js';
 import { createLockedMethod, type LockedMethodSpec } from './locked-method.runner.js';
@@ -31,6 +31,12 @@ export interface LockedOptions extends Omit<UsingOptions, 'signal' | 'autoExtend
    * ticks, so that each tick runs once across instances
    */
   minHold?: number;
+  /**
+   * What a client is told when this lock stays busy (the 409's message): a text, or a function of the error returning
+   * one. Wins over the module's `errorMessage`; the error keeps its `keys` and the developer's `message`.
+   * @default the module's `errorMessage` ('The resource is busy; try again later.')
+   */
+  errorMessage?: LockErrorMessage;
 }
 
 /** `@Locked({ key, ...options })`. */
@@ -52,8 +58,7 @@ export type LockedMethodDecorator<A extends unknown[]> = <P extends [...A, ...un
   descriptor: TypedPropertyDescriptor<(...args: P) => R>,
 ) => void;
 
-const LOCKED_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeout', 'autoExtend', 'minHold', 'onBusy', 'limit', 'mode']);
-const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, 'key']);
+const DEFINITION_NAMES: ReadonlySet<string> = new Set([...DECORATOR_OPTION_NAMES, 'key']);
 
 /**
  * Runs the method under a distributed lock: taken before the method runs (with the arguments it really
@@ -70,7 +75,7 @@ const DEFINITION_NAMES: ReadonlySet<string> = new Set([...LOCKED_OPTION_NAMES, '
  * async report() {}
  * ```
  * @param key the key; see {@link LockedKey}
- * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`, `limit`, `mode`
+ * @param options `ttl`, `waitTimeout`, `autoExtend`, `minHold`, `onBusy`, `limit`, `mode`, `errorMessage`
  * @throws InvalidLockOptionsError when the class is decorated, for a malformed key or option
  */
 export function Locked<A extends unknown[] = []>(key: LockedKey<A>, options?: LockedOptions): LockedMethodDecorator<A>;
@@ -87,12 +92,13 @@ export function Locked<A extends unknown[]>(
     const original = decoratedMethod('@Locked', target, propertyKey, descriptor);
     const className = typeof target === 'function' ? target.name : target.constructor.name;
     const where = `${className}.${String(propertyKey)}`;
-    const { key, ...given } = splitDefinition(keyOrDefinition, options, where);
+    const { key, errorMessage, ...given } = splitDefinition(keyOrDefinition, options, where);
     const spec: LockedMethodSpec = {
       where,
       className,
       keys: compileLockedKey(key, where),
       options: given,
+      errorMessage,
       observable: declaresObservable(target, propertyKey),
     };
     replaceMethod(descriptor, original, createLockedMethod(original, spec), [LOCKED_METADATA, spec]);
@@ -112,7 +118,7 @@ function splitDefinition<A extends unknown[]>(
     assertLockOptions(keyOrDefinition, DEFINITION_NAMES, `@Locked on ${where}`);
     return keyOrDefinition as LockedDefinition<A>;
   }
-  assertLockOptions(options, LOCKED_OPTION_NAMES, `@Locked on ${where}`);
+  assertLockOptions(options, DECORATOR_OPTION_NAMES, `@Locked on ${where}`);
   return { ...options, key: keyOrDefinition as LockedKey<A> };
 }
 

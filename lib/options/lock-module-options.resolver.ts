@@ -9,11 +9,12 @@ import {
   FENCE_BLOCK,
 } from '../lock.constants.js';
 import { hostname } from 'node:os';
-import { basename, extname } from 'node:path';
 import { InvalidLockOptionsError } from '../errors/index.js';
 import { isRedisClientInput } from '../stores/redis/redis-client.js';
 import type { LockCohortOptions, LockModuleOptions, LockStore } from '../interfaces/index.js';
+import type { LockErrorMessage } from '../errors/index.js';
 import { describe } from '../utils/describe.util.js';
+import { defaultAppName } from '../utils/app-name.util.js';
 import { assertLockOptions, isWholeNumber, type ResolvedLockOptions } from './lock-options.validator.js';
 
 /** Module options after defaults were applied and checked. */
@@ -32,6 +33,8 @@ export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'si
   holder: string;
   /** The module made the store (not passed in), so it closes it on shutdown. */
   ownsStore: boolean;
+  /** What a client is told when a lock stays busy, if not the default. */
+  errorMessage?: LockErrorMessage;
 }
 
 const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
@@ -48,6 +51,7 @@ const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
   'starvation',
   'verifyConnection',
   'appName',
+  'errorMessage',
   'isGlobal',
 ]);
 
@@ -135,13 +139,14 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
     logger: given.logger,
     replicas: given.replicas,
     ownsStore: typeof store === 'string',
+    errorMessage: given.errorMessage,
   };
 }
 
 /** Token prefix naming this process: `app@host:pid/`; only characters that fit in keys, queue members and messages. */
 function holderPrefix(appName: string | undefined): string {
-  const entry = process.argv[1] === undefined ? 'node' : basename(process.argv[1], extname(process.argv[1]));
-  const name = appName ?? process.env.npm_package_name ?? entry;
+  // A scoped package name (@acme/orders) reads best without its @.
+  const name = appName ?? defaultAppName(process.argv[1]).replace(/^@/, '');
   const safe = (text: string): string => text.replace(/[^\w.-]/g, '_').slice(0, 64);
   return `${safe(name)}@${safe(hostname())}:${process.pid}/`;
 }

@@ -20,6 +20,11 @@ export const LOCK_OPTION_NAMES: ReadonlySet<string> = new Set(['ttl', 'waitTimeo
 /** The options `using()` and `stream()` take. */
 export const USING_OPTION_NAMES: ReadonlySet<string> = new Set([...LOCK_OPTION_NAMES, 'onBusy']);
 
+/** The options `@Locked` and `@UseLock` take: those of `using()` but `signal`, and what a client is told when busy. */
+export const DECORATOR_OPTION_NAMES: ReadonlySet<string> = new Set(
+  [...USING_OPTION_NAMES, 'errorMessage'].filter((name) => name !== 'signal'),
+);
+
 /**
  * Checks the options of an options object (module, call or decorator), and rejects unknown names.
  * @param options the options to check
@@ -61,6 +66,11 @@ export function assertLockOptions(options: unknown, allowed: ReadonlySet<string>
   }
   if (record.onBusy !== undefined && record.onBusy !== 'throw' && record.onBusy !== 'skip') {
     throw new InvalidLockOptionsError(`${where}: onBusy must be 'throw' or 'skip', got ${describe(record.onBusy)}.`);
+  }
+  if (record.errorMessage !== undefined && !isErrorMessage(record.errorMessage)) {
+    throw new InvalidLockOptionsError(
+      `${where}: errorMessage must be a non-empty string or a function of the error returning one, got ${describe(record.errorMessage)}.`,
+    );
   }
   if (record.signal !== undefined && !(record.signal instanceof AbortSignal)) {
     throw new InvalidLockOptionsError(`${where}: signal must be an AbortSignal, got ${describe(record.signal)}.`);
@@ -115,6 +125,11 @@ export function resolveLockOptions(
     signal: options?.signal,
     share: resolveShare(options),
   };
+}
+
+/** A busy answer: a text a client can read, or a function that makes one. */
+function isErrorMessage(value: unknown): boolean {
+  return typeof value === 'function' || (typeof value === 'string' && value.trim() !== '');
 }
 
 /** A wait: any safe whole number of ms, or `Infinity` (no end). */

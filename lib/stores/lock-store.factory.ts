@@ -35,6 +35,7 @@ function redisStore(given: RedisConnection, options: ResolvedLockModuleOptions):
     logger: options.logger,
     replicas: options.replicas,
     starvation: options.starvation,
+    quietUntilReady: options.verifyConnection,
   });
 }
 

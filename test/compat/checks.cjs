@@ -55,6 +55,7 @@ async function runChecks({ common, core, nestLock, prefix, redis = process.env.R
   ]);
   check(first.status === 201 && first.body.key === 'order:7', '@Locked route answers with the key built from the param');
   check(second.status === 409 && second.body.error === 'Conflict', 'a busy @Locked route answers 409 Conflict');
+  check(!JSON.stringify(second.body).includes('order'), 'the 409 body tells the client the resource is busy, not the key');
   const locks = app.get(LockService);
   const token = await locks.using('compat', (lock) => lock.fencingToken);
   check(Number.isSafeInteger(token), 'LockService.using() hands out a fencing token');
@@ -75,4 +76,4 @@ async function runChecks({ common, core, nestLock, prefix, redis = process.env.R
   check(true, 'app.close() returns');
 }
 
-module.exports = { runChecks };
+module.exports = { runChecks, check };

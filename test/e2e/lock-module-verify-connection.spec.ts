@@ -1,7 +1,9 @@
 import { Test } from '@nestjs/testing';
+import { createServer, type Server } from 'node:net';
 import { InvalidLockOptionsError, LockModule, LockStoreUnavailableError, type LockModuleOptions } from '../../lib';
 import { describeConnection } from '../../lib/options/lock-module-options.resolver';
 import { DEAD_REDIS_URL, REDIS_URL } from '../support/redis';
+import { startRedisServer } from '../support/redis-server';
 
 async function start(options: LockModuleOptions): Promise<() => Promise<void>> {
   const moduleRef = await Test.createTestingModule({ imports: [LockModule.forRoot({ logger: false, ...options })] }).compile();
@@ -21,6 +23,40 @@ describe('LockModule verifyConnection', () => {
     await expect(started).rejects.toBeInstanceOf(LockStoreUnavailableError);
     await expect(started).rejects.toThrow(/redis:\/\/\*\*\*@127\.0\.0\.1:1\) at app start \(verifyConnection is on\)/);
     await expect(started).rejects.not.toThrow(/secret/);
+  });
+
+  it('names the cause once: a host name that does not resolve (DNS)', async () => {
+    const started = start({ redis: 'redis://nest-lock-test.invalid:6379', verifyConnection: true, commandTimeout: 1000 });
+    await expect(started).rejects.toThrow(
+      /^Could not reach the lock store \(redis:\/\/nest-lock-test\.invalid:6379\) at app start \(verifyConnection is on\): the lock store \(Redis\) was unreachable: the host name "nest-lock-test\.invalid" did not resolve \(DNS: E[A-Z_]+\)\. Check the host name in the redis option, and the DNS of this machine\.$/,
+    );
+  });
+
+  it('names the cause once: a TLS handshake that failed (rediss:// to a port that does not speak TLS)', async () => {
+    const plain: Server = createServer((socket) => socket.on('data', () => socket.end('-ERR not TLS\r\n')));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const { port } = plain.address() as { port: number };
+    try {
+      const started = start({ redis: `rediss://127.0.0.1:${port}`, verifyConnection: true, commandTimeout: 1000 });
+      await expect(started).rejects.toThrow(
+        `(rediss://127.0.0.1:${port}) at app start (verifyConnection is on): the lock store (Redis) was unreachable: the TLS handshake failed (wrong version number). Check that the server speaks TLS`,
+      );
+    } finally {
+      plain.close();
+    }
+  });
+
+  it('names the cause once: a password the server wants and did not get (NOAUTH)', async () => {
+    const server = await startRedisServer(['--requirepass', 'not-given'], { password: 'not-given' });
+    try {
+      const started = start({ redis: server.url, verifyConnection: true, commandTimeout: 1000 });
+      await expect(started).rejects.toBeInstanceOf(LockStoreUnavailableError);
+      await expect(started).rejects.toThrow(
+        `(${server.url}) at app start (verifyConnection is on): the lock store (Redis) refused this app's credentials (NOAUTH Authentication required.). Check the password`,
+      );
+    } finally {
+      await server.stop();
+    }
   });
 
   it('starts the app with a reachable Redis', async () => {

@@ -8,7 +8,7 @@ interface PackedFile {
   path: string;
 }
 
-/** What `npm pack` would publish (built from the current source by `prepare`). */
+/** What `npm pack` would publish (built from the current source by `prepack`). */
 function packedFiles(): string[] {
   const output = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   const [pack] = JSON.parse(output) as Array<{ files: PackedFile[] }>;
@@ -25,6 +25,15 @@ describe('the published package', () => {
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cjs/index.js', 'dist/esm/index.js']));
     expect(files).toEqual(expect.arrayContaining(['bench/results/latest.svg', 'bench/results/latest-waits.svg']));
     expect(files.filter((file) => file.startsWith('test/') || file.startsWith('lib/') || file.endsWith('.spec.js'))).toEqual([]);
+  });
+
+  it('ships nest-lock/testing in both builds, and runs no script when installed', () => {
+    const files = packedFiles();
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/cjs/testing/index.js', 'dist/esm/testing/index.js', 'dist/cjs/testing/index.d.ts']),
+    );
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(Object.keys(manifest.scripts).filter((name) => /^(pre|post)?install$|^prepare$/.test(name))).toEqual([]);
   });
 
   it('names where it lives: repository, homepage and bugs', () => {

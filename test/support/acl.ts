@@ -1,4 +1,4 @@
-/** The ACL line the README gives: only the lock's keys and channels, and the commands the library runs. */
+/** The ACL line docs/operations.md gives: only the lock's keys and channels, and the commands the library runs. */
 export const LOCK_ACL = [
   'on',
   '>lock-user-password',
@@ -11,5 +11,5 @@ export const LOCK_ACL = [
   ...['zadd', 'zrem', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zscore', 'zcard', 'zrank', 'ping', 'info', 'client|setname'],
 ].map((rule) => (/^[a-z]/.test(rule) && rule !== 'on' && rule !== 'resetkeys' && rule !== 'resetchannels' ? `+${rule}` : rule));
 
-/** What the README adds to {@link LOCK_ACL} for a Redis Cluster: sharded pub/sub, and reading the topology. */
+/** What docs/operations.md adds to {@link LOCK_ACL} for a Redis Cluster: sharded pub/sub, and reading the topology. */
 export const CLUSTER_LOCK_ACL = ['+spublish', '+ssubscribe', '+sunsubscribe', '+cluster|slots', '+cluster|info'];

@@ -45,8 +45,8 @@ export interface MemoryLockStoreOptions {
 
 /**
  * An in-process {@link LockStore} with the same semantics as the Redis one (leases, fencing, token checks,
- * FIFO waiter queues with bounded barging, wake-up on release), for unit tests of your own code and
- * single-process apps. Locks are not shared between processes.
+ * FIFO waiter queues with bounded barging, wake-up on release), for single-process apps and tests (`LockTestingModule`
+ * of `nest-lock/testing` runs on it). Locks are not shared between processes.
  */
 export class MemoryLockStore implements LockStore {
   /** Read locks and semaphore permits are supported. */

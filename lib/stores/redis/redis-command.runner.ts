@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { LockError, LockStoreUnavailableError } from '../../errors/index.js';
 import type { LockLogger } from '../../lock.logger.js';
 import { startTimer } from '../../utils/timer.util.js';
+import { isAuthFailure } from '../../utils/store-failure.util.js';
 import type { LockScript } from './redis-lua.snippets.js';
 import type { RedisScriptLoader } from './redis-script.loader.js';
 
@@ -33,6 +34,11 @@ export interface RedisCommandRunnerOptions {
   readonly reportOutages: boolean;
   /** Puts the store's scripts in Redis's cache. */
   readonly scripts: RedisScriptLoader;
+  /**
+   * Leave a failure to connect before the client was ever ready to whoever asked (the start-up check reports it);
+   * outages after that are logged.
+   */
+  readonly quietUntilReady?: boolean;
 }
 
 /**
@@ -43,7 +49,8 @@ export interface RedisCommandRunnerOptions {
 export class RedisCommandRunner {
   private readonly client: Redis | Cluster;
   private ready?: Promise<void>;
-  private lastConnectionError?: string;
+  /** Why the connection failed last, while it is down: the cause a failed command names. */
+  private lastConnectionError?: Error;
 
   /** @param options the client and how to run commands on it */
   constructor(private readonly options: RedisCommandRunnerOptions) {
@@ -96,8 +103,8 @@ export class RedisCommandRunner {
         () => {
           expired = true;
           options.onTimeout?.();
-          const last = this.lastConnectionError === undefined ? '' : `; last connection error: ${this.lastConnectionError}`;
-          reject(new LockStoreUnavailableError(describe(operation), new Error(`no answer within ${limit} ms${last}`)));
+          const cause = this.lastConnectionError && { cause: this.lastConnectionError };
+          reject(new LockStoreUnavailableError(describe(operation), new Error(`no answer within ${limit} ms`, cause)));
         },
         limit,
         false,
@@ -113,7 +120,7 @@ export class RedisCommandRunner {
         },
         (error: unknown) => {
           timer.clear();
-          reject(classify(error, describe(operation)));
+          reject(classify(this.rootOf(error), describe(operation)));
         },
       );
     });
@@ -134,17 +141,25 @@ export class RedisCommandRunner {
     return this.ready;
   }
 
+  /** ioredis gives up on a command with "max retries per request": the connection's own error says why. */
+  private rootOf(error: unknown): unknown {
+    const gaveUp = error instanceof Error && error.name === 'MaxRetriesPerRequestError';
+    return gaveUp && this.lastConnectionError ? this.lastConnectionError : error;
+  }
+
   /** Logs an outage once, and the recovery, instead of ioredis printing every failed reconnect. */
   private reportOutages(): void {
     let down = false;
+    let wasReady = false;
     this.client.on('error', (error: Error) => {
-      this.lastConnectionError = error.message;
-      if (!down) {
+      this.lastConnectionError = error;
+      if (!down && (wasReady || !this.options.quietUntilReady)) {
         down = true;
         this.options.logger.warn(`Redis connection failed (${error.message}); lock operations fail until it is back.`);
       }
     });
     this.client.on('ready', () => {
+      wasReady = true;
       this.lastConnectionError = undefined;
       if (down) {
         down = false;
@@ -165,9 +180,9 @@ function classify(error: unknown, what: string): Error {
   if (error instanceof LockError) {
     return error;
   }
-  if (error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message)) {
+  if (error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message) && !isAuthFailure(error)) {
     return new LockError(
-      `Could not ${what}: Redis refused it (${error.message}). Check the Redis user's permissions (see README, "ACL").`,
+      `Could not ${what}: Redis refused it (${error.message}). Check the Redis user's permissions (docs/operations.md, "ACL").`,
       500,
       error,
     );

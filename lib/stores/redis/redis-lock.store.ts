@@ -65,6 +65,12 @@ export interface RedisLockStoreOptions {
    * @default 0
    */
   starvation?: number;
+  /**
+   * A client the store owns: its failure to connect before it was ever ready is left to the start-up check
+   * (`verifyConnection`), which reports it, instead of being logged as an outage too.
+   * @internal
+   */
+  quietUntilReady?: boolean;
 }
 
 /** How many replicas must confirm a lock write, and how long to wait for them. */
@@ -116,6 +122,7 @@ export class RedisLockStore implements LockStore {
       commandTimeout: this.commandTimeout,
       logger,
       reportOutages: this.ownsClient,
+      quietUntilReady: options.quietUntilReady,
     });
     this.subscriber = new RedisReleaseSubscriber({
       connect: () =>

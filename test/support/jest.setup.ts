@@ -1,0 +1,3 @@
+// Jest runs specs in a vm context, which lacks the Symbol.asyncDispose Node 20 and 22 add to the main one: give it
+// the same (registered) symbol, so that `await using` compiles to code that finds Lock's disposer.
+(Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('nodejs.asyncDispose');
