@@ -73,6 +73,13 @@ describe('isolation and access', () => {
       await contendedRoundTrip(`redis://nest-lock:lock-user-password@127.0.0.1:${server.port}`, { mode: 'read' });
     });
 
+    it('works as well for a user that may not load scripts (an ACL line written before script|load was in it)', async () => {
+      const admin = new Redis(server.url);
+      await admin.call('ACL', 'SETUSER', 'no-script-load', ...LOCK_ACL.filter((rule) => rule !== '+script|load'), '>other-password');
+      await admin.quit();
+      await contendedRoundTrip(`redis://no-script-load:other-password@127.0.0.1:${server.port}`);
+    });
+
     it('is really limited: it may not touch other keys', async () => {
       const limited = new Redis(`redis://nest-lock:lock-user-password@127.0.0.1:${server.port}`);
       await expect(limited.get('app:secret')).rejects.toThrow(/NOPERM/);

@@ -8,7 +8,20 @@ export const LOCK_ACL = [
   '&lock:*',
   '-@all',
   ...['evalsha', 'eval', 'exists', 'get', 'set', 'del', 'pexpire', 'pttl', 'time', 'publish', 'subscribe', 'unsubscribe'],
-  ...['zadd', 'zrem', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zscore', 'zcard', 'zrank', 'ping', 'info', 'client|setname'],
+  ...[
+    'zadd',
+    'zrem',
+    'zrange',
+    'zrangebyscore',
+    'zremrangebyscore',
+    'zscore',
+    'zcard',
+    'zrank',
+    'ping',
+    'info',
+    'client|setname',
+    'script|load',
+  ],
 ].map((rule) => (/^[a-z]/.test(rule) && rule !== 'on' && rule !== 'resetkeys' && rule !== 'resetchannels' ? `+${rule}` : rule));
 
 /** What docs/operations.md adds to {@link LOCK_ACL} for a Redis Cluster: sharded pub/sub, and reading the topology. */
