@@ -20,7 +20,9 @@ describe('exploration: the in-process layer on a real Redis', () => {
       fc.asyncProperty(fc.integer({ min: 2, max: 3 }), steps(20), async (apps, sequence) => {
         const prefix = uniquePrefix('explore');
         const store = new RedisLockStore({ client: own.redis, prefix, logger: false, commandTimeout: 500 });
-        const world = new World(apps, store, {}, { free: 100, deadline: 100 });
+        const queueHead = async (key: string): Promise<string | undefined> =>
+          (await own.redis.zrange(`${prefix}{${key}}:q`, 0, 0))[0]?.split('|')[0];
+        const world = new World(apps, store, queueHead, {}, { free: 100, deadline: 100 });
         const time = realTime();
         try {
           await fc.asyncModelRun(() => ({ model: {}, real: { world, time } }), sequence);

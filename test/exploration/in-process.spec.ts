@@ -4,7 +4,7 @@ import { MemoryLockStore } from '../../lib';
 import { VirtualClock } from '../support/virtual-clock';
 import { virtualTime } from './exploration.time';
 import { steps } from './in-process.commands';
-import { memoryLeftovers, settleEverything, World } from './in-process.world';
+import { memoryLeftovers, memoryQueueHead, settleEverything, World } from './in-process.world';
 
 /** Sequences per CI run; EXPLORATION_RUNS and EXPLORATION_SEED replay or widen a search. */
 const RUNS = Number(process.env.EXPLORATION_RUNS ?? 5_000);
@@ -26,7 +26,7 @@ describe('exploration: the in-process layer under stalls, outages and shutdowns'
         const clock = new VirtualClock();
         try {
           const store = new MemoryLockStore(options.starvation ? { starvation: options.starvation } : {});
-          const world = new World(apps, store, options);
+          const world = new World(apps, store, memoryQueueHead(store), options);
           const time = virtualTime(clock);
           await fc.asyncModelRun(() => ({ model: {}, real: { world, time } }), sequence);
           const left = await settleEverything(world, time, memoryLeftovers(store, clock));

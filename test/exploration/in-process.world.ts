@@ -20,8 +20,17 @@ const OUTAGE_RETRY = 100;
 export class FaultyStore implements LockStore {
   readonly shares = true;
   available = true;
+  /** Waiters whose way out of the queue the outage cut: their places last until they lapse by themselves. */
+  readonly abandoned = new Set<string>();
 
-  constructor(readonly inner: LockStore) {}
+  /**
+   * @param inner the store
+   * @param queueHead the token heading a key's queue in `inner`, if any
+   */
+  constructor(
+    readonly inner: LockStore,
+    readonly queueHead: (key: string) => Promise<string | undefined>,
+  ) {}
 
   private check(operation: string): void {
     if (!this.available) {
@@ -35,6 +44,9 @@ export class FaultyStore implements LockStore {
   }
 
   async leave(...args: Parameters<NonNullable<LockStore['leave']>>): Promise<void> {
+    if (!this.available) {
+      this.abandoned.add(args[1]);
+    }
     this.check('leave');
     return this.inner.leave?.(...args);
   }
@@ -113,10 +125,11 @@ export class World {
   constructor(
     apps: number,
     store: LockStore,
+    queueHead: (key: string) => Promise<string | undefined>,
     private readonly moduleOptions: LockModuleOptions = {},
     private readonly slack = { free: 10, deadline: 1 },
   ) {
-    this.store = new FaultyStore(store);
+    this.store = new FaultyStore(store, queueHead);
     for (let i = 0; i < apps; i += 1) {
       this.apps.push(this.newApp());
     }
@@ -247,7 +260,9 @@ export class World {
       const waiting = this.pending().filter(
         (call) => call.key === key && call.app.alive && !call.controller.signal.aborted && call.deadline > now,
       );
-      const free = this.store.available && !(await this.store.inner.isLocked([key]));
+      // A place abandoned while the store was down (its waiter could not leave) holds the key until it lapses.
+      const head = await this.store.queueHead(key);
+      const free = this.store.available && !(await this.store.inner.isLocked([key])) && !(head && this.store.abandoned.has(head));
       if (waiting.length === 0 || !free) {
         this.freeSince.delete(key);
         continue;
@@ -332,6 +347,12 @@ export async function settleEverything(
     }
   }
   return [...left, ...(await storeLeftovers())];
+}
+
+/** The token heading a key's queue in a memory store. */
+export function memoryQueueHead(store: MemoryLockStore): (key: string) => Promise<string | undefined> {
+  const queues = (store as unknown as { queues: { head(key: string): { token: string } | undefined } }).queues;
+  return async (key) => queues.head(key)?.token;
 }
 
 /** What a memory store and the virtual clock still hold once everything settled. */

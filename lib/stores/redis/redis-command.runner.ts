@@ -76,15 +76,14 @@ export class RedisCommandRunner {
     operation: RedisOperation,
     onTimeout?: () => void,
   ): Promise<unknown> {
-    const exchange = async (): Promise<unknown> => {
-      await this.options.scripts.loaded();
-      return this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
+    const send = (): Promise<unknown> =>
+      this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
         if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
           return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
         }
         throw error;
       });
-    };
+    const exchange = (): Promise<unknown> => this.options.scripts.pending()?.then(send) ?? send();
     return this.run(operation, exchange, { onTimeout, late: script.idempotent });
   }
 

@@ -10,10 +10,11 @@ import type { LockScript } from './redis-lua.snippets.js';
  */
 export class RedisScriptLoader {
   private loading?: Promise<void>;
-  /** Redis refused SCRIPT LOAD (the user's ACL): scripts are sent whole when missing, without asking again. */
-  private refused = false;
+  /** The scripts are in the cache, or Redis refused to load them (the user's ACL): scripts are then sent whole when missing. */
+  private loaded = false;
   private readonly forget = (): void => {
     this.loading = undefined;
+    this.loaded = false;
   };
 
   /**
@@ -27,8 +28,14 @@ export class RedisScriptLoader {
     client.on('close', this.forget);
   }
 
-  /** Resolves once the scripts are in the cache of every node the client sends scripts to, or loading them failed. */
-  loaded(): Promise<void> {
+  /**
+   * What a script must wait for before it is sent: the loading of every script into the cache of the nodes the client
+   * sends scripts to, or nothing once that is done (a script is then sent at once, in order with other commands).
+   */
+  pending(): Promise<void> | undefined {
+    if (this.loaded) {
+      return undefined;
+    }
     this.loading ??= this.load();
     return this.loading;
   }
@@ -41,17 +48,18 @@ export class RedisScriptLoader {
   private async load(): Promise<void> {
     const cluster = this.client as Cluster;
     const nodes: Array<Redis | Cluster> = typeof cluster.nodes === 'function' ? cluster.nodes('master') : [this.client];
-    if (this.refused || nodes.length === 0) {
+    if (nodes.length === 0) {
       // A cluster that has not found its nodes yet: the next script asks again.
-      this.loading = this.refused ? this.loading : undefined;
+      this.loading = undefined;
       return;
     }
     try {
       await Promise.all(nodes.flatMap((node) => this.scripts.map((script) => node.script('LOAD', script.source))));
+      this.loaded = true;
     } catch (error) {
-      this.refused = error instanceof Error && error.name === 'ReplyError' && /NOPERM|unknown command/i.test(error.message);
-      // Not loaded (no connection yet): the next script asks again; meanwhile scripts go whole when missing.
-      this.loading = this.refused ? this.loading : undefined;
+      this.loaded = error instanceof Error && error.name === 'ReplyError' && /NOPERM|unknown command/i.test(error.message);
+      // Not loaded for want of a connection: the next script asks again; meanwhile scripts go whole when missing.
+      this.loading = undefined;
     }
   }
 }
