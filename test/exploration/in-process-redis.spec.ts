@@ -7,7 +7,7 @@ import { steps } from './in-process.commands';
 import { settleEverything, World } from './in-process.world';
 
 /** Sequences per CI run: real time is slow, so this slice is short; EXPLORATION_REDIS_RUNS widens it. */
-const RUNS = Number(process.env.EXPLORATION_REDIS_RUNS ?? 20);
+const RUNS = Number(process.env.EXPLORATION_REDIS_RUNS ?? 12);
 const SEED = process.env.EXPLORATION_SEED === undefined ? undefined : Number(process.env.EXPLORATION_SEED);
 
 // The same model as in-process.spec.ts, on a real Redis of the test's own and in real time: stalls busy-wait the

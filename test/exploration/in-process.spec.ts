@@ -7,7 +7,7 @@ import { steps } from './in-process.commands';
 import { memoryLeftovers, memoryQueueHead, settleEverything, World } from './in-process.world';
 
 /** Sequences per CI run; EXPLORATION_RUNS and EXPLORATION_SEED replay or widen a search. */
-const RUNS = Number(process.env.EXPLORATION_RUNS ?? 5_000);
+const RUNS = Number(process.env.EXPLORATION_RUNS ?? 3_000);
 const SEED = process.env.EXPLORATION_SEED === undefined ? undefined : Number(process.env.EXPLORATION_SEED);
 
 /** The module options the apps run with: cohorts as by default, with a long linger, or off; strict FIFO or barging. */

@@ -5,12 +5,12 @@ import { runStress } from './stress.runner';
 // --no-cohort]` runs it longer.
 describe('adversarial stress (worker processes killed, paused past their ttl, disconnected)', () => {
   const runs: Array<[string, Pick<StressOptions, 'quorum' | 'duration' | 'settings' | 'mode'>]> = [
-    ['one Redis, default settings (cohorts with linger, strict FIFO)', { duration: 25_000 }],
-    ['one Redis, bounded barging (starvation 5 ms), no cohorts', { duration: 15_000, settings: { starvation: 5, cohort: false } }],
-    ['a Redlock quorum of 3', { duration: 20_000, quorum: true }],
+    ['one Redis, default settings (cohorts with linger, strict FIFO)', { duration: 18_000 }],
+    ['one Redis, bounded barging (starvation 5 ms), no cohorts', { duration: 10_000, settings: { starvation: 5, cohort: false } }],
+    ['a Redlock quorum of 3', { duration: 14_000, quorum: true }],
     [
       'leader election on one Redis (workers resign, campaign again, get killed and paused past their ttl)',
-      { duration: 15_000, mode: 'leader' },
+      { duration: 12_000, mode: 'leader' },
     ],
   ];
   it.each(runs)(
