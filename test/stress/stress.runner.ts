@@ -125,17 +125,30 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
   };
 
   const live = (): Worker[] => workers.filter((worker) => !worker.killed && worker.child.exitCode === null);
+  const kill = async (victim: Worker): Promise<void> => {
+    victim.killed = true;
+    killed.add(victim.id);
+    victim.child.kill('SIGKILL');
+    await checker.forget(keys, victim.id);
+    spawn();
+  };
   const inject = async (): Promise<void> => {
     const victim = live()[Math.floor(Math.random() * live().length)];
-    const kinds = ['kill', 'pause', 'pause', 'pubsub', 'connections', ...(options.quorum ? ['freeze-node'] : [])];
+    const kinds = [
+      'kill',
+      'kill-head',
+      'pause',
+      'pause',
+      'pubsub',
+      'connections',
+      'pause-redis',
+      ...(options.quorum ? ['freeze-node'] : []),
+    ];
     const kind = kinds[Math.floor(Math.random() * kinds.length)];
     faults[kind] = (faults[kind] ?? 0) + 1;
-    if (kind === 'kill' && victim) {
-      victim.killed = true;
-      killed.add(victim.id);
-      victim.child.kill('SIGKILL');
-      await checker.forget(keys, victim.id);
-      spawn();
+    const target = kind === 'kill-head' ? await headOfAQueue(admins, keys, live()) : victim;
+    if ((kind === 'kill' || kind === 'kill-head') && target) {
+      await kill(target);
     } else if (kind === 'pause' && victim) {
       const from = Date.now();
       victim.child.kill('SIGSTOP');
@@ -146,6 +159,10 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       await Promise.all(
         admins.map((admin) => admin.client('KILL', 'TYPE', kind === 'pubsub' ? 'pubsub' : 'normal').catch(() => undefined)),
       );
+    } else if (kind === 'pause-redis') {
+      // Writes (every lock script, multi-key attempts included) wait, and time out on the workers' side, then run.
+      const admin = admins[Math.floor(Math.random() * admins.length)];
+      await admin.client('PAUSE', Math.round(300 + Math.random() * 900), 'WRITE').catch(() => undefined);
     } else if (kind === 'freeze-node') {
       const node = servers[Math.floor(Math.random() * servers.length)];
       node.freeze();
@@ -201,6 +218,19 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     admins.forEach((admin) => admin.disconnect());
     await Promise.all(servers.map((server: RedisServer) => server.stop()));
   }
+}
+
+/** A worker whose waiter heads one of the keys' queues in Redis (its token names its process), if any does now. */
+async function headOfAQueue(admins: Redis[], keys: readonly string[], workers: Worker[]): Promise<Worker | undefined> {
+  for (const key of keys) {
+    const [head] = await admins[0].zrange(`stress:{${key}}:q`, 0, 0).catch(() => [] as string[]);
+    const pid = head === undefined ? undefined : /:(\d+)\//.exec(head)?.[1];
+    const worker = workers.find((candidate) => String(candidate.child.pid) === pid);
+    if (worker) {
+      return worker;
+    }
+  }
+  return undefined;
 }
 
 async function stopAll(workers: Worker[]): Promise<void> {
