@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { RedisLockStore } from '../../lib';
-import { CLASSIC_ANNOUNCING_SCRIPTS } from '../../lib/stores/redis/redis-announcing.scripts';
-import { ACQUIRE_SCRIPT, FAIR_ACQUIRE_SCRIPT } from '../../lib/stores/redis/redis-lock.scripts';
+import { CLASSIC_LEAVE_SCRIPT } from '../../lib/stores/redis/redis-leave.scripts';
+import { MULTI_ACQUIRE, MUTEX_ACQUIRE } from '../../lib/stores/redis/redis-mutex.scripts';
 import { bootLockApp, type LockApp } from '../support/app';
 import { useRedisServer } from '../support/redis-server';
 
@@ -10,7 +10,7 @@ import { useRedisServer } from '../support/redis-server';
  * A client whose first acquire replies (`lateReplies` of them) come back late (a slow event loop, a paused process)
  * and whose leave scripts reach Redis late (a connection being re-established).
  */
-function lateClient(url: string, replyLateBy: number, leaveLateBy: number, lateReplies = 1, acquireSha = FAIR_ACQUIRE_SCRIPT.sha): Redis {
+function lateClient(url: string, replyLateBy: number, leaveLateBy: number, lateReplies = 1, acquireSha = MUTEX_ACQUIRE.sha): Redis {
   const client = new Redis(url);
   let acquires = 0;
   return new Proxy(client, {
@@ -24,7 +24,7 @@ function lateClient(url: string, replyLateBy: number, leaveLateBy: number, lateR
             await sleep(replyLateBy);
             return reply;
           }
-          if (sha === CLASSIC_ANNOUNCING_SCRIPTS.leave.sha) {
+          if (sha === CLASSIC_LEAVE_SCRIPT.sha) {
             await sleep(leaveLateBy);
           }
           return call();
@@ -73,8 +73,8 @@ describe('a multi-key attempt that timed out', () => {
   const own = useRedisServer();
 
   it('finds the keys it took its own on the retry, instead of waiting for itself until its waitTimeout', async () => {
-    await own.redis.script('LOAD', ACQUIRE_SCRIPT.source);
-    const client = lateClient(own.server.url, 400, 0, 1, ACQUIRE_SCRIPT.sha);
+    await own.redis.script('LOAD', MULTI_ACQUIRE.source);
+    const client = lateClient(own.server.url, 400, 0, 1, MULTI_ACQUIRE.sha);
     const store = new RedisLockStore({ client, commandTimeout: 150, logger: false });
     const app = await bootLockApp({ store });
     try {

@@ -3,7 +3,7 @@ import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster6 } from 'ioredis6';
 import { LockLostError, LockNotAcquiredError, LockNotReplicatedError, LockStoreUnavailableError, RedisLockStore } from '../../lib';
 import { FENCE_BLOCK } from '../../lib/lock.constants';
-import { FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from '../../lib/stores/redis/redis-lock.scripts';
+import { MUTEX_ACQUIRE, RAISE_FENCE } from '../../lib/stores/redis/redis-mutex.scripts';
 import { CLUSTER_LOCK_ACL, LOCK_ACL } from '../support/acl';
 import { bootLockApp, type LockApp } from '../support/app';
 import { expectElectionAndHandOver } from '../support/leadership';
@@ -231,7 +231,7 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
     expect(owners.size).toBe(3);
     for (const owner of owners) {
       const client = new Redis(owner.url);
-      expect(await client.script('EXISTS', FAIR_ACQUIRE_SCRIPT.sha)).toEqual([1]);
+      expect(await client.script('EXISTS', MUTEX_ACQUIRE.sha)).toEqual([1]);
       client.disconnect();
     }
   });
@@ -265,7 +265,7 @@ describe('Redis Cluster: 3 masters, 3 replicas', () => {
   it('gives every key back when the fencing write-back of a multi-key lock across slots fails', async () => {
     const client = failingScripts(
       new Cluster(cluster.startupNodes),
-      (script) => script === RAISE_FENCE_SCRIPT.sha || script === RAISE_FENCE_SCRIPT.source,
+      (script) => script === RAISE_FENCE.sha || script === RAISE_FENCE.source,
     );
     const store = new RedisLockStore({ client, logger: false, commandTimeout: 1_000 });
     const app = await bootLockApp({ store });

@@ -3,7 +3,7 @@ import { LockError, LockStoreUnavailableError } from '../../errors/index.js';
 import type { LockLogger } from '../../lock.logger.js';
 import { startTimer } from '../../utils/timer.util.js';
 import { isAuthFailure } from '../../utils/store-failure.util.js';
-import type { LockScript } from './redis-lua.snippets.js';
+import type { LockScript, ScriptCall } from './redis-script.js';
 import type { RedisScriptLoader } from './redis-script.loader.js';
 
 /** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
@@ -64,22 +64,16 @@ export class RedisCommandRunner {
    * Runs a script with EVALSHA, falling back to EVAL when Redis forgot it. Sent once the scripts are in Redis's
    * cache after a (re)connection (see {@link RedisScriptLoader}), so that scripts go out in the order they were run.
    * @param script the script
-   * @param redisKeys its KEYS
-   * @param args its ARGV
+   * @param call its KEYS and ARGV (see `LockScript.call`)
    * @param operation what it is about
    * @param onTimeout called if it does not answer in time
    */
-  script(
-    script: LockScript,
-    redisKeys: readonly string[],
-    args: ReadonlyArray<string | number>,
-    operation: RedisOperation,
-    onTimeout?: () => void,
-  ): Promise<unknown> {
+  script(script: LockScript, call: ScriptCall, operation: RedisOperation, onTimeout?: () => void): Promise<unknown> {
+    const { keys, args } = call;
     const send = (): Promise<unknown> =>
-      this.client.evalsha(script.sha, redisKeys.length, ...redisKeys, ...args).catch((error: unknown) => {
+      this.client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
         if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-          return this.client.eval(script.source, redisKeys.length, ...redisKeys, ...args);
+          return this.client.eval(script.source, keys.length, ...keys, ...args);
         }
         throw error;
       });

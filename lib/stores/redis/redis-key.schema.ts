@@ -1,3 +1,12 @@
+/** The Redis keys of one lock key, by name (what the scripts call them). */
+export interface RedisKeySet {
+  readonly lock: string;
+  readonly fence: string;
+  readonly queue: string;
+  readonly deadlines: string;
+  readonly holders: string;
+}
+
 /**
  * Where the Redis store keeps each lock key `k` under a prefix: the lock `<prefix>{k}` (the holder's token, with
  * a PX lease, or `*<share>` while shared holders have it), its fencing counter `:fence`, its waiter queue `:q`, the
@@ -28,10 +37,10 @@ export class RedisKeySchema {
     return `${this.lock(key)}:h`;
   }
 
-  /** The lock, its fencing counter, its waiter queue, the queue's deadlines and its shared holders: one hash slot. */
-  keySet(key: string): string[] {
+  /** The lock, its fencing counter, its waiter queue, the places' ends and its shared holders: one hash slot. */
+  keySet(key: string): RedisKeySet {
     const lock = this.lock(key);
-    return [lock, `${lock}:fence`, `${lock}:q`, `${lock}:qt`, `${lock}:h`];
+    return { lock, fence: `${lock}:fence`, queue: `${lock}:q`, deadlines: `${lock}:qt`, holders: `${lock}:h` };
   }
 
   /** A SCAN pattern that matches every key of the layout. */

@@ -4,9 +4,10 @@ import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, DEFAULT_STARVATION, FENCE_BLOC
 import { LockNotReplicatedError } from '../../errors/index.js';
 import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
 import { createLockLogger } from '../../lock.logger.js';
-import { ACQUIRE_SCRIPT, EXTEND_SCRIPT, FAIR_ACQUIRE_SCRIPT, RAISE_FENCE_SCRIPT } from './redis-lock.scripts.js';
-import { CLASSIC_ANNOUNCING_SCRIPTS, SHARDED_ANNOUNCING_SCRIPTS, type AnnouncingScripts } from './redis-announcing.scripts.js';
-import { SHARED_ACQUIRE_SCRIPT, SHARED_EXTEND_SCRIPT } from './redis-shared.scripts.js';
+import { MULTI_ACQUIRE, MUTEX_ACQUIRE, MUTEX_EXTEND, RAISE_FENCE } from './redis-mutex.scripts.js';
+import { CLASSIC_RELEASE_SCRIPTS, SHARDED_RELEASE_SCRIPTS } from './redis-release.scripts.js';
+import { CLASSIC_LEAVE_SCRIPT, SHARDED_LEAVE_SCRIPT } from './redis-leave.scripts.js';
+import { SHARED_ACQUIRE, SHARED_EXTEND } from './redis-shared.scripts.js';
 import { conflictingShareError, shareTag } from '../../utils/lock-share.util.js';
 import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation } from './redis-command.runner.js';
 import { RedisKeySchema } from './redis-key.schema.js';
@@ -16,13 +17,15 @@ import { asIoredisSurface, type RedisClientInput } from './redis-client.js';
 
 /** Every script the store runs, loaded together (see {@link RedisScriptLoader}). */
 const STORE_SCRIPTS = [
-  FAIR_ACQUIRE_SCRIPT,
-  ACQUIRE_SCRIPT,
-  EXTEND_SCRIPT,
-  RAISE_FENCE_SCRIPT,
-  SHARED_ACQUIRE_SCRIPT,
-  SHARED_EXTEND_SCRIPT,
-  ...[CLASSIC_ANNOUNCING_SCRIPTS, SHARDED_ANNOUNCING_SCRIPTS].flatMap((set) => [set.release, set.releaseShared, set.leave]),
+  MUTEX_ACQUIRE,
+  MULTI_ACQUIRE,
+  MUTEX_EXTEND,
+  RAISE_FENCE,
+  SHARED_ACQUIRE,
+  SHARED_EXTEND,
+  ...[CLASSIC_RELEASE_SCRIPTS, SHARDED_RELEASE_SCRIPTS].flatMap((set) => [set.release, set.releaseMany, set.releaseShared]),
+  CLASSIC_LEAVE_SCRIPT,
+  SHARDED_LEAVE_SCRIPT,
 ];
 
 /** Options of {@link RedisLockStore}. */
@@ -166,16 +169,25 @@ export class RedisLockStore implements LockStore {
     const reply =
       keys.length === 1
         ? await this.commands.script(
-            share ? SHARED_ACQUIRE_SCRIPT : FAIR_ACQUIRE_SCRIPT,
-            this.keys.keySet(keys[0]),
-            [token, ttl, FENCE_RETENTION, wait, share ? shareTag(share) : this.starvation],
+            share ? SHARED_ACQUIRE : MUTEX_ACQUIRE,
+            share
+              ? SHARED_ACQUIRE.call(this.keys.keySet(keys[0]), { token, ttl, retention: FENCE_RETENTION, wait, tag: shareTag(share) })
+              : MUTEX_ACQUIRE.call(this.keys.keySet(keys[0]), {
+                  token,
+                  ttl,
+                  retention: FENCE_RETENTION,
+                  wait,
+                  starvation: this.starvation,
+                }),
             operation,
             cleanUp,
           )
         : await this.commands.script(
-            ACQUIRE_SCRIPT,
-            [...keys.map((key) => this.keys.lock(key)), ...keys.map((key) => this.keys.fence(key))],
-            [token, ttl, FENCE_RETENTION],
+            MULTI_ACQUIRE,
+            MULTI_ACQUIRE.call(
+              keys.map((key) => this.keys.keySet(key)),
+              { token, ttl, retention: FENCE_RETENTION },
+            ),
             operation,
             cleanUp,
           );
@@ -203,19 +215,10 @@ export class RedisLockStore implements LockStore {
       return this.everyKey(keys, (key) => this.extend([key], token, ttl, share));
     }
     const operation = { name: 'extend', keys };
+    const keySets = keys.map((key) => this.keys.keySet(key));
     const reply = share
-      ? await this.commands.script(
-          SHARED_EXTEND_SCRIPT,
-          keys.flatMap((key) => [this.keys.lock(key), this.keys.holders(key)]),
-          [token, ttl, shareTag(share)],
-          operation,
-        )
-      : await this.commands.script(
-          EXTEND_SCRIPT,
-          keys.map((key) => this.keys.lock(key)),
-          [token, ttl],
-          operation,
-        );
+      ? await this.commands.script(SHARED_EXTEND, SHARED_EXTEND.call(keySets, { token, ttl, tag: shareTag(share) }), operation)
+      : await this.commands.script(MUTEX_EXTEND, MUTEX_EXTEND.call(keySets, { token, ttl }), operation);
     return replyNumber(reply) === 1;
   }
 
@@ -224,15 +227,19 @@ export class RedisLockStore implements LockStore {
       return this.everyKey(keys, (key) => this.release([key], token, options));
     }
     const keep = Math.max(0, Math.ceil(options.keepFor ?? 0));
-    const { release, releaseShared } = this.announcing();
-    const reply = await this.commands.script(
-      options.share ? releaseShared : release,
-      keys.flatMap((key) => this.keys.keySet(key)),
-      options.share
-        ? [token, FENCE_RETENTION, keep, shareTag(options.share)]
-        : [token, FENCE_RETENTION, keep, this.starvation, options.yield ? 1 : 0],
-      { name: 'release', keys },
-    );
+    const scripts = this.subscriber.sharded ? SHARDED_RELEASE_SCRIPTS : CLASSIC_RELEASE_SCRIPTS;
+    const keySets = keys.map((key) => this.keys.keySet(key));
+    const operation = { name: 'release', keys };
+    const exclusive = { token, retention: FENCE_RETENTION, keep, starvation: this.starvation, yield_turn: options.yield ? 1 : 0 };
+    const [script, call] = options.share
+      ? [
+          scripts.releaseShared,
+          scripts.releaseShared.call(keySets, { token, retention: FENCE_RETENTION, keep, tag: shareTag(options.share) }),
+        ]
+      : keys.length === 1
+        ? [scripts.release, scripts.release.call(keySets[0], exclusive)]
+        : [scripts.releaseMany, scripts.releaseMany.call(keySets, exclusive)];
+    const reply = await this.commands.script(script, call, operation);
     await this.confirmReplicated(keys, 'release');
     return replyNumber(reply) === keys.length;
   }
@@ -242,14 +249,15 @@ export class RedisLockStore implements LockStore {
       await this.everyKey(keys, (key) => this.leave([key], token, ttl, share).then(() => true));
       return;
     }
+    const leave = this.subscriber.sharded ? SHARDED_LEAVE_SCRIPT : CLASSIC_LEAVE_SCRIPT;
+    const args = { token, ttl, retention: FENCE_RETENTION, starvation: this.starvation, tag: shareTag(share) };
     await this.commands.script(
-      this.announcing().leave,
-      keys.flatMap((key) => this.keys.keySet(key)),
-      [token, ttl, FENCE_RETENTION, this.starvation, shareTag(share)],
-      {
-        name: 'leave the queue of',
-        keys,
-      },
+      leave,
+      leave.call(
+        keys.map((key) => this.keys.keySet(key)),
+        args,
+      ),
+      { name: 'leave the queue of', keys },
     );
   }
 
@@ -261,13 +269,12 @@ export class RedisLockStore implements LockStore {
    */
   async raiseFence(keys: readonly string[], fencingToken: number): Promise<void> {
     await this.commands.script(
-      RAISE_FENCE_SCRIPT,
-      keys.map((key) => this.keys.fence(key)),
-      [fencingToken, FENCE_RETENTION],
-      {
-        name: 'record the fencing token of',
-        keys,
-      },
+      RAISE_FENCE,
+      RAISE_FENCE.call(
+        keys.map((key) => this.keys.keySet(key)),
+        { fencing: fencingToken, retention: FENCE_RETENTION },
+      ),
+      { name: 'record the fencing token of', keys },
     );
   }
 
@@ -343,11 +350,6 @@ export class RedisLockStore implements LockStore {
   private async everyKey(keys: readonly string[], operation: (key: string) => Promise<boolean>): Promise<boolean> {
     const results = await Promise.all(keys.map(operation));
     return results.every(Boolean);
-  }
-
-  /** Publishes releases the way the subscriber listens: sharded on a Cluster, where it can. */
-  private announcing(): AnnouncingScripts {
-    return this.subscriber.sharded ? SHARDED_ANNOUNCING_SCRIPTS : CLASSIC_ANNOUNCING_SCRIPTS;
   }
 
   private keyPrefix(): string {

@@ -1,22 +1,4 @@
-import { createHash } from 'node:crypto';
 import { FENCE_BLOCK } from '../../lock.constants.js';
-
-/** A Lua script with its SHA1, run with EVALSHA and sent whole only when Redis does not know it yet. */
-export interface LockScript {
-  readonly source: string;
-  readonly sha: string;
-  /** Running it late, after its caller gave up on it, does no harm (a token-checked clean-up). */
-  readonly idempotent: boolean;
-}
-
-/**
- * A script and its SHA1.
- * @param source the Lua
- * @param idempotent see {@link LockScript}
- */
-export function script(source: string, idempotent = false): LockScript {
-  return { source, sha: createHash('sha1').update(source).digest('hex'), idempotent };
-}
 
 /** Release message: the lock is free and nobody is queued, any waiter may try. */
 export const ANYONE = '*';
@@ -31,7 +13,7 @@ export const GRANTED = 'G';
  */
 export const WOKEN = 'W';
 
-/** First word of a kept release (a minimum hold): `K <ms>`, the key is free after that many ms. */
+/** First word of a kept release (a minimum hold, or shared holders still in): `K <ms>`, the key is free after that. */
 export const KEPT = 'K';
 
 /** Shared Lua: the server clock in ms and us, asked once per script run (TIME only where it is needed). */
@@ -45,21 +27,21 @@ local function clock()
   end
   return clock_ms, clock_us
 end
-`;
-
-/**
- * Shared Lua: fencing tokens. A single-key grant takes a block of ${FENCE_BLOCK} tokens starting at
- * `max(last + 1, server clock in us)` and stores the block's end in the counter, so the holder's process can pass
- * the lock on to its own next callers with the block's next tokens, and every later grant is still higher. The
- * clock keeps tokens growing where the counter is gone or behind (evicted, Redis restarted empty, a replica
- * promoted before it received the last writes), as long as the clock does not go back by more than that took.
- * The counter outlives its last renewal by `retention`. One SET ... GET on the common path: reading the old value
- * and writing the new one is one command, and the old value only matters when it is ahead of the clock.
- */
-export const FENCE = `
 local function format(n)
   return string.format('%d', n)
 end
+`;
+
+/**
+ * Shared Lua: fencing tokens. A grant takes the next block of \`block\` tokens (${FENCE_BLOCK} for an exclusive grant,
+ * whose holder's process may pass the lock on to its own callers with the rest), starting at
+ * \`max(last + 1, server clock in us)\`, and the counter holds the block's end, so every later grant is higher. The
+ * clock keeps tokens growing where the counter is gone or behind (evicted, Redis restarted empty, a replica promoted
+ * before it received the last writes), as long as the clock does not go back by more than that took. One SET ... GET
+ * on the common path: reading the old value and writing the new one is one command, and the old value only matters
+ * when it is ahead of the clock. The counter outlives its last grant by \`retention\`. Needs CLOCK.
+ */
+export const FENCE = `
 local function issue_fence(fence_key, retention, block)
   local _, now = clock()
   local last = redis.call('SET', fence_key, format(now + block - 1), 'KEEPTTL', 'GET')
@@ -98,10 +80,10 @@ end
 
 /**
  * Shared Lua: the waiter queue of one key (a ZSET of members (see MEMBER) by arrival in us, and a ZSET of the same
- * members by deadline in ms), from which waiters whose deadline passed are dropped before anyone looks at it.
- * `queue_head` returns the head and when it arrived (us); `enqueue` adds a waiter (or keeps its place, with a new
- * deadline), and the queue lives as long as its last deadline. A place lasts for the wait the caller gives, which the
- * caller keeps short (see MIN_WAITER_PLACE) and renews by asking again: a waiter that died soon gives up its place.
+ * members by the end of their place in ms), from which waiters whose place ended are dropped before anyone looks at
+ * it. \`queue_head\` returns the head and when it arrived (us); \`enqueue\` adds a waiter (or keeps its place, until a
+ * new end), and the queue lives as long as its last place. A place lasts the wait the caller gives, which the caller
+ * keeps short and renews by asking again (see MIN_WAITER_PLACE): a waiter that died soon gives up its place.
  */
 export const QUEUE = `
 local function queue_head(queue, deadlines, now)
@@ -123,13 +105,17 @@ local function enqueue(queue, deadlines, member, now, now_us, wait)
     redis.call('PEXPIRE', deadlines, wait)
   end
 end
+local function dequeue(queue, deadlines, member)
+  redis.call('ZREM', queue, member)
+  redis.call('ZREM', deadlines, member)
+end
 `;
 
 /**
  * Shared Lua: queue members. An exclusive waiter is '<token>|<ttl>', a shared one '<token>|<ttl>|<tag>' (tag 'r' a
  * reader, 's<N>' a permit of a semaphore of limit N). Returns the token, the ttl and the tag (nil: exclusive).
  */
-const MEMBER = `
+export const MEMBER = `
 local function parse_member(member)
   local a = string.find(member, '|', 1, true)
   local b = string.find(member, '|', a + 1, true)
@@ -143,9 +129,9 @@ end
 /**
  * Shared Lua: shared holds. The lock key holds the marker '*<tag>' instead of a token while shared holders have it
  * (so an exclusive SET NX fails, and a caller sharing it otherwise sees how), with a lease as long as the longest
- * holder's; the holders are a ZSET of tokens by lease end (server ms), with the same expiry as the marker.
+ * holder's; the holders are a ZSET of tokens by lease end (server ms), whose own expiry is never shorter.
  */
-const SHARED = `
+export const SHARED = `
 local function capacity(tag)
   if tag == 'r' then
     return math.huge
@@ -181,10 +167,10 @@ end
 /**
  * Shared Lua: grants a key's free share to the run of shared waiters at the head of its queue that fit: every
  * reader up to the first writer, or permits up to the semaphore's limit. Each gets its own fencing token and a
- * lease capped at its own deadline, and is told by a hand-off message. Needs CLOCK, FENCE, MEMBER, SHARED.
+ * lease capped at the end of its place, and is told by a hand-off message. Needs CLOCK, FENCE, QUEUE, MEMBER, SHARED.
  */
 const GRANT_SHARED = `
-local function grant_shared(lock, fence_key, queue, deadlines, holders, retention, now)
+local function grant_shared(lock, fence, queue, deadlines, holders, retention, now)
   local held = redis.call('GET', lock)
   local count = 0
   if held then
@@ -202,10 +188,9 @@ local function grant_shared(lock, fence_key, queue, deadlines, holders, retentio
     held = '*' .. tag
     local lease = math.min(ttl, tonumber(redis.call('ZSCORE', deadlines, members[i])) - now)
     hold_shared(lock, holders, token, tag, lease, now)
-    redis.call('ZREM', queue, members[i])
-    redis.call('ZREM', deadlines, members[i])
-    local fence = issue_fence(fence_key, retention, 1)
-    publish(lock, '${GRANTED} ' .. token .. ' ' .. format(fence) .. ' ' .. format(lease))
+    dequeue(queue, deadlines, members[i])
+    local fencing = issue_fence(fence, retention, 1)
+    publish(lock, '${GRANTED} ' .. token .. ' ' .. format(fencing) .. ' ' .. format(lease))
     count = count + 1
   end
 end
@@ -214,13 +199,14 @@ end
 /**
  * Shared Lua: what a release (or a waiter leaving) announces once the lock is free, or a shared hold left room.
  * With nobody queued: anyone may try. A shared head gets the room (see GRANT_SHARED). An exclusive head waits
- * while shared holders remain; once the lock is free it gets it: handed over at once (a new fencing token, its
- * lease capped at its own deadline) when it has waited for the starvation bound or longer, when the bound is 0
- * (strict FIFO), or when the releaser yields its turn; else it is only woken, and a running caller may take the
- * free lock first. While shared holders remain, the waiters are told when the last of their leases ends. Needs CLOCK, FENCE, QUEUE, MEMBER, SHARED, GRANT_SHARED and a \`publish(channel, message)\`.
+ * while shared holders remain, and the waiters are told when the last of their leases ends; once the lock is free
+ * the head gets it: handed over at once (a new fencing token, its lease capped at the end of its place) when it has
+ * waited for the starvation bound or longer, when the bound is 0 (strict FIFO), or when the releaser yields its
+ * turn; else it is only woken, and a running caller may take the free lock first. Needs CLOCK, FENCE, QUEUE,
+ * MEMBER, SHARED, GRANT_SHARED and a \`publish(channel, message)\`.
  */
 const ANNOUNCE = `
-local function announce(lock, fence_key, queue, deadlines, holders, retention, starvation, yield)
+local function announce(lock, fence, queue, deadlines, holders, retention, starvation, yield_turn)
   if redis.call('EXISTS', queue) == 0 then
     publish(lock, '${ANYONE}')
     return
@@ -233,7 +219,7 @@ local function announce(lock, fence_key, queue, deadlines, holders, retention, s
   end
   local token, ttl, tag = parse_member(head)
   if tag then
-    grant_shared(lock, fence_key, queue, deadlines, holders, retention, now)
+    grant_shared(lock, fence, queue, deadlines, holders, retention, now)
     return
   end
   local blocked_for = redis.call('PTTL', lock)
@@ -244,27 +230,18 @@ local function announce(lock, fence_key, queue, deadlines, holders, retention, s
     return
   end
   local left = tonumber(redis.call('ZSCORE', deadlines, head)) - now
-  if starvation > 0 and not yield and now_us - since < starvation * 1000 then
+  if starvation > 0 and not yield_turn and now_us - since < starvation * 1000 then
     publish(lock, '${WOKEN} ' .. token .. ' ' .. format(math.min(left, starvation)))
     return
   end
-  -- The lease ends at the waiter's own deadline at the latest: a waiter that died holds the lock no longer.
+  -- The lease ends with the waiter's place at the latest: a waiter that died holds the lock no longer.
   local lease = math.min(ttl, left)
-  local fence = issue_fence(fence_key, retention, ${FENCE_BLOCK})
+  local fencing = issue_fence(fence, retention, ${FENCE_BLOCK})
   redis.call('SET', lock, token, 'PX', lease)
-  redis.call('ZREM', queue, head)
-  redis.call('ZREM', deadlines, head)
-  publish(lock, '${GRANTED} ' .. token .. ' ' .. format(fence) .. ' ' .. format(lease))
+  dequeue(queue, deadlines, head)
+  publish(lock, '${GRANTED} ' .. token .. ' ' .. format(fencing) .. ' ' .. format(lease))
 end
 `;
 
-/** Everything a script that announces releases needs, on one way of publishing. */
-export function announcingLua(publish: string): string {
-  return `${CLOCK}${FENCE}${QUEUE}${MEMBER}${SHARED}${publish}${GRANT_SHARED}${ANNOUNCE}`;
-}
-
-/** What a shared acquisition needs (it never publishes). */
-export const SHARED_ACQUIRE_LUA = `${CLOCK}${FENCE}${QUEUE}${SHARED}`;
-
-/** What a shared extension needs. */
-export const SHARED_EXTEND_LUA = `${CLOCK}${SHARED}`;
+/** Everything \`announce\` needs, but the clock, the fence and \`publish\` (which the fast paths define first). */
+export const ANNOUNCING = `${QUEUE}${MEMBER}${SHARED}${GRANT_SHARED}${ANNOUNCE}`;

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { LockScript } from './redis-lua.snippets.js';
+import type { LockScript } from './redis-script.js';
 
 /**
  * Puts a store's scripts in Redis's script cache (SCRIPT LOAD) before the first of them is run on a connection, and
