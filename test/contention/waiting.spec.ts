@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LockNotAcquiredError, type Lock, type LockModuleOptions, type LockService } from '../../lib';
 import { spawnWorker } from '../processes/run-worker';
 import { bootLockApp, type LockApp } from '../support/app';
+import { eventually } from '../support/redis';
 import { connectGlide, connectNodeRedis, type ClientConnector } from '../support/foreign-clients';
 import { commandsProcessed, countClientCommands, startRedisServer, type RedisServer } from '../support/redis-server';
 import { Redis as RedisClient } from 'ioredis';
@@ -73,7 +74,8 @@ describe.each([
           await lock.release();
         }),
       );
-      await sleep(30);
+      // The order is the order of arrival in Redis's queue: the next waiter starts once this one has its place.
+      await eventually(async () => (await redis.zcard(`${prefix}{fifo}:q`)) === index + 1, `waiter ${index} queued`);
     }
     await holder.release();
     await Promise.all(waiting);

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import type { RedisSubscriberPort, RedisWaitPipeline } from './redis-connection.port.js';
 
 /**
- * The part of ioredis' interface the Redis store, its command runner and its subscriber use, built on one
- * `command()` of another client library (node-redis, Valkey GLIDE), so that the store has one code path for all.
+ * The Redis store's port (what it uses of ioredis' interface), built on one `command()` of another client library
+ * (node-redis, Valkey GLIDE), so that the store has one code path for all.
  */
-export abstract class ForeignClientAdapter extends EventEmitter {
+export abstract class ForeignClientAdapter extends EventEmitter implements RedisSubscriberPort {
   /** ioredis' `options`: the other libraries have no key prefix. */
   readonly options = { keyPrefix: undefined };
   /** On a cluster: whether its subscriber connection listens with SSUBSCRIBE (read by the subscriber). */
@@ -15,6 +16,8 @@ export abstract class ForeignClientAdapter extends EventEmitter {
 
   /** A subscriber connection of the same kind, owned (and closed) by the store. */
   abstract duplicate(): ForeignClientAdapter;
+  /** A cluster's nodes are never asked for: the store only checks that the method exists (see `markCluster`). */
+  nodes?: () => never[];
   abstract subscribe(channel: string): Promise<unknown>;
   abstract ssubscribe(channel: string): Promise<unknown>;
   abstract unsubscribe(channel: string): Promise<unknown>;
@@ -52,30 +55,19 @@ export abstract class ForeignClientAdapter extends EventEmitter {
   }
 
   /** The store's `exists(key).wait(count, timeout).exec()`: WAIT on the connection (cluster: the node) of `key`. */
-  pipeline(): { exists(key: string): unknown } {
-    const commands: Array<Array<string | number>> = [];
-    let key: string | undefined;
-    const chain = {
-      exists: (name: string) => {
-        key = name;
-        commands.push(['EXISTS', name]);
-        return chain;
-      },
-      wait: (count: number, timeout: number) => {
-        commands.push(['WAIT', count, timeout]);
-        return chain;
-      },
-      exec: () =>
-        Promise.all(
-          commands.map((args) =>
-            this.command(key, args).then(
-              (value) => [null, value] as const,
-              (error: unknown) => [error, null] as const,
-            ),
-          ),
-        ),
+  pipeline(): RedisWaitPipeline {
+    const settle = (key: string, args: Array<string | number>): Promise<[Error | null, unknown]> =>
+      this.command(key, args).then(
+        (value): [Error | null, unknown] => [null, value],
+        (error: unknown): [Error | null, unknown] => [error instanceof Error ? error : new Error(String(error)), null],
+      );
+    return {
+      exists: (key) => ({
+        wait: (count, timeoutMs) => ({
+          exec: () => Promise.all([settle(key, ['EXISTS', key]), settle(key, ['WAIT', count, timeoutMs])]),
+        }),
+      }),
     };
-    return chain;
   }
 
   /**
@@ -89,7 +81,7 @@ export abstract class ForeignClientAdapter extends EventEmitter {
   protected markCluster(sharded: boolean): void {
     this.shardedSubscribers = sharded;
     // Only the store's cluster detection looks at it; it never asks for the nodes.
-    Object.defineProperty(this, 'nodes', { value: () => [] });
+    this.nodes = () => [];
   }
 
   /** An EventEmitter throws an 'error' nobody listens to: the app watches its own client's errors. */

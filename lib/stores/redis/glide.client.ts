@@ -1,5 +1,5 @@
-import type { Cluster, Redis } from 'ioredis';
 import { ForeignClientAdapter, replyError } from './foreign-client.adapter.js';
+import type { RedisConnectionPort } from './redis-connection.port.js';
 
 /**
  * A Valkey GLIDE 2 client (`GlideClient` or `GlideClusterClient` from `@valkey/valkey-glide`), as far as nest-lock
@@ -65,8 +65,8 @@ export function isGlideClient(value: unknown): value is GlideRedisClient {
  * Presents a GLIDE client with the part of ioredis' interface the Redis store uses.
  * @param client the app's GLIDE client
  */
-export function adaptGlide(client: GlideRedisClient): Redis | Cluster {
-  return new GlideConnection(Promise.resolve(client as unknown as GlideRaw), client as unknown as GlideRaw) as unknown as Redis | Cluster;
+export function adaptGlide(client: GlideRedisClient): RedisConnectionPort {
+  return new GlideConnection(Promise.resolve(client as unknown as GlideRaw), client as unknown as GlideRaw);
 }
 
 /** GLIDE reports server refusals as `RequestError: An error was signalled by the server: - <reply>`. */

@@ -1,6 +1,6 @@
-import type { Cluster, Redis } from 'ioredis';
 import { settleWithin } from '../../utils/timer.util.js';
 import { ForeignClientAdapter, replyError } from './foreign-client.adapter.js';
+import type { RedisConnectionPort } from './redis-connection.port.js';
 
 /** Longest wait for a cluster connection still being opened before it is closed anyway, in ms. */
 const CLOSE_AFTER_CONNECT = 2_000;
@@ -59,8 +59,8 @@ export function isNodeRedisClient(value: unknown): value is NodeRedisClient {
  * command runner and its subscriber have one code path for both libraries.
  * @param client the app's node-redis client or cluster
  */
-export function adaptNodeRedis(client: NodeRedisClient): Redis | Cluster {
-  return new NodeRedisConnection(client as unknown as NodeRedisRaw, false) as unknown as Redis | Cluster;
+export function adaptNodeRedis(client: NodeRedisClient): RedisConnectionPort {
+  return new NodeRedisConnection(client as unknown as NodeRedisRaw, false);
 }
 
 /** node-redis' reply errors (`ErrorReply` in v4, `SimpleError` and others extending it in v5) are ioredis' `ReplyError`. */

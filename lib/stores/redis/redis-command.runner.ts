@@ -1,9 +1,9 @@
-import type { Cluster, Redis } from 'ioredis';
 import { LockError, LockStoreUnavailableError } from '../../errors/index.js';
 import type { LockLogger } from '../../lock.logger.js';
 import { startTimer } from '../../utils/timer.util.js';
 import { isAuthFailure } from '../../utils/store-failure.util.js';
 import type { LockScript, ScriptCall } from './redis-script.js';
+import type { RedisConnectionPort } from './redis-connection.port.js';
 import type { RedisScriptLoader } from './redis-script.loader.js';
 
 /** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
@@ -27,7 +27,7 @@ export interface RedisExchangeOptions {
 
 /** Options of {@link RedisCommandRunner}. */
 export interface RedisCommandRunnerOptions {
-  readonly client: Redis | Cluster;
+  readonly client: RedisConnectionPort;
   readonly commandTimeout: number;
   readonly logger: LockLogger;
   /** Log an outage once, and the recovery (for a client the module created; the app watches its own). */
@@ -47,7 +47,7 @@ export interface RedisCommandRunnerOptions {
  * `LockStoreUnavailableError` and refusals into a `LockError` that names the reply.
  */
 export class RedisCommandRunner {
-  private readonly client: Redis | Cluster;
+  private readonly client: RedisConnectionPort;
   private ready?: Promise<void>;
   /** Why the connection failed last, while it is down: the cause a failed command names. */
   private lastConnectionError?: Error;

@@ -1,5 +1,4 @@
 import type { LoggerService } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, DEFAULT_STARVATION, FENCE_BLOCK, FENCE_RETENTION } from '../../lock.constants.js';
 import { LockNotReplicatedError } from '../../errors/index.js';
 import type { LockReleaseWatch, LockShare, LockStore, LockStoreAcquireResult, LockStoreReleaseOptions } from '../../interfaces/index.js';
@@ -13,7 +12,8 @@ import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation } from
 import { RedisKeySchema } from './redis-key.schema.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
 import { RedisScriptLoader } from './redis-script.loader.js';
-import { asIoredisSurface, type RedisClientInput } from './redis-client.js';
+import { duplicateForSubscriber, isClusterConnection, toConnectionPort, type RedisClientInput } from './redis-client.js';
+import type { RedisConnectionPort } from './redis-connection.port.js';
 
 /** Every script the store runs, loaded together (see {@link RedisScriptLoader}). */
 const STORE_SCRIPTS = [
@@ -91,7 +91,7 @@ export interface LockReplicasOptions {
 export class RedisLockStore implements LockStore {
   /** Read locks and semaphore permits are supported. */
   readonly shares = true;
-  private readonly client: Redis | Cluster;
+  private readonly client: RedisConnectionPort;
   private readonly keys: RedisKeySchema;
   private readonly ownsClient: boolean;
   private readonly commands: RedisCommandRunner;
@@ -110,12 +110,12 @@ export class RedisLockStore implements LockStore {
 
   /** @param options where Redis is and how to talk to it */
   constructor(options: RedisLockStoreOptions) {
-    this.client = asIoredisSurface(options.client);
+    this.client = toConnectionPort(options.client);
     this.keys = new RedisKeySchema(options.prefix ?? DEFAULT_PREFIX);
     this.ownsClient = options.ownsClient ?? false;
     this.replicas = options.replicas;
     this.starvation = options.starvation ?? DEFAULT_STARVATION;
-    this.cluster = typeof (this.client as Cluster).nodes === 'function';
+    this.cluster = isClusterConnection(this.client);
     const logger = createLockLogger(RedisLockStore.name, options.logger);
     this.commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT;
     this.scripts = new RedisScriptLoader(this.client, STORE_SCRIPTS);
@@ -128,8 +128,7 @@ export class RedisLockStore implements LockStore {
       quietUntilReady: options.quietUntilReady,
     });
     this.subscriber = new RedisReleaseSubscriber({
-      connect: () =>
-        this.cluster ? (this.client as Cluster).duplicate([], { shardedSubscribers: true, lazyConnect: true }) : this.client.duplicate(),
+      connect: () => duplicateForSubscriber(this.client),
       cluster: this.cluster,
       keyPrefix: this.keyPrefix(),
       logger,
@@ -353,7 +352,7 @@ export class RedisLockStore implements LockStore {
   }
 
   private keyPrefix(): string {
-    return (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    return this.client.options.keyPrefix ?? '';
   }
 
   /** With the `replicas` option: WAIT until enough replicas have this connection's writes, or fail. */
@@ -392,7 +391,7 @@ function confirmingHandOffs(watch: LockReleaseWatch): LockReleaseWatch {
   };
 }
 
-async function closeClient(client: Redis | Cluster): Promise<void> {
+async function closeClient(client: RedisConnectionPort): Promise<void> {
   if (client.status === 'ready') {
     await client.quit().catch(() => client.disconnect());
   } else {

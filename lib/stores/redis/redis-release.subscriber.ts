@@ -1,9 +1,9 @@
-import type { Cluster, Redis } from 'ioredis';
 import type { LockReleaseWatch, LockStoreGrant } from '../../interfaces/index.js';
 import type { LockLogger } from '../../lock.logger.js';
 import { ReleaseLatch } from '../release.latch.js';
 import { FENCE_BLOCK } from '../../lock.constants.js';
 import { ForeignClientAdapter } from './foreign-client.adapter.js';
+import type { RedisSubscriberPort } from './redis-connection.port.js';
 import { ANYONE, GRANTED, KEPT, WOKEN } from './redis-lua.snippets.js';
 
 /** What watchers of a channel hear when its connection came back: anything may have happened meanwhile. */
@@ -33,7 +33,7 @@ export interface RedisReleaseSubscriberOptions {
    * Creates the dedicated connection (connecting lazily, on its first subscription). On a Cluster, it should ask
    * ioredis for sharded subscribers (`shardedSubscribers: true`).
    */
-  connect: () => Redis | Cluster;
+  connect: () => RedisSubscriberPort;
   /** The store talks to a Cluster: sharded pub/sub is used where ioredis and the server have it. */
   cluster: boolean;
   /** The client's `keyPrefix`, which channel names carry and ioredis adds to sharded channels itself. */
@@ -48,7 +48,7 @@ export interface RedisReleaseSubscriberOptions {
  * On a Cluster it listens with SSUBSCRIBE on each key's shard (Redis 7 sharded pub/sub) when ioredis can.
  */
 export class RedisReleaseSubscriber {
-  private connection?: Redis | Cluster;
+  private connection?: RedisSubscriberPort;
   private readonly channels = new Map<string, ChannelEntry>();
   /** ioredis gave the Cluster connection sharded subscribers (ioredis 5.6 and later); undefined until probed. */
   private shardedClient?: boolean;
@@ -162,7 +162,7 @@ export class RedisReleaseSubscriber {
     return channel.slice(this.options.keyPrefix.length);
   }
 
-  private ensureConnection(): Redis | Cluster {
+  private ensureConnection(): RedisSubscriberPort {
     if (!this.connection) {
       const connection = this.options.connect();
       // ioredis before 5.6 ignores `shardedSubscribers` and has no subscriber group: probe for it.
@@ -190,12 +190,12 @@ export class RedisReleaseSubscriber {
    * before it sends it: a PING sent after it on the same connection is answered after it. The other clients
    * announce `ready` once they have subscribed again.
    */
-  private async resubscribed(connection: Redis | Cluster): Promise<void> {
+  private async resubscribed(connection: RedisSubscriberPort): Promise<void> {
     if (connection instanceof ForeignClientAdapter || this.options.cluster) {
       return;
     }
     await new Promise((resolve) => setImmediate(resolve));
-    await (connection as Redis).ping().catch(() => undefined);
+    await connection.ping().catch(() => undefined);
   }
 
   private wakeAfterReconnect(): void {

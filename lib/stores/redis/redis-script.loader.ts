@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisConnectionPort } from './redis-connection.port.js';
 import type { LockScript } from './redis-script.js';
 
 /**
@@ -22,7 +22,7 @@ export class RedisScriptLoader {
    * @param scripts every script the store runs
    */
   constructor(
-    private readonly client: Redis | Cluster,
+    private readonly client: RedisConnectionPort,
     private readonly scripts: readonly LockScript[],
   ) {
     client.on('close', this.forget);
@@ -46,8 +46,7 @@ export class RedisScriptLoader {
   }
 
   private async load(): Promise<void> {
-    const cluster = this.client as Cluster;
-    const nodes: Array<Redis | Cluster> = typeof cluster.nodes === 'function' ? cluster.nodes('master') : [this.client];
+    const nodes = this.client.nodes?.('master') ?? [this.client];
     if (nodes.length === 0) {
       // A cluster that has not found its nodes yet: the next script asks again.
       this.loading = undefined;
