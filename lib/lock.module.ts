@@ -7,7 +7,7 @@ import { LockExplorer } from './locked/locked.explorer.js';
 import { LeaderExplorer } from './leader/leader.explorer.js';
 import { LockService } from './core/lock.service.js';
 import { LockTelemetry } from './telemetry/lock.telemetry.js';
-import { createLockStore } from './stores/lock-store.factory.js';
+import { createLockStore } from './options/lock-store.factory.js';
 import { resolveLockModuleOptions, type ResolvedLockModuleOptions } from './options/lock-module-options.resolver.js';
 
 /** Token of the options as the user gave them, before defaults (async registration only). */

@@ -1,10 +1,10 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { LockStore, RedisConnection } from '../interfaces/index.js';
-import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
-import { MemoryLockStore } from './memory/memory-lock.store.js';
-import { QuorumLockStore } from './quorum/quorum-lock.store.js';
-import { RedisLockStore } from './redis/redis-lock.store.js';
-import { isRedisClientInput, type RedisClientInput } from './redis/redis-client.js';
+import type { ResolvedLockModuleOptions } from './lock-module-options.resolver.js';
+import { MemoryLockStore } from '../stores/memory/memory-lock.store.js';
+import { QuorumLockStore } from '../stores/quorum/quorum-lock.store.js';
+import { RedisLockStore } from '../stores/redis/redis-lock.store.js';
+import { isRedisClientInput, type RedisClientInput } from '../stores/redis/redis-client.js';
 
 /**
  * Creates the store the module options ask for. A Redis client is created only from a URL or options;
