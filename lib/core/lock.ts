@@ -188,7 +188,8 @@ export class Lock {
       return false;
     }
     // A lease that ran out here is not passed on: nothing of it may outlive it in this process.
-    const handOver = this.isHeld ? (this.context.passOn?.(this, this.minHoldLeft()) ?? false) : false;
+    const held = this.isHeld;
+    const handOver = held ? (this.context.passOn?.(this, this.minHoldLeft()) ?? false) : false;
     this.settle(handOver === true ? 'passed' : 'released');
     if (handOver === true) {
       this.reportReleased(true);
@@ -196,7 +197,7 @@ export class Lock {
     }
     const released = await this.releaseInStore(handOver === 'yield').catch((error: unknown) => {
       if (error instanceof LockStoreUnavailableError) {
-        this.retryRelease();
+        this.retryRelease(held);
       }
       throw error;
     });
@@ -221,15 +222,18 @@ export class Lock {
   /**
    * Tries a release the store did not answer again, in the background, until the lease's local end: after a
    * blip or a failover the key is free again within a retry, not only when the lease runs out. The release is
-   * token-checked, so a late one never frees a later holder's lock.
+   * token-checked, so a late one never frees a later holder's lock. A retry that finds the key no longer this
+   * holder's, for a lock still held when it was first released, counts as released: the first try, unanswered, may
+   * have run; either way the key was this holder's until it let go.
+   * @param heldWhenReleased the lease had not run out here when the release was first sent
    */
-  private retryRelease(): void {
+  private retryRelease(heldWhenReleased: boolean): void {
     const retry = (): void => {
       if (clock.now() >= this.deadline || this.context.stopped.aborted) {
         return;
       }
       this.releaseInStore().then(
-        (released) => this.reportReleased(released),
+        (released) => this.reportReleased(released || heldWhenReleased),
         () => (this.watchdogTimer = startTimer(retry, RELEASE_RETRY_INTERVAL)),
       );
     };

@@ -51,13 +51,29 @@ export class RedisCommandRunner {
   private ready?: Promise<void>;
   /** Why the connection failed last, while it is down: the cause a failed command names. */
   private lastConnectionError?: Error;
+  private drops = 0;
+  private readonly dropped = (): void => void (this.drops += 1);
 
   /** @param options the client and how to run commands on it */
   constructor(private readonly options: RedisCommandRunnerOptions) {
     this.client = options.client;
+    this.client.on('close', this.dropped);
     if (options.reportOutages) {
       this.reportOutages();
     }
+  }
+
+  /**
+   * How many times the connection was lost so far: an exchange during which it changed may have run twice (ioredis
+   * sends a command again when the connection that carried it dropped before the answer).
+   */
+  get connectionDrops(): number {
+    return this.drops;
+  }
+
+  /** Stops watching the client (the app's own client outlives the store). */
+  close(): void {
+    this.client.off('close', this.dropped);
   }
 
   /**

@@ -238,9 +238,11 @@ export class RedisLockStore implements LockStore {
       : keys.length === 1
         ? [scripts.release, scripts.release.call(keySets[0], exclusive)]
         : [scripts.releaseMany, scripts.releaseMany.call(keySets, exclusive)];
+    const drops = this.commands.connectionDrops;
     const reply = await this.commands.script(script, call, operation);
     await this.confirmReplicated(keys, 'release');
-    return replyNumber(reply) === keys.length;
+    // A release sent again after its connection dropped finds what its first delivery left: nothing of this token.
+    return replyNumber(reply) === keys.length || this.commands.connectionDrops !== drops;
   }
 
   async leave(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<void> {
@@ -307,6 +309,7 @@ export class RedisLockStore implements LockStore {
 
   async close(): Promise<void> {
     this.scripts.close();
+    this.commands.close();
     await this.subscriber.close();
     if (this.ownsClient) {
       await closeClient(this.client);
