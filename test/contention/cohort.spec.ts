@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Lock, LockModuleOptions } from '../../lib';
+import { LockLostError, type Lock, type LockEvent, type LockModuleOptions } from '../../lib';
 import { bootLockApp, type LockApp } from '../support/app';
 import { countClientCommands, useRedisServer } from '../support/redis-server';
 
@@ -105,6 +105,27 @@ describe('lock cohorting: a lock passed between callers of one app', () => {
     expect(await own.redis.get('lock:{lease}')).toBe(passed.token);
     await passed.release();
     expect(await own.redis.exists('lock:{lease}')).toBe(0);
+  });
+
+  it('reports the loss of a passed lock to its receiver as any loss: signal aborted with LockLostError, a lost event', async () => {
+    const subject = await app({ cohort: { passes: 63, duration: 60_000 } });
+    const events: LockEvent[] = [];
+    subject.locks.events.subscribe((event) => events.push(event));
+    const holder = await subject.locks.acquire('passed-then-lost', { ttl: 600 });
+    const next = subject.locks.acquire('passed-then-lost', { ttl: 600 });
+    await sleep(50);
+    await holder.release();
+    const passed = await next;
+    expect(passed.token).toBe(holder.token);
+    // Someone force-releases the key (the CLI, a failover): the receiver's watchdog finds it gone.
+    await own.redis.del('lock:{passed-then-lost}');
+    await new Promise((resolve) => passed.signal.addEventListener('abort', resolve));
+    expect(passed.signal.reason).toBeInstanceOf(LockLostError);
+    expect(passed.isHeld).toBe(false);
+    expect(events.filter((event) => event.type === 'lost')).toEqual([
+      expect.objectContaining({ keys: ['passed-then-lost'], token: passed.token, fencingToken: passed.fencingToken }),
+    ]);
+    await expect(passed.release()).resolves.toBe(false);
   });
 
   it('ends the cohort when the lock is lost: the next caller asks Redis', async () => {
