@@ -44,6 +44,8 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
   private readonly logger: LockLogger;
   private readonly held = new Set<Lock>();
   private readonly shutdown = new AbortController();
+  /** Aborted when the app starts closing: the work under this app's locks is told to stop. */
+  private readonly closing = new AbortController();
   private readonly defaults: ResolvedLockOptions;
   private readonly eventSubject = new Subject<LockEvent>();
   private readonly chain = new CallChain(this, (lock) => this.releaseAfterWork(lock));
@@ -250,19 +252,35 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     await verifyLockStore(this.store, this.options);
   }
 
-  /** Resigns every leadership of this app first, so that other instances take over at once (a rolling deploy). */
+  /**
+   * Resigns every leadership of this app, so that other instances take over at once (a rolling deploy), and aborts
+   * the `signal` of every other lock it holds, so that the work under them stops before they are released.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.elections.close();
+    await this.stopWork();
   }
 
-  /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
+  /**
+   * Stops waiting callers, waits (up to `shutdownTimeout`) for the work still running under this app's locks, the
+   * locks held meanwhile, then releases the locks this app still holds and closes the store if the module made it.
+   */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
+    await this.stopWork();
     const unparked = this.handOff.unparkAll();
     // Aborted waiters leave the store's queues on their way out: let them, before the connection closes.
     await settleWithin(Promise.allSettled([...this.taking]), this.options.commandTimeout);
+    await settleWithin(this.chain.idle(), this.options.shutdownTimeout);
+    const unfinished = this.chain.running.filter((lock) => lock.isHeld);
     const held = [...this.held];
     await Promise.allSettled([unparked, ...held.map((lock) => lock.release())]);
+    if (unfinished.length > 0) {
+      this.logger.warn(
+        `Released lock(s) ${unfinished.map((lock) => JSON.stringify(lock.keys.length === 1 ? lock.keys[0] : lock.keys)).join(', ')} ` +
+          `on shutdown while their work was still running: it did not end within shutdownTimeout (${this.options.shutdownTimeout} ms) ` +
+          `after its signal aborted. Have the work stop when lock.signal aborts, or raise shutdownTimeout.`,
+      );
+    }
     if (held.length > 0) {
       this.logger.log(`Released ${held.length} lock(s) on shutdown.`);
     }
@@ -270,6 +288,29 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     if (this.options.ownsStore) {
       await this.store.close?.();
     }
+  }
+
+  /**
+   * Resigns every leadership (its terms end at once, before their locks are told anything) and tells the work
+   * under every other lock to stop (see {@link Lock.interrupt}); locks granted from now on are told at once.
+   */
+  private async stopWork(): Promise<void> {
+    const resigned = this.elections.close();
+    if (!this.closing.signal.aborted) {
+      this.closing.abort();
+      this.held.forEach((lock) => this.interrupt(lock));
+    }
+    await resigned;
+  }
+
+  private interrupt(lock: Lock): void {
+    lock.interrupt(
+      new LockError(
+        `The application is shutting down: stop the work under lock ${JSON.stringify(lock.keys.length === 1 ? lock.keys[0] : lock.keys)} ` +
+          `now. The lock stays held until the work under using() or @Locked ends (release() a lock you took with acquire()), ` +
+          `for at most shutdownTimeout (${this.options.shutdownTimeout} ms).`,
+      ),
+    );
   }
 
   /** The options of `using()` / `stream()`: the watchdog on, and no wait by default when a busy lock is skipped. */
@@ -382,6 +423,9 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
       },
     );
     this.held.add(lock);
+    if (this.closing.signal.aborted) {
+      this.interrupt(lock);
+    }
     if (cohort) {
       this.acquisitions.queue.hold(cohort, () => lock.leaseEnd);
     }
