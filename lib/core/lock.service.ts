@@ -3,7 +3,7 @@ import { from, isObservable, Observable, Subject, finalize, tap, type Observable
 import { clock } from '../utils/clock.util.js';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
-import { InvalidLockOptionsError, LockError, LockNotAcquiredError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
 import {
   LockStore,
   type LockEvent,
@@ -154,9 +154,26 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
       this.reportAndThrow(new InvalidLockOptionsError(`using() needs a function as its second argument, got ${typeof fn}.`));
     }
     const entry = await this.open(key, options);
-    if (!entry) {
-      return undefined;
-    }
+    return entry && this.runInside(entry, fn);
+  }
+
+  /**
+   * Runs one tick of a scheduled `@Locked` job (`@Cron`, `@Interval`) with `onBusy: 'skip'`: as `using()`, but a tick
+   * the store cannot be reached for is skipped as a busy one is (at debug level). Nobody waits for a tick's outcome:
+   * a rejection would only be logged by the scheduler, once per tick, while the store reports the outage itself
+   * (once when it starts, once when it ends), and the next tick tries again.
+   * @param key the job's key(s)
+   * @param fn the job
+   * @param options the job's options
+   * @internal
+   */
+  async runTick<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options: UsingOptions): Promise<T | undefined> {
+    const entry = await this.open(key, options, undefined, true);
+    return entry && this.runInside(entry, fn);
+  }
+
+  /** Runs `fn` inside the entered lock and leaves it once `fn` (or the Observable it returns) has ended. */
+  private async runInside<T>(entry: LockEntry, fn: (lock: Lock) => T | Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await entry.run(() => fn(entry.lock));
@@ -322,9 +339,15 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
 
   /**
    * Validates, then enters the call chain for `key` (re-entrant) or takes the lock: `undefined` when a busy lock is
-   * skipped; any other failure is logged once (see {@link LockFailureLog}) and thrown.
+   * skipped (with `skipUnreachable`, also when the store cannot be reached); any other failure is logged once (see
+   * {@link LockFailureLog}) and thrown.
    */
-  private async open(key: LockKey, options: UsingOptions | undefined, cancel?: AbortSignal): Promise<LockEntry | undefined> {
+  private async open(
+    key: LockKey,
+    options: UsingOptions | undefined,
+    cancel?: AbortSignal,
+    skipUnreachable = false,
+  ): Promise<LockEntry | undefined> {
     try {
       const keys = normalizeLockKeys(key);
       const resolved = this.resolveUsing(options);
@@ -333,6 +356,10 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     } catch (error) {
       if (options?.onBusy === 'skip' && error instanceof LockNotAcquiredError) {
         this.logger.debug(`Skipped work under lock ${JSON.stringify(error.keys)}: it is busy (onBusy: 'skip').`);
+        return undefined;
+      }
+      if (options?.onBusy === 'skip' && skipUnreachable && error instanceof LockStoreUnavailableError) {
+        this.logger.debug(`Skipped a tick of a scheduled job (onBusy: 'skip'): ${error.message}`);
         return undefined;
       }
       this.reportAndThrow(error);
