@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Locked, LockError, LockModule, LockService, type Lock } from '../../lib';
 import { bootLockApp } from '../support/app';
@@ -89,6 +89,18 @@ class Invoices {
   }
 }
 
+/** Work under a lock taken with acquire(), finished in the app's own shutdown hook. */
+@Injectable()
+class Exporter implements OnApplicationShutdown {
+  lock?: Lock;
+  readonly seen: string[] = [];
+
+  async onApplicationShutdown(): Promise<void> {
+    const lock = this.lock as Lock;
+    this.seen.push(`signal aborted: ${lock.signal.aborted}`, `held: ${lock.isHeld}`, `released by its holder: ${await lock.release()}`);
+  }
+}
+
 describe('LockModule shutdown while work is inside a lock', () => {
   const test = useTestRedis('shutdown-mid-work');
 
@@ -143,6 +155,19 @@ describe('LockModule shutdown while work is inside a lock', () => {
     expect(lines.filter((line) => /still running/.test(line))).toEqual([expect.stringMatching(/^warn .*"stuck-work".*shutdownTimeout/)]);
     work.leave();
     await using;
+  });
+
+  it("lets the app's own onApplicationShutdown finish the work of an acquire()d lock: its signal has aborted, the lock is still held", async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [LockModule.forRoot({ redis: REDIS_URL, prefix: test.prefix, logger: false })],
+      providers: [Exporter],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const exporter = app.get(Exporter);
+    exporter.lock = await app.get(LockService).acquire('export');
+    await app.close();
+    expect(exporter.seen).toEqual(['signal aborted: true', 'held: true', 'released by its holder: true']);
   });
 
   it("aborts a @Locked method's signal and keeps its lock until the method returns", async () => {
