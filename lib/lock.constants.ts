@@ -22,6 +22,9 @@ export const DEFAULT_WAIT_TIMEOUT = 10_000;
 /** Default time one store command may take before it counts as unanswered, in ms. */
 export const DEFAULT_COMMAND_TIMEOUT = 2_000;
 
+/** Default time `app.close()` waits for the work still running under this app's locks, in ms. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
+
 /** Shortest lease accepted, in ms: anything shorter expires before a round trip to Redis returns. */
 export const MIN_TTL = 10;
 

@@ -35,6 +35,9 @@ const CALL_CHAINS = new AsyncLocalStorage<ReadonlyMap<object, ReadonlyMap<string
  * it straight through, and the outermost holder's exit releases it.
  */
 export class CallChain {
+  /** The locks this owner's chains took, until their outermost holder has left them (and the release settled). */
+  private readonly working = new Map<Lock, { left: Promise<void>; leave(): void }>();
+
   /**
    * @param owner the chains are kept apart per owner (each app's LockService)
    * @param release releases a lock whose outermost holder left; must not reject
@@ -43,6 +46,16 @@ export class CallChain {
     private readonly owner: object,
     private readonly release: (lock: Lock) => Promise<void>,
   ) {}
+
+  /** The locks whose work is still running: taken by a call chain whose outermost holder has not left them yet. */
+  get running(): Lock[] {
+    return [...this.working.keys()];
+  }
+
+  /** Resolves once the work running now has left its locks, and their releases have settled. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.working.values()].map((work) => work.left));
+  }
 
   /**
    * The lock the current call chain holds on `key`, or without a key the innermost one.
@@ -87,6 +100,9 @@ export class CallChain {
       const fresh: Hold = { lock: await take(missing), count: 0 };
       missing.forEach((key) => context.set(key, fresh));
       holds.push(fresh);
+      let leave: () => void = () => undefined;
+      const left = new Promise<void>((resolve) => (leave = resolve));
+      this.working.set(fresh.lock, { left, leave });
     }
     holds.forEach((hold) => (hold.count += 1));
     let exited = false;
@@ -98,9 +114,16 @@ export class CallChain {
           return;
         }
         exited = true;
-        await Promise.all(holds.filter((hold) => (hold.count -= 1) === 0).map((hold) => this.release(hold.lock)));
+        await Promise.all(holds.filter((hold) => (hold.count -= 1) === 0).map((hold) => this.leave(hold.lock)));
       },
     };
+  }
+
+  /** The outermost holder left `lock`: releases it, then the work under it counts as ended. */
+  private async leave(lock: Lock): Promise<void> {
+    await this.release(lock);
+    this.working.get(lock)?.leave();
+    this.working.delete(lock);
   }
 }
 

@@ -3,7 +3,7 @@ import { from, isObservable, Observable, Subject, finalize, tap, type Observable
 import { clock } from '../utils/clock.util.js';
 import { setMaxListeners } from 'node:events';
 import { LOCK_MODULE_OPTIONS } from '../lock.constants.js';
-import { InvalidLockOptionsError, LockError, LockNotAcquiredError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockError, LockNotAcquiredError, LockStoreUnavailableError } from '../errors/index.js';
 import {
   LockStore,
   type LockEvent,
@@ -44,6 +44,8 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
   private readonly logger: LockLogger;
   private readonly held = new Set<Lock>();
   private readonly shutdown = new AbortController();
+  /** Aborted when the app starts closing: the work under this app's locks is told to stop. */
+  private readonly closing = new AbortController();
   private readonly defaults: ResolvedLockOptions;
   private readonly eventSubject = new Subject<LockEvent>();
   private readonly chain = new CallChain(this, (lock) => this.releaseAfterWork(lock));
@@ -152,9 +154,26 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
       this.reportAndThrow(new InvalidLockOptionsError(`using() needs a function as its second argument, got ${typeof fn}.`));
     }
     const entry = await this.open(key, options);
-    if (!entry) {
-      return undefined;
-    }
+    return entry && this.runInside(entry, fn);
+  }
+
+  /**
+   * Runs one tick of a scheduled `@Locked` job (`@Cron`, `@Interval`) with `onBusy: 'skip'`: as `using()`, but a tick
+   * the store cannot be reached for is skipped as a busy one is (at debug level). Nobody waits for a tick's outcome:
+   * a rejection would only be logged by the scheduler, once per tick, while the store reports the outage itself
+   * (once when it starts, once when it ends), and the next tick tries again.
+   * @param key the job's key(s)
+   * @param fn the job
+   * @param options the job's options
+   * @internal
+   */
+  async runTick<T>(key: LockKey, fn: (lock: Lock) => T | Promise<T>, options: UsingOptions): Promise<T | undefined> {
+    const entry = await this.open(key, options, undefined, true);
+    return entry && this.runInside(entry, fn);
+  }
+
+  /** Runs `fn` inside the entered lock and leaves it once `fn` (or the Observable it returns) has ended. */
+  private async runInside<T>(entry: LockEntry, fn: (lock: Lock) => T | Promise<T>): Promise<T> {
     let result: T;
     try {
       result = await entry.run(() => fn(entry.lock));
@@ -250,19 +269,35 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     await verifyLockStore(this.store, this.options);
   }
 
-  /** Resigns every leadership of this app first, so that other instances take over at once (a rolling deploy). */
+  /**
+   * Resigns every leadership of this app, so that other instances take over at once (a rolling deploy), and aborts
+   * the `signal` of every other lock it holds, so that the work under them stops before they are released.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.elections.close();
+    await this.stopWork();
   }
 
-  /** Stops waiting callers, releases the locks this app still holds, and closes the store if the module made it. */
+  /**
+   * Stops waiting callers, waits (up to `shutdownTimeout`) for the work still running under this app's locks, the
+   * locks held meanwhile, then releases the locks this app still holds and closes the store if the module made it.
+   */
   async onApplicationShutdown(): Promise<void> {
     this.shutdown.abort(new LockError('The application is shutting down; no more locks are handed out.'));
+    await this.stopWork();
     const unparked = this.handOff.unparkAll();
     // Aborted waiters leave the store's queues on their way out: let them, before the connection closes.
     await settleWithin(Promise.allSettled([...this.taking]), this.options.commandTimeout);
+    await settleWithin(this.chain.idle(), this.options.shutdownTimeout);
+    const unfinished = this.chain.running.filter((lock) => lock.isHeld);
     const held = [...this.held];
     await Promise.allSettled([unparked, ...held.map((lock) => lock.release())]);
+    if (unfinished.length > 0) {
+      this.logger.warn(
+        `Released lock(s) ${unfinished.map((lock) => JSON.stringify(lock.keys.length === 1 ? lock.keys[0] : lock.keys)).join(', ')} ` +
+          `on shutdown while their work was still running: it did not end within shutdownTimeout (${this.options.shutdownTimeout} ms) ` +
+          `after its signal aborted. Have the work stop when lock.signal aborts, or raise shutdownTimeout.`,
+      );
+    }
     if (held.length > 0) {
       this.logger.log(`Released ${held.length} lock(s) on shutdown.`);
     }
@@ -270,6 +305,29 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     if (this.options.ownsStore) {
       await this.store.close?.();
     }
+  }
+
+  /**
+   * Resigns every leadership (its terms end at once, before their locks are told anything) and tells the work
+   * under every other lock to stop (see {@link Lock.interrupt}); locks granted from now on are told at once.
+   */
+  private async stopWork(): Promise<void> {
+    const resigned = this.elections.close();
+    if (!this.closing.signal.aborted) {
+      this.closing.abort();
+      this.held.forEach((lock) => this.interrupt(lock));
+    }
+    await resigned;
+  }
+
+  private interrupt(lock: Lock): void {
+    lock.interrupt(
+      new LockError(
+        `The application is shutting down: stop the work under lock ${JSON.stringify(lock.keys.length === 1 ? lock.keys[0] : lock.keys)} ` +
+          `now. The lock stays held until the work under using() or @Locked ends (release() a lock you took with acquire()), ` +
+          `for at most shutdownTimeout (${this.options.shutdownTimeout} ms).`,
+      ),
+    );
   }
 
   /** The options of `using()` / `stream()`: the watchdog on, and no wait by default when a busy lock is skipped. */
@@ -281,9 +339,15 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
 
   /**
    * Validates, then enters the call chain for `key` (re-entrant) or takes the lock: `undefined` when a busy lock is
-   * skipped; any other failure is logged once (see {@link LockFailureLog}) and thrown.
+   * skipped (with `skipUnreachable`, also when the store cannot be reached); any other failure is logged once (see
+   * {@link LockFailureLog}) and thrown.
    */
-  private async open(key: LockKey, options: UsingOptions | undefined, cancel?: AbortSignal): Promise<LockEntry | undefined> {
+  private async open(
+    key: LockKey,
+    options: UsingOptions | undefined,
+    cancel?: AbortSignal,
+    skipUnreachable = false,
+  ): Promise<LockEntry | undefined> {
     try {
       const keys = normalizeLockKeys(key);
       const resolved = this.resolveUsing(options);
@@ -292,6 +356,10 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     } catch (error) {
       if (options?.onBusy === 'skip' && error instanceof LockNotAcquiredError) {
         this.logger.debug(`Skipped work under lock ${JSON.stringify(error.keys)}: it is busy (onBusy: 'skip').`);
+        return undefined;
+      }
+      if (options?.onBusy === 'skip' && skipUnreachable && error instanceof LockStoreUnavailableError) {
+        this.logger.debug(`Skipped a tick of a scheduled job (onBusy: 'skip'): ${error.message}`);
         return undefined;
       }
       this.reportAndThrow(error);
@@ -382,6 +450,9 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
       },
     );
     this.held.add(lock);
+    if (this.closing.signal.aborted) {
+      this.interrupt(lock);
+    }
     if (cohort) {
       this.acquisitions.queue.hold(cohort, () => lock.leaseEnd);
     }

@@ -131,10 +131,26 @@ export class Lock {
     return this.state === 'held' && clock.now() < this.deadline;
   }
 
-  /** Aborts (with a {@link LockLostError} reason) when the lock is lost. Pass it to the work the lock protects. */
+  /**
+   * Aborts when the work should stop: with a {@link LockLostError} reason when the lock is lost, or with a `LockError`
+   * when the app starts shutting down (the lock is then still held, until the work ends or the module's
+   * `shutdownTimeout` passes). Pass it to the work the lock protects.
+   */
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
     return this.controller.signal;
+  }
+
+  /**
+   * Tells the work to stop while the lock stays held: aborts `signal` with `reason` (the app is shutting down).
+   * @param reason why
+   * @internal
+   */
+  interrupt(reason: Error): void {
+    if (this.state === 'held' && !this.controller?.signal.aborted) {
+      this.controller ??= new AbortController();
+      this.controller.abort(reason);
+    }
   }
 
   /**

@@ -62,6 +62,15 @@ export interface LockModuleOptions {
    */
   commandTimeout?: number;
   /**
+   * How long `app.close()` waits for the work still running under this app's locks (`using()`, `stream()`,
+   * `@Locked`, `@UseLock`), in ms. When the app starts closing, the `signal` of every lock it holds aborts (with a
+   * `LockError`: the app is shutting down); the locks stay held, their watchdog extending them, until their work
+   * ends or this time has passed, and only then are they released (the ones released under running work are
+   * logged). `0` releases them at once.
+   * @default 10000
+   */
+  shutdownTimeout?: number;
+  /**
    * `false` silences the library; a `LoggerService` replaces Nest's `Logger`.
    * @default Nest's Logger
    */

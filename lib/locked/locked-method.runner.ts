@@ -3,7 +3,7 @@ import type { LockErrorMessage } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
 import type { LockService } from '../core/lock.service.js';
 import type { LockedKeyResolver } from './locked-key.compiler.js';
-import { scheduledMinHold } from './locked-schedule.js';
+import { isScheduled, scheduledMinHold } from './locked-schedule.js';
 import { lockServiceOf } from './lock-service.binding.js';
 import type { AnyMethod } from './decorated-method.util.js';
 import { withBusyAnswer } from './busy-answer.js';
@@ -28,8 +28,10 @@ export interface LockedMethodSpec {
  */
 export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec): AnyMethod {
   let options: LockedMethodSpec['options'] | undefined;
+  let skipsTicks: boolean | undefined;
   // Read on the first call: @Cron may be applied after @Locked, onto this wrapper.
   const callOptions = (): LockedMethodSpec['options'] => (options ??= withScheduledMinHold(spec, wrapper));
+  const isSkippingJob = (): boolean => (skipsTicks ??= spec.options.onBusy === 'skip' && isScheduled(wrapper));
   const wrapper = spec.observable
     ? function lockedObservable(this: unknown, ...args: unknown[]): Observable<unknown> {
         return defer(() => {
@@ -43,11 +45,13 @@ export function createLockedMethod(original: AnyMethod, spec: LockedMethodSpec):
     : async function lockedMethod(this: unknown, ...args: unknown[]): Promise<unknown> {
         const service = lockServiceOf(this, spec, '@Locked');
         const keys = keysOf(service, spec, this, args);
-        return service
-          .using(keys, () => original.apply(this, args), callOptions())
-          .catch((error: unknown) => {
+        const work = (): unknown => original.apply(this, args);
+        // A skipping job's tick skips an unreachable store too: see LockService.runTick.
+        return (isSkippingJob() ? service.runTick(keys, work, callOptions()) : service.using(keys, work, callOptions())).catch(
+          (error: unknown) => {
             throw withBusyAnswer(error, keys, spec.errorMessage, service);
-          });
+          },
+        );
       };
   return wrapper;
 }

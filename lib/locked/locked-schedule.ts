@@ -20,3 +20,11 @@ function scheduleInterval(method: object): number | undefined {
   const interval = Reflect.getMetadata(SCHEDULE_INTERVAL_METADATA, method) as { timeout?: unknown } | undefined;
   return typeof interval?.timeout === 'number' && interval.timeout > 0 ? interval.timeout : undefined;
 }
+
+/**
+ * Whether `method` is a `@Cron` or `@Interval` job of `@nestjs/schedule`: nobody awaits its outcome but the scheduler.
+ * @param method the method function
+ */
+export function isScheduled(method: object): boolean {
+  return Reflect.hasMetadata(SCHEDULE_CRON_METADATA, method) || Reflect.hasMetadata(SCHEDULE_INTERVAL_METADATA, method);
+}

@@ -3,6 +3,7 @@ import {
   DEFAULT_COMMAND_TIMEOUT,
   DEFAULT_PREFIX,
   DEFAULT_REDIS_URL,
+  DEFAULT_SHUTDOWN_TIMEOUT,
   DEFAULT_STARVATION,
   DEFAULT_TTL,
   DEFAULT_WAIT_TIMEOUT,
@@ -23,6 +24,7 @@ export interface ResolvedLockModuleOptions extends Omit<ResolvedLockOptions, 'si
   store: NonNullable<LockModuleOptions['store']>;
   prefix: string;
   commandTimeout: number;
+  shutdownTimeout: number;
   logger: LockModuleOptions['logger'];
   replicas: LockModuleOptions['replicas'];
   /** The bounds of passes inside this app, or false. */
@@ -45,6 +47,7 @@ const MODULE_OPTION_NAMES: ReadonlySet<string> = new Set([
   'waitTimeout',
   'autoExtend',
   'commandTimeout',
+  'shutdownTimeout',
   'logger',
   'replicas',
   'cohort',
@@ -80,6 +83,12 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
   if (given.commandTimeout !== undefined && !(isWholeNumber(given.commandTimeout) && given.commandTimeout > 0)) {
     throw new InvalidLockOptionsError(
       `LockModule options: commandTimeout must be a positive whole number of ms, got ${describe(given.commandTimeout)}.`,
+    );
+  }
+  if (given.shutdownTimeout !== undefined && !(isWholeNumber(given.shutdownTimeout) && given.shutdownTimeout >= 0)) {
+    throw new InvalidLockOptionsError(
+      `LockModule options: shutdownTimeout must be a whole number of ms from 0 to ${Number.MAX_SAFE_INTEGER} ` +
+        `(how long app.close() waits for the work under its locks), got ${describe(given.shutdownTimeout)}.`,
     );
   }
   const connections: unknown[] = Array.isArray(given.redis) ? given.redis : [given.redis];
@@ -136,6 +145,7 @@ export function resolveLockModuleOptions(options: LockModuleOptions | undefined)
     waitTimeout: given.waitTimeout ?? DEFAULT_WAIT_TIMEOUT,
     autoExtend: given.autoExtend ?? true,
     commandTimeout: given.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT,
+    shutdownTimeout: given.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT,
     logger: given.logger,
     replicas: given.replicas,
     ownsStore: typeof store === 'string',

@@ -29,6 +29,8 @@ export type StressMode = 'locks' | 'leader';
 export type StressReport =
   | { type: 'ready' | 'stopped'; worker: string }
   | { type: 'violation'; what: string }
+  /** The worker closes its app (asked to by the runner), with `inside` of its `using()` sections inside the referee's. */
+  | { type: 'shutdown'; worker: string; inside: number }
   /** Leader mode: a term began (epoch ms when `changes` said so). */
   | { type: 'elected'; worker: string; term: number; at: number }
   /** Leader mode: a term ended (epoch ms when the `term-ended` event came, before the lock was given back). */

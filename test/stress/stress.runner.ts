@@ -1,5 +1,6 @@
-// The adversarial stress run: worker processes lock at random while the runner kills, pauses and disconnects them;
-// the referee (stress.checker.ts) records what happened inside the critical sections, and the runner judges it.
+// The adversarial stress run: worker processes lock at random while the runner kills, pauses, disconnects them and
+// has them close their app mid-work; the referee (stress.checker.ts) records what happened inside the critical
+// sections, and the runner judges it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -47,7 +48,10 @@ interface Worker {
   id: string;
   child: ChildProcess;
   killed: boolean;
+  /** Asked to close its app mid-work: it ends by itself, and takes no other fault. */
+  shuttingDown: boolean;
   ready: Promise<void>;
+  exited: Promise<void>;
 }
 
 /**
@@ -74,6 +78,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
   const pauses: Array<{ worker: string; from: number; to: number }> = [];
   const workers: Worker[] = [];
   const faults: Record<string, number> = {};
+  let shutdownsMidWork = 0;
   let nextWorker = 0;
 
   const spawn = (): Worker => {
@@ -96,7 +101,14 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let markReady: () => void = () => undefined;
-    const worker: Worker = { id: config.id, child, killed: false, ready: new Promise((resolve) => (markReady = resolve)) };
+    const worker: Worker = {
+      id: config.id,
+      child,
+      killed: false,
+      shuttingDown: false,
+      ready: new Promise((resolve) => (markReady = resolve)),
+      exited: new Promise((resolve) => child.once('exit', () => resolve())),
+    };
     child.on('message', (report: StressReport) => {
       if (report.type === 'ready') {
         markReady();
@@ -112,6 +124,8 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
         }
       } else if (report.type === 'violation') {
         violations.push(`${config.id}: ${report.what}`);
+      } else if (report.type === 'shutdown' && report.inside > 0) {
+        shutdownsMidWork += 1;
       }
     });
     child.on('exit', (code, signal) => {
@@ -124,7 +138,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     return worker;
   };
 
-  const live = (): Worker[] => workers.filter((worker) => !worker.killed && worker.child.exitCode === null);
+  const live = (): Worker[] => workers.filter((worker) => !worker.killed && !worker.shuttingDown && worker.child.exitCode === null);
   const kill = async (victim: Worker): Promise<void> => {
     victim.killed = true;
     killed.add(victim.id);
@@ -132,9 +146,11 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
     await checker.forget(keys, victim.id);
     spawn();
   };
+  let injected = 0;
   const inject = async (): Promise<void> => {
     const victim = live()[Math.floor(Math.random() * live().length)];
     const kinds = [
+      ...(mode === 'locks' ? ['shutdown'] : []),
       'kill',
       'kill-head',
       'pause',
@@ -144,11 +160,18 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       'pause-redis',
       ...(options.quorum ? ['freeze-node'] : []),
     ];
-    const kind = kinds[Math.floor(Math.random() * kinds.length)];
+    // Every run of random locks has a shutdown mid-work at least: its first fault.
+    const kind = injected++ === 0 && mode === 'locks' ? 'shutdown' : kinds[Math.floor(Math.random() * kinds.length)];
     faults[kind] = (faults[kind] ?? 0) + 1;
     const target = kind === 'kill-head' ? await headOfAQueue(admins, keys, live()) : victim;
     if ((kind === 'kill' || kind === 'kill-head') && target) {
       await kill(target);
+    } else if (kind === 'shutdown' && victim) {
+      // It closes its app once one of its using() sections is inside, and exits when its loops have ended.
+      victim.shuttingDown = true;
+      // A worker still starting would miss the message: it listens once it is ready.
+      void victim.ready.then(() => victim.child.connected && victim.child.send('shutdown'));
+      spawn();
     } else if (kind === 'pause' && victim) {
       const from = Date.now();
       victim.child.kill('SIGSTOP');
@@ -183,6 +206,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       await inject();
     }
     await stopAll(live());
+    await Promise.all(workers.filter((worker) => worker.shuttingDown).map((worker) => endShutdown(worker, violations)));
     servers.forEach((server) => server.thaw());
     await sleep(SETTLE);
     violations.push(...(await leftovers(admins)));
@@ -205,6 +229,7 @@ export async function runStress(options: StressOptions): Promise<StressResult> {
       acceptedWrites: verdict.accepted,
       refusedStaleWrites: verdict.refused,
       workersStarted: workers.length,
+      shutdownsMidWork,
       terms: terms.size,
       lostTerms: [...terms.values()].filter((term) => term.reason === 'lost').length,
       ...Object.fromEntries(Object.entries(faults).map(([kind, count]) => [`fault:${kind}`, count])),
@@ -250,6 +275,16 @@ async function stopAll(workers: Worker[]): Promise<void> {
         }),
     ),
   );
+}
+
+/** Waits for a worker that was asked to shut down to exit by itself (its app closed, its loops ended). */
+async function endShutdown(worker: Worker, violations: string[]): Promise<void> {
+  const exited = await Promise.race([worker.exited.then(() => true), sleep(15_000).then(() => false)]);
+  if (!exited) {
+    violations.push(`${worker.id} did not exit within 15 s of its app's shutdown`);
+    worker.killed = true;
+    worker.child.kill('SIGKILL');
+  }
 }
 
 /** Lock keys, queues and queue deadlines left behind once every lease and wait has ended: there must be none. */

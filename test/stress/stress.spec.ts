@@ -3,7 +3,7 @@ import { runStress } from './stress.runner';
 
 // The bounded run CI does on every change; `npm run stress -- --minutes 10 [--quorum] [--leader] [--starvation 5
 // --no-cohort]` runs it longer.
-describe('adversarial stress (worker processes killed, paused past their ttl, disconnected)', () => {
+describe('adversarial stress (worker processes killed, paused past their ttl, disconnected, shut down mid-work)', () => {
   const runs: Array<[string, Pick<StressOptions, 'quorum' | 'duration' | 'settings' | 'mode'>]> = [
     ['one Redis, default settings (cohorts with linger, strict FIFO)', { duration: 18_000 }],
     ['one Redis, bounded barging (starvation 5 ms), no cohorts', { duration: 10_000, settings: { starvation: 5, cohort: false } }],
@@ -20,6 +20,8 @@ describe('adversarial stress (worker processes killed, paused past their ttl, di
       const { violations, stats } = await runStress({ ...shape, log: (line) => lines.push(line) });
       expect({ violations, seed: lines[0] }).toEqual({ violations: [], seed: lines[0] });
       expect(shape.mode === 'leader' ? stats.terms : stats.clean).toBeGreaterThan(shape.mode === 'leader' ? 10 : 100);
+      // Its first fault: a worker closes its app while one of its using() sections is inside.
+      expect(stats.shutdownsMidWork).toBeGreaterThanOrEqual(shape.mode === 'leader' ? 0 : 1);
     },
     120_000,
   );

@@ -1,7 +1,7 @@
 // What every stress worker shares: its settings, its seeded randomness, its Nest app and referee connection, the
 // runner's stop message, and the way it reports (IPC) and ends.
 import 'reflect-metadata';
-import { Module, type INestApplicationContext } from '@nestjs/common';
+import { Injectable, Module, type INestApplicationContext, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { LockModule, LockService } from '../../lib';
@@ -19,8 +19,29 @@ export interface StressWorker {
   random(): number;
   pick<T>(choices: readonly T[]): T;
   send(report: StressReport): void;
-  /** Whether the runner asked the worker to stop. */
+  /** Whether the runner asked the worker to stop, or the app is closing. */
   stopping(): boolean;
+  /** Resolves when the runner asks the worker to shut down mid-work: close the app then, with `close()`; the loops end. */
+  readonly shutdownAsked: Promise<void>;
+  /** Closes the app while the work goes on (once; the worker ends when the work has ended too). */
+  close(): Promise<void>;
+  /** Whether the app is closing or closed. */
+  closing(): boolean;
+  /**
+   * Has the app's shutdown wait for `work` under a lock taken with `acquire()` (before LockService releases what is
+   * left), as an app's own `onApplicationShutdown` does: its signal has aborted by then.
+   */
+  finishOnShutdown(work: Promise<unknown>): void;
+}
+
+/** Work under `acquire()`d locks the app's shutdown waits for: the root module's hook runs before LockService's. */
+@Injectable()
+class ManualWork implements OnApplicationShutdown {
+  readonly running = new Set<Promise<unknown>>();
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
 }
 
 /**
@@ -43,6 +64,7 @@ export function runStressWorker(work: (worker: StressWorker) => Promise<void>): 
         ...config.settings,
       }),
     ],
+    providers: [ManualWork],
   })
   class StressModule {}
 
@@ -50,12 +72,19 @@ export function runStressWorker(work: (worker: StressWorker) => Promise<void>): 
     const app = await NestFactory.createApplicationContext(StressModule, { logger: false });
     const checker = new Checker(new Redis(config.checkerUrl), config.checkerPrefix);
     let stopping = false;
+    let closing: Promise<void> | undefined;
+    let askShutdown: () => void = () => undefined;
+    const shutdownAsked = new Promise<void>((resolve) => (askShutdown = resolve));
+    const manual = app.get(ManualWork).running;
     process.on('unhandledRejection', (reason) => send({ type: 'violation', what: `unhandled rejection: ${String(reason)}` }));
     process.on('message', (message) => {
       if (message === 'stop') {
         stopping = true;
+      } else if (message === 'shutdown') {
+        askShutdown();
       }
     });
+    const close = (): Promise<void> => (closing ??= app.close());
     await work({
       config,
       app,
@@ -64,9 +93,16 @@ export function runStressWorker(work: (worker: StressWorker) => Promise<void>): 
       random,
       pick: (choices) => choices[Math.floor(random() * choices.length)],
       send,
-      stopping: () => stopping,
+      stopping: () => stopping || closing !== undefined,
+      shutdownAsked,
+      close,
+      closing: () => closing !== undefined,
+      finishOnShutdown: (running) => {
+        manual.add(running);
+        void running.finally(() => manual.delete(running)).catch(() => undefined);
+      },
     });
-    await app.close();
+    await close();
     await checker.close();
     process.send?.({ type: 'stopped', worker: config.id } satisfies StressReport, () => process.disconnect());
   };

@@ -1,10 +1,10 @@
 // One stress worker: a Nest app whose loops take random locks in random ways until told to stop, enter the
 // referee's critical section while they hold one, and report every acquisition to the runner over IPC.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockNotAcquiredError, LockStoreUnavailableError, type Lock } from '../../lib';
+import { LockError, LockNotAcquiredError, LockStoreUnavailableError, type Lock } from '../../lib';
 import { runStressWorker } from './stress.worker-app';
 
-runStressWorker(async ({ config, locks, checker, random, pick, send, stopping }) => {
+runStressWorker(async ({ config, locks, checker, random, pick, send, stopping, shutdownAsked, close, closing, finishOnShutdown }) => {
   // By fencing token: unique per holder, while holders the lock was passed to inside a process share a store token.
   const released = new Set<number>();
   locks.events.subscribe((event) => {
@@ -13,10 +13,14 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping })
     }
   });
   let sequence = 0;
+  /** `using()` sections inside the referee's critical section now, and a wake-up for whoever waits for one. */
+  let insideUsing = 0;
+  let entered: () => void = () => undefined;
 
   const keyNames = Array.from({ length: config.keys }, (_, i) => `k${i}`);
-  const critical = async (lock: Lock, holder: string): Promise<void> => {
+  const critical = async (lock: Lock, holder: string, onEntered: () => void = () => undefined): Promise<void> => {
     await checker.enter(lock.keys, lock.fencingToken, holder, lock.limit, lock.mode);
+    onEntered();
     for (let step = 1 + Math.floor(random() * 3); step > 0 && !lock.signal.aborted; step -= 1) {
       await sleep(Math.floor(random() * 40));
       if (random() < 0.15) {
@@ -54,7 +58,16 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping })
           async (held) => {
             waited = Date.now() - started;
             lock = held;
-            await critical(held, holder);
+            let inside = false;
+            try {
+              await critical(held, holder, () => {
+                inside = true;
+                insideUsing += 1;
+                entered();
+              });
+            } finally {
+              insideUsing -= inside ? 1 : 0;
+            }
           },
           options,
         );
@@ -62,7 +75,9 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping })
         lock = (style === 'try' ? await locks.tryAcquire(keys, options) : await locks.acquire(keys, options)) ?? undefined;
         waited = Date.now() - started;
         if (lock) {
-          await critical(lock, holder);
+          const section = critical(lock, holder);
+          finishOnShutdown(section);
+          await section;
           await lock.release().catch(() => undefined);
         }
       }
@@ -71,7 +86,8 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping })
       const expected =
         error instanceof LockNotAcquiredError ||
         error instanceof LockStoreUnavailableError ||
-        (options.signal?.aborted && error === options.signal.reason);
+        (options.signal?.aborted && error === options.signal.reason) ||
+        (closing() && error instanceof LockError && /shutting down/.test(error.message));
       if (!expected) {
         send({ type: 'violation', what: `unexpected error from ${style}: ${error instanceof Error ? error.stack : String(error)}` });
       }
@@ -100,6 +116,15 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping })
     }
     return { keys: ['d0'], share: { mode: random() < 0.7 ? 'read' : 'write' } };
   }
+
+  // Asked to shut down: close the app once a using() section is inside (or after a while without one).
+  void shutdownAsked.then(async () => {
+    if (insideUsing === 0) {
+      await Promise.race([new Promise<void>((resolve) => (entered = resolve)), sleep(3_000)]);
+    }
+    send({ type: 'shutdown', worker: config.id, inside: insideUsing });
+    await close();
+  });
 
   const loops = Array.from({ length: config.loops }, async () => {
     while (!stopping()) {

@@ -2,10 +2,10 @@ import { Controller, Injectable, Param, Post, type INestApplication } from '@nes
 import { Test } from '@nestjs/testing';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import request from 'supertest';
-import { Locked, LockModule, LockService, RedisLockStore, type LockModuleOptions } from '../../lib';
+import { Locked, LockModule, LockService, LockStoreUnavailableError, RedisLockStore, type LockModuleOptions } from '../../lib';
 import { connectNodeRedis, describeForeignClient } from '../support/foreign-clients';
 import { describeLockStoreConformance } from '../support/lock-store.conformance';
-import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
+import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, useTestRedis } from '../support/redis';
 import { startRedisCluster, type RedisClusterFixture } from '../support/redis-server';
 
 @Injectable()
@@ -94,6 +94,28 @@ describe('a node-redis client passed as redis', () => {
     }
     await Promise.all(Array.from({ length: 20 }, (_, i) => request((i % 2 ? one : two).getHttpServer()).post('/tickets/b/buy')));
     expect(shared.sold).toBe(20);
+  });
+});
+
+describe('a node-redis client the app closed itself before app.close()', () => {
+  const test = useTestRedis('node-redis-closed');
+
+  it.each([
+    ['close()', (client: RedisClientType) => client.close()],
+    ['quit()', (client: RedisClientType) => client.quit()],
+  ])('stays closed after %s: a release on it is unavailable, and app.close() resolves without reopening it', async (_, close) => {
+    const client: RedisClientType = createClient({ url: REDIS_URL });
+    client.on('error', () => undefined);
+    await client.connect();
+    const app = await bootApp({ redis: client, prefix: test.prefix });
+    const locks = app.get(LockService);
+    const released = await locks.acquire('released-by-hand');
+    await locks.acquire('released-on-shutdown');
+    await close(client);
+    await expect(released.release()).rejects.toBeInstanceOf(LockStoreUnavailableError);
+    expect(client.isOpen).toBe(false);
+    await app.close();
+    expect(client.isOpen).toBe(false);
   });
 });
 

@@ -8,12 +8,14 @@ const CLOSE_AFTER_CONNECT = 2_000;
 /**
  * A node-redis v4 or v5 client (`createClient()`) or cluster (`createCluster()`), as far as nest-lock uses it. Pass
  * one as `redis` and the store runs on it: scripts, release notifications on a duplicate connection it opens (and
- * closes), timeouts and error classification as with ioredis. The app keeps owning the client it passed.
+ * closes), timeouts and error classification as with ioredis. The app keeps owning the client it passed: nest-lock
+ * connects it only if it was never open, never closes it, and never reopens it once the app closed it (a lock
+ * operation then fails with `LockStoreUnavailableError`).
  */
 export interface NodeRedisClient {
   /** The client was connected (`connect()`), and not closed since. */
   readonly isOpen: boolean;
-  /** Connects the client; nest-lock calls it only for a client that is not open yet. */
+  /** Connects the client; nest-lock calls it only for a client that has never been open. */
   connect(): Promise<unknown>;
   /** A new client with the same options, for the subscriber connection. */
   duplicate(): unknown;
@@ -85,12 +87,15 @@ class NodeRedisConnection extends ForeignClientAdapter {
   private readonly cluster: boolean;
   private connecting?: Promise<unknown>;
   private closed = false;
+  /** The client has been open: closed now, it was closed by its owner (the app, or this adapter), not yet to open. */
+  private wasOpen: boolean;
 
   constructor(
     private readonly client: NodeRedisRaw,
     private readonly owned: boolean,
   ) {
     super();
+    this.wasOpen = client.isOpen;
     // A cluster has no isReady; its commands take a slot's key first.
     this.cluster = !('isReady' in client);
     if (this.cluster) {
@@ -119,10 +124,26 @@ class NodeRedisConnection extends ForeignClientAdapter {
   }
 
   get status(): string {
+    if (this.ended) {
+      return 'end';
+    }
     if (!this.client.isOpen) {
       return this.connecting ? 'connecting' : 'wait';
     }
     return this.client.isReady === false ? 'connecting' : 'ready';
+  }
+
+  /**
+   * Closed for good: by this adapter, or by the app after it had been open. The app's client is the app's: a lock
+   * operation on it once it was closed fails as an unreachable store, and never opens it again (an open connection
+   * would keep the process alive).
+   */
+  private get ended(): boolean {
+    if (this.client.isOpen) {
+      this.wasOpen = true;
+      return false;
+    }
+    return this.closed || this.wasOpen;
   }
 
   duplicate(): NodeRedisConnection {
@@ -158,7 +179,10 @@ class NodeRedisConnection extends ForeignClientAdapter {
   }
 
   async quit(): Promise<void> {
-    await (this.client.close ?? this.client.quit)?.call(this.client);
+    if (this.owned && !this.closed) {
+      this.closed = true;
+      await (this.client.close ?? this.client.quit)?.call(this.client);
+    }
   }
 
   disconnect(): void {
@@ -179,6 +203,15 @@ class NodeRedisConnection extends ForeignClientAdapter {
   }
 
   protected command(firstKey: string | number | undefined, args: Array<string | number>): Promise<unknown> {
+    if (this.ended) {
+      return Promise.reject(
+        new Error(
+          this.owned
+            ? 'the connection was closed'
+            : 'the node-redis client passed as redis was closed by the app (nest-lock never reopens it)',
+        ),
+      );
+    }
     if (!this.client.isOpen) {
       this.connect();
     }
@@ -192,6 +225,9 @@ class NodeRedisConnection extends ForeignClientAdapter {
   }
 
   private connect(): void {
-    this.connecting ??= this.client.connect().catch((error: unknown) => this.reportError(error));
+    this.connecting ??= this.client.connect().then(
+      () => (this.wasOpen = true),
+      (error: unknown) => this.reportError(error),
+    );
   }
 }
