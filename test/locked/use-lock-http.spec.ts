@@ -282,6 +282,12 @@ describe('@UseLock at decoration time', () => {
       /@UseLock on Target\.handler: placeholder \{nope\.x\} is not a path into the HTTP request/,
     );
     expect(() => decorate('a:{params}')).toThrow(InvalidLockOptionsError);
+    expect(() => decorate('{user.id')).toThrow(/@UseLock on Target\.handler: key template "\{user\.id" has an unclosed \{/);
+    expect(() => decorate(['a', 'user.id}'])).toThrow(
+      /@UseLock on Target\.handler: key template "user\.id\}" has a \} that closes nothing/,
+    );
+    expect(() => decorate('a:{}')).toThrow(/@UseLock on Target\.handler: key template "a:\{\}" has an empty placeholder \{\}/);
+    expect(() => decorate('a:{params..id}')).toThrow(/placeholder \{params\.\.id\} is not a path into the HTTP request/);
     expect(() => decorate('a', { bogus: 1 } as never)).toThrow(/@UseLock on Target\.handler.*bogus/);
     expect(() => decorate('a', { ttl: -1 })).toThrow(InvalidLockOptionsError);
     expect(() => decorate(42 as never)).toThrow(/@UseLock on Target\.handler: the key must be a string/);
