@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { InvalidLockOptionsError, LockLostError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockLostError, type LockError } from '../errors/index.js';
 import type { LockShare } from '../interfaces/index.js';
 import { shareFields } from '../utils/lock-share.util.js';
 import type { Lock } from './lock.js';
@@ -16,6 +16,12 @@ export interface LockEntry {
   readonly lock: Lock;
   /** Runs `fn` with the lock visible to `current()` and re-entrant for nested calls. */
   run<T>(fn: () => T): T;
+  /**
+   * Tells the work inside that nobody waits for it any more: aborts the signal of the lock this entry took (a lock
+   * it re-entered belongs to an outer holder, whose work goes on).
+   * @param reason why the work should stop
+   */
+  abandon(reason: LockError): void;
   /**
    * Leaves the lock; the outermost holder's exit releases it. Never rejects: the work is done by then, so a
    * release that fails is reported by `release` instead of failing the work.
@@ -83,8 +89,8 @@ export class CallChain {
     const missing = keys.filter((key) => !chain?.has(key));
     const context = new Map(chain);
     const holds = [...reentered];
-    if (missing.length > 0) {
-      const fresh: Hold = { lock: await take(missing), count: 0 };
+    const fresh: Hold | undefined = missing.length > 0 ? { lock: await take(missing), count: 0 } : undefined;
+    if (fresh) {
       missing.forEach((key) => context.set(key, fresh));
       holds.push(fresh);
     }
@@ -93,6 +99,7 @@ export class CallChain {
     return {
       lock: (context.get(missing[0] ?? keys[0]) as Hold).lock,
       run: (fn) => CALL_CHAINS.run(new Map(CALL_CHAINS.getStore()).set(this.owner, context), fn),
+      abandon: (reason) => fresh?.lock.abort(reason),
       exit: async () => {
         if (exited) {
           return;

@@ -1,5 +1,5 @@
 import { clock } from '../utils/clock.util.js';
-import { LockLostError, LockStoreUnavailableError } from '../errors/index.js';
+import { LockLostError, LockStoreUnavailableError, type LockError } from '../errors/index.js';
 import type { LockEvent, LockShare, LockStore } from '../interfaces/index.js';
 import type { LockLogger } from '../lock.logger.js';
 import { assertLockOptions } from '../options/lock-options.validator.js';
@@ -131,10 +131,25 @@ export class Lock {
     return this.state === 'held' && clock.now() < this.deadline;
   }
 
-  /** Aborts (with a {@link LockLostError} reason) when the lock is lost. Pass it to the work the lock protects. */
+  /**
+   * Aborts when the work the lock protects should stop: with a {@link LockLostError} reason when the lock is lost;
+   * under `stream()` and `@UseLock`, with a `LockError` reason when the subscription was ended (a timeout, a client
+   * that went away) while the work still ran, the lock then staying held until the work ends. Pass it to that work.
+   */
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
     return this.controller.signal;
+  }
+
+  /**
+   * Aborts `signal` with `reason` while the lock stays held: nobody waits for the work any more, so it should stop;
+   * its holder releases the lock once the work has ended. A lock already lost keeps its `LockLostError` reason.
+   * @param reason why the work should stop
+   * @internal
+   */
+  abort(reason: LockError): void {
+    this.controller ??= new AbortController();
+    this.controller.abort(reason);
   }
 
   /**
