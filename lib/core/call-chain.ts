@@ -55,11 +55,11 @@ export class CallChain {
    * @param key a key
    */
   current(key?: string): Lock | undefined {
-    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    const chain = this.chain();
     if (key !== undefined) {
-      return chain?.get(key)?.lock;
+      return chain.get(key)?.lock;
     }
-    return chain ? [...chain.values()].pop()?.lock : undefined;
+    return [...chain.values()].pop()?.lock;
   }
 
   /**
@@ -70,10 +70,10 @@ export class CallChain {
    * @param take acquires the keys the chain does not hold yet
    */
   async enter(keys: readonly string[], share: LockShare | undefined, take: (missing: string[]) => Promise<Lock>): Promise<LockEntry> {
-    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    const chain = this.chain();
     const reentered = new Set<Hold>();
     for (const key of keys) {
-      const hold = chain?.get(key);
+      const hold = chain.get(key);
       if (hold) {
         assertCovers(hold.lock, key, share);
       }
@@ -86,7 +86,7 @@ export class CallChain {
         reentered.add(hold);
       }
     }
-    const missing = keys.filter((key) => !chain?.has(key));
+    const missing = keys.filter((key) => !chain.has(key));
     const context = new Map(chain);
     const holds = [...reentered];
     const fresh: Hold | undefined = missing.length > 0 ? { lock: await take(missing), count: 0 } : undefined;
@@ -108,6 +108,16 @@ export class CallChain {
         await Promise.all(holds.filter((hold) => (hold.count -= 1) === 0).map((hold) => this.release(hold.lock)));
       },
     };
+  }
+
+  /**
+   * The holds of the current call chain that some holder is still inside. A hold every holder left is a leftover:
+   * work that outlived its lock's end (a timer, a retry re-subscribing from inside the attempt it replaces) is no
+   * longer inside it, and takes the key anew.
+   */
+  private chain(): ReadonlyMap<string, Hold> {
+    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    return new Map([...(chain ?? [])].filter(([, hold]) => hold.count > 0));
   }
 }
 

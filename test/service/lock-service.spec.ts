@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { firstValueFrom, filter, NEVER } from 'rxjs';
+import { firstValueFrom, filter, lastValueFrom, NEVER, retry } from 'rxjs';
 import {
   InvalidLockOptionsError,
   Lock,
@@ -281,6 +281,24 @@ describe('LockService', () => {
       finish();
       await gone;
       expect(await subject.locks.isLocked('promised')).toBe(false);
+    });
+
+    it('takes the lock again for each subscription: a retry after the work failed runs under a new lock', async () => {
+      const tokens: number[] = [];
+      const result = await lastValueFrom(
+        subject.locks
+          .stream('retried', async (lock) => {
+            tokens.push(lock.fencingToken);
+            await sleep(1);
+            if (tokens.length === 1) {
+              throw new Error('first attempt fails');
+            }
+            return subject.locks.current('retried') === lock && lock.isHeld;
+          })
+          .pipe(retry(1)),
+      );
+      expect(result).toBe(true);
+      expect(tokens[1]).toBeGreaterThan(tokens[0]);
     });
 
     it('on an unsubscription of an Observable factory, releases at once: the unsubscription stopped the work', async () => {
