@@ -51,7 +51,7 @@ export class LockInterceptor implements NestInterceptor {
       return next.handle();
     }
     // Nest calls intercept() again for each subscription. Subscribe in the async context of this call: a retry
-    // re-subscribes from inside the attempt before it, whose lock (ended by then) must not pass for this one's.
+    // re-subscribes from inside the attempt before it, whose lock (ending, or ended) must not pass for this one's.
     const subscribeHere = AsyncResource.bind((subscriber: Subscriber<unknown>) => this.lock(spec, context, next).subscribe(subscriber));
     return new Observable<unknown>((subscriber) => subscribeHere(subscriber)).pipe(
       catchError((error: unknown) => asTransportError(error, context.getType())),
