@@ -40,6 +40,9 @@ export const SCHEDULE_CRON_METADATA = 'SCHEDULE_CRON_OPTIONS';
 /** `@nestjs/schedule`'s metadata key for `@Interval` options, read by name. */
 export const SCHEDULE_INTERVAL_METADATA = 'SCHEDULE_INTERVAL_OPTIONS';
 
+/** `@nestjs/common`'s metadata key marking an `@Sse()` handler, read by name (its `constants` module is no public entry point). */
+export const NEST_SSE_METADATA = '__sse__';
+
 /**
  * The default `minHold` of a `@Cron` / `@Interval` method with `onBusy: 'skip'`, as a share of the shortest time
  * between its ticks: long enough that instances firing the same tick a little later skip it, short enough that

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { InvalidLockOptionsError, LockLostError } from '../errors/index.js';
+import { InvalidLockOptionsError, LockLostError, type LockError } from '../errors/index.js';
 import type { LockShare } from '../interfaces/index.js';
 import { shareFields } from '../utils/lock-share.util.js';
 import type { Lock } from './lock.js';
@@ -16,6 +16,12 @@ export interface LockEntry {
   readonly lock: Lock;
   /** Runs `fn` with the lock visible to `current()` and re-entrant for nested calls. */
   run<T>(fn: () => T): T;
+  /**
+   * Tells the work inside that nobody waits for it any more: aborts the signal of the lock this entry took (a lock
+   * it re-entered belongs to an outer holder, whose work goes on).
+   * @param reason why the work should stop
+   */
+  abandon(reason: LockError): void;
   /**
    * Leaves the lock; the outermost holder's exit releases it. Never rejects: the work is done by then, so a
    * release that fails is reported by `release` instead of failing the work.
@@ -62,11 +68,11 @@ export class CallChain {
    * @param key a key
    */
   current(key?: string): Lock | undefined {
-    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    const chain = this.chain();
     if (key !== undefined) {
-      return chain?.get(key)?.lock;
+      return chain.get(key)?.lock;
     }
-    return chain ? [...chain.values()].pop()?.lock : undefined;
+    return [...chain.values()].pop()?.lock;
   }
 
   /**
@@ -77,10 +83,10 @@ export class CallChain {
    * @param take acquires the keys the chain does not hold yet
    */
   async enter(keys: readonly string[], share: LockShare | undefined, take: (missing: string[]) => Promise<Lock>): Promise<LockEntry> {
-    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    const chain = this.chain();
     const reentered = new Set<Hold>();
     for (const key of keys) {
-      const hold = chain?.get(key);
+      const hold = chain.get(key);
       if (hold) {
         assertCovers(hold.lock, key, share);
       }
@@ -93,11 +99,11 @@ export class CallChain {
         reentered.add(hold);
       }
     }
-    const missing = keys.filter((key) => !chain?.has(key));
+    const missing = keys.filter((key) => !chain.has(key));
     const context = new Map(chain);
     const holds = [...reentered];
-    if (missing.length > 0) {
-      const fresh: Hold = { lock: await take(missing), count: 0 };
+    const fresh: Hold | undefined = missing.length > 0 ? { lock: await take(missing), count: 0 } : undefined;
+    if (fresh) {
       missing.forEach((key) => context.set(key, fresh));
       holds.push(fresh);
       let leave: () => void = () => undefined;
@@ -109,6 +115,7 @@ export class CallChain {
     return {
       lock: (context.get(missing[0] ?? keys[0]) as Hold).lock,
       run: (fn) => CALL_CHAINS.run(new Map(CALL_CHAINS.getStore()).set(this.owner, context), fn),
+      abandon: (reason) => fresh?.lock.interrupt(reason),
       exit: async () => {
         if (exited) {
           return;
@@ -124,6 +131,16 @@ export class CallChain {
     await this.release(lock);
     this.working.get(lock)?.leave();
     this.working.delete(lock);
+  }
+
+  /**
+   * The holds of the current call chain that some holder is still inside. A hold every holder left is a leftover:
+   * work that outlived its lock's end (a timer, a retry re-subscribing from inside the attempt it replaces) is no
+   * longer inside it, and takes the key anew.
+   */
+  private chain(): ReadonlyMap<string, Hold> {
+    const chain = CALL_CHAINS.getStore()?.get(this.owner);
+    return new Map([...(chain ?? [])].filter(([, hold]) => hold.count > 0));
   }
 }
 

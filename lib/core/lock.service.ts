@@ -20,6 +20,7 @@ import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from
 import { settleWithin } from '../utils/timer.util.js';
 import { shareFields } from '../utils/lock-share.util.js';
 import { CallChain, type LockEntry } from './call-chain.js';
+import { isPromiseLike } from '../utils/promise-like.util.js';
 import type { Cohort, LocalPass } from './acquisition/cohort.js';
 import { LocalHandOff } from './acquisition/local-hand-off.js';
 import { LocalQueue } from './acquisition/local-queue.js';
@@ -193,37 +194,101 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
   /**
    * A stream that takes the lock when subscribed, then subscribes to what `factory` returns, and holds the lock
    * until that stream completes, errors or is unsubscribed (for server-sent events, streamed replies, and
-   * interceptors). Re-entrant like `using()`. An unsubscription while waiting cancels the wait.
+   * interceptors). Re-entrant like `using()`. An unsubscription while waiting cancels the wait. Each subscription
+   * takes a lock of its own (a `retry` takes it again).
+   *
+   * An unsubscription does not stop work that `factory` started as a Promise: if it comes before the Promise settled,
+   * `lock.signal` aborts (with a `LockError` reason) and the lock is held until the Promise settles (extended meanwhile
+   * with `autoExtend`), so that no other caller enters while the work still runs.
    * @param key a key, or several keys taken together
    * @param factory makes the stream once the lock is held (an Observable, a Promise or an iterable)
    * @param options as `using()`; with `onBusy: 'skip'` a busy lock completes the stream empty
    */
   stream<T>(key: LockKey, factory: (lock: Lock) => ObservableInput<T>, options?: UsingOptions): Observable<T> {
+    return this.streamAnswered(key, factory, options, isPromiseLike);
+  }
+
+  /**
+   * `stream()`, told which work an unsubscription does not stop before it answers: when `outlives` says so of what
+   * `factory` returned, an unsubscription before that stream's first notification (its answer) aborts `lock.signal`
+   * and keeps both the lock and the subscription to the work until the answer comes, then ends them.
+   * @param key a key, or several keys taken together
+   * @param factory makes the stream once the lock is held
+   * @param options as `stream()`
+   * @param outlives whether the work behind what `factory` returned goes on, unsubscribed, until it answers
+   * @internal
+   */
+  streamAnswered<T>(
+    key: LockKey,
+    factory: (lock: Lock) => ObservableInput<T>,
+    options: UsingOptions | undefined,
+    outlives: (input: ObservableInput<T>) => boolean,
+  ): Observable<T> {
     return new Observable<T>((subscriber) => {
       const cancel = new AbortController();
+      let entry: LockEntry | undefined;
       let inner: Subscription | undefined;
+      let awaited = false;
       const start = async (): Promise<void> => {
-        const entry = await this.open(key, options, cancel.signal);
-        if (!entry || cancel.signal.aborted) {
-          await entry?.exit();
+        entry = await this.open(key, options, cancel.signal);
+        const held = entry;
+        if (!held || cancel.signal.aborted) {
+          await held?.exit();
           subscriber.complete();
           return;
         }
-        let source: Observable<T>;
+        let input: ObservableInput<T>;
         try {
-          source = from(entry.run(() => factory(entry.lock)));
+          input = held.run(() => factory(held.lock));
         } catch (error) {
           // Thrown before there was a stream to hold the lock for: leave it now.
-          await entry.exit();
+          await held.exit();
           this.failures.report(error);
           throw error;
         }
-        const reported = source.pipe(tap({ error: (error: unknown) => this.failures.report(error) }));
-        inner = entry.run(() => reported.pipe(finalize(() => void entry.exit())).subscribe(subscriber));
+        awaited = outlives(input);
+        const answered = (): void => {
+          awaited = false;
+          if (subscriber.closed) {
+            // Unsubscribed while the work ran: it has ended now.
+            inner?.unsubscribe();
+          }
+        };
+        const source = from(input).pipe(
+          tap({
+            next: answered,
+            error: (error: unknown) => {
+              this.failures.report(error);
+              answered();
+            },
+            complete: answered,
+          }),
+          finalize(() => void held.exit()),
+        );
+        // Its own subscription, not the subscriber's: an unsubscription must not end work that outlives it.
+        inner = held.run(() =>
+          source.subscribe({
+            next: (value) => subscriber.next(value),
+            error: (error: unknown) => subscriber.error(error),
+            complete: () => subscriber.complete(),
+          }),
+        );
+        if (subscriber.closed && !awaited) {
+          inner.unsubscribe();
+        }
       };
       start().catch((error: unknown) => subscriber.error(error));
       return () => {
         cancel.abort();
+        if (awaited) {
+          entry?.abandon(
+            new LockError(
+              `The stream under lock ${JSON.stringify(entry.lock.keys)} was unsubscribed (a timeout, a retry, a client that went away) ` +
+                `while its work still ran: stop the work. The lock is held until it ends.`,
+            ),
+          );
+          return;
+        }
         inner?.unsubscribe();
       };
     });

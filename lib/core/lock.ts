@@ -132,9 +132,10 @@ export class Lock {
   }
 
   /**
-   * Aborts when the work should stop: with a {@link LockLostError} reason when the lock is lost, or with a `LockError`
-   * when the app starts shutting down (the lock is then still held, until the work ends or the module's
-   * `shutdownTimeout` passes). Pass it to the work the lock protects.
+   * Aborts when the work should stop: with a {@link LockLostError} reason when the lock is lost; with a `LockError`
+   * when the app starts shutting down (the lock then stays held until the work ends or the module's `shutdownTimeout`
+   * passes) or, under `stream()` and `@UseLock`, when the subscription ended (a timeout, a client that went away)
+   * while the work still ran (the lock then stays held until the work ends). Pass it to the work the lock protects.
    */
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
@@ -142,7 +143,8 @@ export class Lock {
   }
 
   /**
-   * Tells the work to stop while the lock stays held: aborts `signal` with `reason` (the app is shutting down).
+   * Tells the work to stop while the lock stays held: aborts `signal` with `reason` (the app is shutting down, or
+   * nobody waits for the work any more). A lock already lost keeps its `LockLostError` reason.
    * @param reason why
    * @internal
    */

@@ -19,7 +19,14 @@ export interface LockKeySyntax<C> {
   call(fn: (...args: unknown[]) => unknown, source: C): unknown;
 }
 
-const PLACEHOLDER = /\{([^{}]*)\}/g;
+/** A placeholder (`{...}` without braces inside), or a brace that is not part of one. */
+const TOKEN = /\{([^{}]*)\}|[{}]/g;
+
+/** A template's placeholder: its text as written, and how it reads the source. */
+interface Placeholder<C> {
+  readonly text: string;
+  readonly read: (source: C) => unknown;
+}
 
 /**
  * Compiles a declarative key (static string, `{...}` template, function, or an array of these) once, at
@@ -60,27 +67,60 @@ function compileSingle<C>(key: unknown, syntax: LockKeySyntax<C>): LockKeyResolv
       `${syntax.label}: the key must be a string, a template, a function or an array of these, got ${describe(key)}.`,
     );
   }
-  const placeholders = [...key.matchAll(PLACEHOLDER)].map((match) => {
+  const { literals, placeholders } = parseTemplate(key, syntax);
+  if (placeholders.length === 0) {
+    const fixed = [assertLockKey(key, `${syntax.label}: key`)];
+    return () => fixed;
+  }
+  return (source) => {
+    const rendered = placeholders.reduce(
+      (text, placeholder, index) => text + renderValue(placeholder.read(source), placeholder.text, syntax) + literals[index + 1],
+      literals[0],
+    );
+    return [assertLockKey(rendered, `${syntax.label}: key "${key}"`)];
+  };
+}
+
+/**
+ * Splits a template into its literal text and its placeholders, refusing a malformed one: a `{` never closed, a `}`
+ * that closes nothing, an empty `{}`, or a placeholder the syntax cannot read. A malformed template would otherwise
+ * lock one fixed key for every call.
+ */
+function parseTemplate<C>(key: string, syntax: LockKeySyntax<C>): { literals: string[]; placeholders: Array<Placeholder<C>> } {
+  const literals: string[] = [];
+  const placeholders: Array<Placeholder<C>> = [];
+  let from = 0;
+  for (const match of key.matchAll(TOKEN)) {
+    const at = match.index;
+    if (match[1] === undefined) {
+      throw malformedTemplate(
+        key,
+        match[0] === '{' ? `has an unclosed { at character ${at + 1}` : `has a } that closes nothing at character ${at + 1}`,
+        syntax,
+      );
+    }
+    if (match[1] === '') {
+      throw malformedTemplate(key, 'has an empty placeholder {}', syntax);
+    }
     const read = syntax.placeholder(match[1]);
     if (!read) {
       throw new InvalidLockOptionsError(
         `${syntax.label}: placeholder {${match[1]}} is not ${syntax.form}; use a key function for anything else.`,
       );
     }
-    return { text: `{${match[1]}}`, read };
-  });
-  if (placeholders.length === 0) {
-    const fixed = [assertLockKey(key, `${syntax.label}: key`)];
-    return () => fixed;
+    literals.push(key.slice(from, at));
+    placeholders.push({ text: match[0], read });
+    from = at + match[0].length;
   }
-  return (source) => {
-    let index = 0;
-    const rendered = key.replace(PLACEHOLDER, () => {
-      const placeholder = placeholders[index++];
-      return renderValue(placeholder.read(source), placeholder.text, syntax);
-    });
-    return [assertLockKey(rendered, `${syntax.label}: key "${key}"`)];
-  };
+  literals.push(key.slice(from));
+  return { literals, placeholders };
+}
+
+function malformedTemplate(key: string, problem: string, syntax: Pick<LockKeySyntax<unknown>, 'label' | 'form'>): InvalidLockOptionsError {
+  return new InvalidLockOptionsError(
+    `${syntax.label}: key template ${JSON.stringify(key)} ${problem}. Placeholders are ${syntax.form}; ` +
+      `use a key function for a key with a literal brace.`,
+  );
 }
 
 function renderValue(value: unknown, placeholder: string, syntax: Pick<LockKeySyntax<unknown>, 'label' | 'consequence'>): string {

@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { LOCKED_METADATA } from '../lock.constants.js';
 import { InvalidLockOptionsError, type LockErrorMessage } from '../errors/index.js';
 import type { UsingOptions } from '../interfaces/index.js';
@@ -6,6 +6,7 @@ import { assertLockOptions, DECORATOR_OPTION_NAMES } from '../options/lock-optio
 import { decoratedMethod, replaceMethod } from './decorated-method.util.js';
 import { compileLockedKey } from './locked-key.compiler.js';
 import { createLockedMethod, type LockedMethodSpec } from './locked-method.runner.js';
+import { declaresObservable } from './observable-result.util.js';
 
 /** A function of the method's arguments (called with the instance as `this`) that returns the key(s). */
 export type LockedKeyFunction<A extends unknown[]> = (...args: A) => string | readonly string[];
@@ -120,9 +121,4 @@ function splitDefinition<A extends unknown[]>(
   }
   assertLockOptions(options, DECORATOR_OPTION_NAMES, `@Locked on ${where}`);
   return { ...options, key: keyOrDefinition as LockedKey<A> };
-}
-
-function declaresObservable(target: object, propertyKey: string | symbol): boolean {
-  const returnType: unknown = Reflect.getMetadata('design:returntype', target, propertyKey);
-  return typeof returnType === 'function' && (returnType === Observable || returnType.prototype instanceof Observable);
 }

@@ -11,9 +11,9 @@ import {
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { delay, of, type Observable } from 'rxjs';
+import { delay, lastValueFrom, map, of, takeWhile, toArray, type Observable } from 'rxjs';
 import request from 'supertest';
-import { InvalidLockOptionsError, LockInterceptor, Locked, LockModule, LockService, UseLock } from '../../lib';
+import { InvalidLockOptionsError, LockInterceptor, Locked, LockModule, LockService, LockStore, UseLock } from '../../lib';
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix, waitUntil } from '../support/redis';
 import { bootHttpApp, HTTP_PLATFORMS } from '../support/app';
 
@@ -258,14 +258,31 @@ describe('LockInterceptor as APP_INTERCEPTOR', () => {
   });
 
   it('locks the handlers with @UseLock once (not once per interceptor) and passes the others through', async () => {
-    const events: string[] = [];
-    const subscription = app.get(LockService).events.subscribe((event) => events.push(event.type));
+    // The response does not wait for Redis's answer to the release, and `released` is published on that answer: here
+    // it comes after both responses, as it may under load, so the events are read up to `released`, not at a response.
+    const store = app.get(LockStore);
+    const release = store.release.bind(store);
+    let answer = (): void => undefined;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const spy = jest.spyOn(store, 'release').mockImplementation(async (...args) => {
+      const released = await release(...args);
+      await answered;
+      return released;
+    });
+    const events = lastValueFrom(
+      app.get(LockService).events.pipe(
+        takeWhile((event) => event.type !== 'released', true),
+        map((event) => event.type),
+        toArray(),
+      ),
+    );
     const locked = await request(app.getHttpServer()).post('/global/9');
     const free = await request(app.getHttpServer()).post('/global/free/9');
-    subscription.unsubscribe();
+    answer();
     expect(locked.body).toEqual(['global:9']);
     expect(free.text).toBe('no lock');
-    expect(events).toEqual(['acquired', 'released']);
+    expect(await events).toEqual(['acquired', 'released']);
+    spy.mockRestore();
   });
 });
 
@@ -282,6 +299,12 @@ describe('@UseLock at decoration time', () => {
       /@UseLock on Target\.handler: placeholder \{nope\.x\} is not a path into the HTTP request/,
     );
     expect(() => decorate('a:{params}')).toThrow(InvalidLockOptionsError);
+    expect(() => decorate('{user.id')).toThrow(/@UseLock on Target\.handler: key template "\{user\.id" has an unclosed \{/);
+    expect(() => decorate(['a', 'user.id}'])).toThrow(
+      /@UseLock on Target\.handler: key template "user\.id\}" has a \} that closes nothing/,
+    );
+    expect(() => decorate('a:{}')).toThrow(/@UseLock on Target\.handler: key template "a:\{\}" has an empty placeholder \{\}/);
+    expect(() => decorate('a:{params..id}')).toThrow(/placeholder \{params\.\.id\} is not a path into the HTTP request/);
     expect(() => decorate('a', { bogus: 1 } as never)).toThrow(/@UseLock on Target\.handler.*bogus/);
     expect(() => decorate('a', { ttl: -1 })).toThrow(InvalidLockOptionsError);
     expect(() => decorate(42 as never)).toThrow(/@UseLock on Target\.handler: the key must be a string/);

@@ -1,6 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { InvalidLockOptionsError, Lock, LockLostError, LockNotAcquiredError, LockStoreUnavailableError, MemoryLockStore } from '../../lib';
+import { firstValueFrom, filter, lastValueFrom, NEVER, retry } from 'rxjs';
+import {
+  InvalidLockOptionsError,
+  Lock,
+  LockError,
+  LockLostError,
+  LockNotAcquiredError,
+  LockStoreUnavailableError,
+  MemoryLockStore,
+} from '../../lib';
 import { bootLockApp, type LockApp } from '../support/app';
 import { DEAD_REDIS_URL, deleteKeysUnder, keysUnder, redisClient, uniquePrefix } from '../support/redis';
 
@@ -243,6 +252,70 @@ describe('LockService', () => {
       expect(seen.held).toBe(true);
       expect(seen.aborted).toBe(false);
       expect(seen.pttl).toBeGreaterThan(0);
+    });
+  });
+
+  describe('stream', () => {
+    const released = (key: string): Promise<unknown> =>
+      firstValueFrom(subject.locks.events.pipe(filter((event) => event.type === 'released' && event.keys[0] === key)));
+
+    it('on an unsubscription before a Promise factory settles, aborts the signal and holds the lock until it settles', async () => {
+      let started = (_lock: Lock): void => undefined;
+      const entered = new Promise<Lock>((resolve) => (started = resolve));
+      let finish = (): void => undefined;
+      const work = new Promise<string>((resolve) => (finish = () => resolve('done')));
+      const subscription = subject.locks
+        .stream('promised', (lock) => {
+          started(lock);
+          return work;
+        })
+        .subscribe();
+      const lock = await entered;
+      subscription.unsubscribe();
+      expect(lock.signal.aborted).toBe(true);
+      expect(lock.signal.reason).toBeInstanceOf(LockError);
+      expect((lock.signal.reason as Error).message).toMatch(/\["promised"\] was unsubscribed .* while its work still ran/);
+      expect(lock.isHeld).toBe(true);
+      expect(await subject.locks.tryAcquire('promised')).toBeNull();
+      const gone = released('promised');
+      finish();
+      await gone;
+      expect(await subject.locks.isLocked('promised')).toBe(false);
+    });
+
+    it('takes the lock again for each subscription: a retry after the work failed runs under a new lock', async () => {
+      const tokens: number[] = [];
+      const result = await lastValueFrom(
+        subject.locks
+          .stream('retried', async (lock) => {
+            tokens.push(lock.fencingToken);
+            await sleep(1);
+            if (tokens.length === 1) {
+              throw new Error('first attempt fails');
+            }
+            return subject.locks.current('retried') === lock && lock.isHeld;
+          })
+          .pipe(retry(1)),
+      );
+      expect(result).toBe(true);
+      expect(tokens[1]).toBeGreaterThan(tokens[0]);
+    });
+
+    it('on an unsubscription of an Observable factory, releases at once: the unsubscription stopped the work', async () => {
+      let started = (_lock: Lock): void => undefined;
+      const entered = new Promise<Lock>((resolve) => (started = resolve));
+      const subscription = subject.locks
+        .stream('observed', (lock) => {
+          started(lock);
+          return NEVER;
+        })
+        .subscribe();
+      const lock = await entered;
+      const gone = released('observed');
+      subscription.unsubscribe();
+      await gone;
+      expect(lock.signal.aborted).toBe(false);
+      expect(await subject.locks.isLocked('observed')).toBe(false);
     });
   });
 
