@@ -47,7 +47,7 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping, s
       signal: abortAfter === undefined ? undefined : AbortSignal.timeout(abortAfter),
       ...share,
     };
-    const style = pick(['acquire', 'acquire', 'using', 'try'] as const);
+    const style = pick(['acquire', 'acquire', 'using', 'try', 'stream'] as const);
     const started = Date.now();
     let waited: number | undefined;
     let lock: Lock | undefined;
@@ -71,6 +71,30 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping, s
           },
           options,
         );
+      } else if (style === 'stream') {
+        // A stream unsubscribed while its handler is inside (an outer timeout): the handler is told (its signal
+        // aborts) and the lock stays held until it has left; another holder entering before would be an overlap.
+        let inside: Promise<void> | undefined;
+        const unsubscribed = new Promise<void>((resolve) => {
+          const subscription = locks
+            .stream(
+              keys,
+              (held) => {
+                waited = Date.now() - started;
+                lock = held;
+                inside = critical(held, holder);
+                setTimeout(() => {
+                  subscription.unsubscribe();
+                  resolve();
+                }, Math.floor(random() * 60));
+                return inside;
+              },
+              options,
+            )
+            .subscribe({ error: (error: unknown) => resolve(Promise.reject(error)), complete: resolve });
+        });
+        await unsubscribed;
+        await inside;
       } else {
         lock = (style === 'try' ? await locks.tryAcquire(keys, options) : await locks.acquire(keys, options)) ?? undefined;
         waited = Date.now() - started;
