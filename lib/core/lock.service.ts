@@ -17,7 +17,7 @@ import { createLockLogger, type LockLogger } from '../lock.logger.js';
 import { normalizeLockKeys } from '../options/lock-key.validator.js';
 import type { ResolvedLockModuleOptions } from '../options/lock-module-options.resolver.js';
 import { resolveLockOptions, USING_OPTION_NAMES, type ResolvedLockOptions } from '../options/lock-options.validator.js';
-import { settleWithin } from '../utils/timer.util.js';
+import { settleWithin, startTimer, type Timer } from '../utils/timer.util.js';
 import { shareFields } from '../utils/lock-share.util.js';
 import { CallChain, type LockEntry } from './call-chain.js';
 import { isPromiseLike } from '../utils/promise-like.util.js';
@@ -229,6 +229,7 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
       let entry: LockEntry | undefined;
       let inner: Subscription | undefined;
       let awaited = false;
+      let grace: Timer | undefined;
       const start = async (): Promise<void> => {
         entry = await this.open(key, options, cancel.signal);
         const held = entry;
@@ -249,6 +250,7 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
         awaited = outlives(input);
         const answered = (): void => {
           awaited = false;
+          grace?.clear();
           if (subscriber.closed) {
             // Unsubscribed while the work ran: it has ended now.
             inner?.unsubscribe();
@@ -280,13 +282,16 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
       start().catch((error: unknown) => subscriber.error(error));
       return () => {
         cancel.abort();
-        if (awaited) {
-          entry?.abandon(
+        if (awaited && entry) {
+          const { lock } = entry;
+          entry.abandon(
             new LockError(
-              `The stream under lock ${JSON.stringify(entry.lock.keys)} was unsubscribed (a timeout, a retry, a client that went away) ` +
-                `while its work still ran: stop the work. The lock is held until it ends.`,
+              `The stream under lock ${JSON.stringify(lock.keys)} was unsubscribed (a timeout, a retry, a client that went away) ` +
+                `while its work still ran: stop the work. The lock is held until it ends, for at most its ttl (${lock.ttl} ms).`,
             ),
           );
+          // Work that never answers (a stream that never emits, taken for a Promise) was told: it gets one lease to stop.
+          grace = startTimer(() => inner?.unsubscribe(), lock.ttl);
           return;
         }
         inner?.unsubscribe();

@@ -76,7 +76,7 @@ export class Lock {
   readonly limit: number;
 
   private state: 'held' | 'released' | 'lost' = 'held';
-  private ttl: number;
+  private currentTtl: number;
   private deadline = 0;
   private epochDeadline = 0;
   private expiryTimer?: Timer;
@@ -104,7 +104,7 @@ export class Lock {
     this.keys = Object.freeze([...grant.keys]);
     this.token = grant.token;
     this.fencingToken = grant.fencingToken;
-    this.ttl = grant.ttl;
+    this.currentTtl = grant.ttl;
     this.autoExtend = grant.autoExtend;
     this.minHold = grant.minHold;
     this.share = grant.share;
@@ -124,6 +124,11 @@ export class Lock {
    */
   get leaseEnd(): number {
     return Math.min(this.deadline, ...this.extending);
+  }
+
+  /** The lease, in ms, the watchdog and `extend()` renew it to: the `ttl` it was taken with, or the last `extend(ttl)`'s. */
+  get ttl(): number {
+    return this.currentTtl;
   }
 
   /** True until the lock is released, lost or its lease has run out. */
@@ -161,7 +166,7 @@ export class Lock {
    * @throws LockLostError if the lock is no longer held (and aborts `signal`)
    * @throws LockStoreUnavailableError if the store did not answer
    */
-  async extend(ttl: number = this.ttl): Promise<void> {
+  async extend(ttl: number = this.currentTtl): Promise<void> {
     assertLockOptions({ ttl }, TTL_OPTION, 'extend()');
     if (this.state !== 'held') {
       throw this.notHeld();
@@ -189,7 +194,7 @@ export class Lock {
     if (!extended) {
       throw this.lose('it expired or was taken by another holder before it could be extended');
     }
-    this.ttl = ttl;
+    this.currentTtl = ttl;
     this.renew(startedAt, ttl - drift);
     this.context.emit({ type: 'extended', ...this.identity(), ttl });
   }
@@ -280,7 +285,7 @@ export class Lock {
     const left = this.deadline - clock.now();
     if (this.autoExtend) {
       // At ttl/3, and earlier when the store answers slowly: the next answer must come back before the lease ends.
-      this.scheduleExtension(Math.min(this.ttl / 3, left / 2, left - 2 * this.roundTrip));
+      this.scheduleExtension(Math.min(this.currentTtl / 3, left / 2, left - 2 * this.roundTrip));
     } else {
       this.armExpiry();
     }
@@ -303,7 +308,7 @@ export class Lock {
     } catch {
       // A lost lock was reported by extend(); an unreachable store gets retried until the lease runs out.
       if (this.state === 'held') {
-        this.scheduleExtension(this.ttl / 6);
+        this.scheduleExtension(this.currentTtl / 6);
       }
     }
   }
@@ -311,8 +316,8 @@ export class Lock {
   private expire(): void {
     this.lose(
       this.autoExtend
-        ? `its lease of ${this.ttl} ms ran out before it could be extended (the store did not answer in time, or this process was paused)`
-        : `its lease of ${this.ttl} ms ran out (autoExtend is off)`,
+        ? `its lease of ${this.currentTtl} ms ran out before it could be extended (the store did not answer in time, or this process was paused)`
+        : `its lease of ${this.currentTtl} ms ran out (autoExtend is off)`,
     );
   }
 
