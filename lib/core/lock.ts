@@ -218,7 +218,7 @@ export class Lock {
       this.reportReleased(true);
       return true;
     }
-    const released = await this.releaseInStore(handOver === 'yield').catch((error: unknown) => {
+    const released = await this.releaseInStore(handOver === 'yield', held).catch((error: unknown) => {
       if (error instanceof LockStoreUnavailableError) {
         this.retryRelease(held);
       }
@@ -264,8 +264,13 @@ export class Lock {
   }
 
   /** The store's release, keeping the key for what is left of the minimum hold. */
-  private releaseInStore(yieldTurn = false): Promise<boolean> {
-    return this.context.store.release(this.keys, this.token, { keepFor: this.minHoldLeft(), yield: yieldTurn, share: this.share });
+  private releaseInStore(yieldTurn = false, leaseRunning = false): Promise<boolean> {
+    return this.context.store.release(this.keys, this.token, {
+      keepFor: this.minHoldLeft(),
+      yield: yieldTurn,
+      share: this.share,
+      leaseRunning,
+    });
   }
 
   private minHoldLeft(): number {

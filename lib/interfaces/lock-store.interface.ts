@@ -28,6 +28,12 @@ export interface LockStoreReleaseOptions {
   yield?: boolean;
   /** How the hold shared its keys, as it was acquired. @default exclusive */
   share?: LockShare;
+  /**
+   * The holder's lease had not run out (by its own clock) when it released. A store that cannot tell whether an
+   * earlier delivery of this release ran (a resend after a dropped connection) may then count keys it finds no
+   * longer the token's as released: they were the holder's until it let go. Without it, such keys count as lost.
+   */
+  leaseRunning?: boolean;
 }
 
 /** Outcome of one acquisition attempt. */

@@ -42,6 +42,25 @@ describe('a release whose answer is lost', () => {
     expect(events.map((event) => event.type)).toEqual(['acquired', 'released']);
   });
 
+  it('says false when the lease had run out before the release (a stall) and another process holds the key, resent or not', async () => {
+    const lock = await subject.locks.acquire('stalled', { ttl: 200, autoExtend: false });
+    const stallUntil = Date.now() + 400;
+    while (Date.now() < stallUntil) {
+      // A stall past the lease (a long GC pause, a CPU-bound handler): Redis expires the key meanwhile.
+    }
+    const other = await bootLockApp({ prefix });
+    try {
+      const taken = await other.locks.tryAcquire('stalled', { ttl: 60_000 });
+      expect(taken?.isHeld).toBe(true);
+      proxy.cutNextReply();
+      await expect(lock.release()).resolves.toBe(false);
+      expect(events.map((event) => event.type)).toEqual(['acquired', 'lost']);
+      expect(await redis.get(`${prefix}{stalled}`)).toBe(taken?.token);
+    } finally {
+      await other.app.close();
+    }
+  });
+
   it('counts as released when its background retry finds the key its unanswered first try freed', async () => {
     const lock = await subject.locks.acquire('retried');
     await redis.client('PAUSE', 600, 'ALL');

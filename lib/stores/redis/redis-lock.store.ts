@@ -242,7 +242,8 @@ export class RedisLockStore implements LockStore {
     const reply = await this.commands.script(script, call, operation);
     await this.confirmReplicated(keys, 'release');
     // A release sent again after its connection dropped finds what its first delivery left: nothing of this token.
-    return replyNumber(reply) === keys.length || this.commands.connectionDrops !== drops;
+    // Only a lease still running when it was sent was the holder's until then; one that had run out may be anyone's.
+    return replyNumber(reply) === keys.length || (options.leaseRunning === true && this.commands.connectionDrops !== drops);
   }
 
   async leave(keys: readonly string[], token: string, ttl: number, share?: LockShare): Promise<void> {
