@@ -76,6 +76,7 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     this.acquisitions = {
       store,
       holder: options.holder,
+      commandTimeout: options.commandTimeout,
       queue,
       grant: (keys, token, granted, resolved, startedAt, askedAt, contended) =>
         this.grant(

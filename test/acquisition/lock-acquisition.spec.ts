@@ -16,6 +16,7 @@ import { lockHandle, observe, queuedKeys, type Observed } from '../support/unit-
 import { settle, VirtualClock } from '../support/virtual-clock';
 
 const HOLDER = 'unit@test:1/';
+const COMMAND_TIMEOUT = 500;
 const NOT_ABORTED = new AbortController().signal;
 
 /** A call the store got: which, from which token, when (`clock.now()`), and the wait an attempt told it. */
@@ -37,6 +38,7 @@ class ScriptedStore extends MemoryLockStore {
   down = false;
   readonly calls: StoreCall[] = [];
   private heldReply?: Promise<'answer' | 'lose'>;
+  private leaveSilenced = false;
 
   /** Holds back the reply to the next attempt: `answer` lets it come, `lose` makes it an unavailable store. */
   holdNextReply(): { answer(): void; lose(): void } {
@@ -72,9 +74,18 @@ class ScriptedStore extends MemoryLockStore {
     return result;
   }
 
+  /** The next leave is recorded (and done) but never answered, as by a Redis paused right then. */
+  silenceNextLeave(): void {
+    this.leaveSilenced = true;
+  }
+
   override async leave(keys: readonly string[], token: string): Promise<void> {
     this.record('leave', token);
-    return super.leave(keys, token);
+    await super.leave(keys, token);
+    if (this.leaveSilenced) {
+      this.leaveSilenced = false;
+      await new Promise(() => undefined);
+    }
   }
 
   override async release(...args: Parameters<MemoryLockStore['release']>): Promise<boolean> {
@@ -123,6 +134,7 @@ describe('LockAcquisition', () => {
       store,
       queue,
       holder: HOLDER,
+      commandTimeout: COMMAND_TIMEOUT,
       grant: jest.fn(
         (keys: readonly string[], token: string, granted: LockStoreGrant, options: ResolvedLockOptions, startedAt: number): Lock =>
           lockHandle(store, {
@@ -265,6 +277,15 @@ describe('LockAcquisition', () => {
       const [attempt] = store.attempts();
       expect(store.callsOf('leave')).toEqual([expect.objectContaining({ token: attempt.token })]);
       expectNothingLeft();
+    });
+
+    it('gives up by its deadline plus one command timeout even when the store does not answer its leaving the queue', async () => {
+      await heldElsewhere();
+      store.silenceNextLeave();
+      const taking = acquire(300);
+      await clock.advance(300 + COMMAND_TIMEOUT);
+      expect(taking.error).toBeInstanceOf(LockNotAcquiredError);
+      expect(store.callsOf('leave')).toHaveLength(1);
     });
 
     it('rejects with the signal’s reason when aborted during the wait, and leaves the store’s queue: the key is not handed to it afterwards', async () => {

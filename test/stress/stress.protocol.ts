@@ -45,6 +45,8 @@ export type StressReport =
       waited?: number;
       /** The longest the wait may last: its waitTimeout, or when its signal aborts (0 for tryAcquire). */
       bound: number;
+      /** ms of the wait during which the worker's event loop did not run (2 cores shared with processes starting). */
+      stalled: number;
       /** The fencing token, if it got the lock. */
       fence?: number;
       /** It got the lock and its release found it still its own (nobody took it over). */

@@ -337,13 +337,15 @@ function judge(
     }
   }
   for (const report of reports) {
-    if (report.waited === undefined || report.waited <= report.bound + WAIT_MARGIN) {
+    if (report.waited === undefined || report.waited <= report.bound + WAIT_MARGIN + report.stalled) {
       continue;
     }
     const end = report.started + report.waited;
     const paused = pauses.some((pause) => pause.worker === report.worker && pause.from < end && pause.to > report.started);
     if (!paused) {
-      violations.push(`${report.holder} waited ${report.waited} ms, bound ${report.bound} ms (+${WAIT_MARGIN} ms margin)`);
+      violations.push(
+        `${report.holder} waited ${report.waited} ms, bound ${report.bound} ms (+${WAIT_MARGIN} ms margin, +${report.stalled} ms its process did not run)`,
+      );
     }
   }
   return violations;

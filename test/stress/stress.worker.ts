@@ -13,6 +13,20 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping, s
     }
   });
   let sequence = 0;
+  // When this process could not run (another starting on the same 2 cores, the runner's SIGSTOP): a wait's bound
+  // counts from when its process runs.
+  const stalls: Array<[number, number]> = [];
+  let beat = Date.now();
+  setInterval(() => {
+    const now = Date.now();
+    if (now - beat > 60) {
+      stalls.push([beat, now]);
+      stalls.splice(0, stalls.length - 500);
+    }
+    beat = now;
+  }, 20).unref();
+  const stalledBetween = (from: number, to: number): number =>
+    stalls.reduce((sum, [start, end]) => sum + Math.max(0, Math.min(end, to) - Math.max(start, from)), 0);
   /** `using()` sections inside the referee's critical section now, and a wake-up for whoever waits for one. */
   let insideUsing = 0;
   let entered: () => void = () => undefined;
@@ -83,10 +97,13 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping, s
                 waited = Date.now() - started;
                 lock = held;
                 inside = critical(held, holder);
-                setTimeout(() => {
-                  subscription.unsubscribe();
-                  resolve();
-                }, Math.floor(random() * 60));
+                setTimeout(
+                  () => {
+                    subscription.unsubscribe();
+                    resolve();
+                  },
+                  Math.floor(random() * 60),
+                );
                 return inside;
               },
               options,
@@ -124,6 +141,7 @@ runStressWorker(async ({ config, locks, checker, random, pick, send, stopping, s
       started,
       waited,
       bound,
+      stalled: waited === undefined ? 0 : stalledBetween(started, started + waited),
       fence: lock?.fencingToken,
       clean: lock ? released.has(lock.fencingToken) : undefined,
     });

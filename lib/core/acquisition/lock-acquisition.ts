@@ -21,6 +21,8 @@ export interface AcquisitionContext {
   readonly queue: LocalQueue;
   /** What this app's tokens start with (`app@host:pid/`), so an operator can tell who holds a lock. */
   readonly holder: string;
+  /** The longest one store call may take (the module's `commandTimeout`): a wait ends by its deadline plus this. */
+  readonly commandTimeout: number;
   /**
    * Creates the handle of a lock the store granted.
    * @param startedAt `clock.now()` from which its lease is counted
@@ -109,7 +111,11 @@ export class LockAcquisition {
       return await this.attemptUntilGranted();
     } catch (error) {
       if (this.leaveOnExit) {
-        await this.context.store.leave?.(this.keys, this.token, this.options.ttl, share).catch(() => undefined);
+        const leaving = this.context.store.leave?.(this.keys, this.token, this.options.ttl, share).catch(() => undefined);
+        // The answer is due by the deadline plus one store call: a leave the store is slow to answer (a paused Redis)
+        // goes on without the caller; it is token-checked and sent behind this wait's own commands.
+        const due = Math.max(this.deadline, this.started) + this.context.commandTimeout;
+        await settleWithin(leaving ?? Promise.resolve(), Math.max(0, due - clock.now()));
       }
       throw error;
     } finally {
