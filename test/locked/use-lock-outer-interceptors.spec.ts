@@ -12,7 +12,7 @@ import {
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { catchError, filter, firstValueFrom, NEVER, retry, throwError, timeout, TimeoutError, Observable } from 'rxjs';
+import { catchError, filter, firstValueFrom, NEVER, retry, throwError, timeout, TimeoutError, Observable, Subject } from 'rxjs';
 import { get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
@@ -263,3 +263,67 @@ describe('@UseLock on an @Sse() handler whose client goes away', () => {
     expect(await locks.isLocked('events:1')).toBe(false);
   });
 });
+
+const pollEvents = new Subject<string>();
+const signals: AbortSignal[] = [];
+
+@Controller('poll')
+class PollController {
+  constructor(private readonly locks: LockService) {}
+
+  // A long poll, no return type written (TypeScript infers Observable<string>, records nothing useful).
+  @Post('untyped')
+  @UseLock('poll:untyped', { waitTimeout: 0, ttl: 300 })
+  untyped() {
+    signals.push((this.locks.current() as { signal: AbortSignal }).signal);
+    return pollEvents.asObservable();
+  }
+
+  @Post('union')
+  @UseLock('poll:union', { waitTimeout: 0, ttl: 300 })
+  union(): Observable<string> | undefined {
+    signals.push((this.locks.current() as { signal: AbortSignal }).signal);
+    return pollEvents.asObservable();
+  }
+}
+
+describe.each(HTTP_PLATFORMS.slice(0, 1))(
+  '@UseLock on a long poll with no Observable return type, under a timeout (%s)',
+  (_p, createAdapter) => {
+    const redis = redisClient();
+    const prefix = uniquePrefix('undeclared-stream');
+    let app: INestApplication;
+    let locks: LockService;
+
+    beforeAll(async () => {
+      app = await bootHttpApp(
+        {
+          imports: [LockModule.forRoot({ redis: REDIS_URL, prefix, logger: false, shutdownTimeout: 500 })],
+          controllers: [PollController],
+          providers: [{ provide: APP_INTERCEPTOR, useClass: TimeoutInterceptor }],
+        },
+        createAdapter,
+      );
+      locks = app.get(LockService);
+    });
+
+    afterAll(async () => {
+      await app.close();
+      await deleteKeysUnder(redis, prefix);
+      await redis.quit();
+    });
+
+    it.each(['untyped', 'union'])('%s: a timed-out stream that never answers is told, then let go of after one ttl', async (name) => {
+      const r = await request(app.getHttpServer()).post(`/poll/${name}`);
+      expect(r.status).toBe(408);
+      const signal = signals[signals.length - 1];
+      expect(signal.aborted).toBe(true);
+      // Taken for a Promise (no Observable return type recorded), it was kept: for one ttl (300 ms), not for ever.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+
+      expect(await locks.isLocked(`poll:${name}`)).toBe(false);
+      const again = await request(app.getHttpServer()).post(`/poll/${name}`);
+      expect(again.status).toBe(408); // not 409
+    });
+  },
+);
