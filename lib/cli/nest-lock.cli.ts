@@ -1,27 +1,42 @@
 #!/usr/bin/env node
-// `npx nest-lock inspect` and `npx nest-lock release KEY --force`: look at and free locks as an operator.
+// `npx nest-lock inspect` and `npx nest-lock release KEY --force`: look at and free locks as an operator, on one
+// Redis, a Cluster, or every node of a quorum.
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_PREFIX, DEFAULT_REDIS_URL } from '../lock.constants.js';
 import { LockInspector, type InspectedHolder, type InspectedLock } from './lock-inspector.js';
+import { connectRedisNode, redisUrlsOf, type RedisNodeConnection } from './redis-node.connection.js';
 
 const USAGE = `Usage:
-  nest-lock inspect [--redis URL] [--prefix lock:] [--json]
-  nest-lock release KEY --force [--token TOKEN] [--yes] [--redis URL] [--prefix lock:]
+  nest-lock inspect [--redis URL]... [--prefix lock:] [--json]
+  nest-lock release KEY --force [--token TOKEN] [--yes] [--redis URL]... [--prefix lock:]
 
-  --redis   Redis URL (default ${DEFAULT_REDIS_URL}, or REDIS_URL)
+  --redis   Redis URL (default ${DEFAULT_REDIS_URL}, or REDIS_URL). In quorum mode (the app's redis option lists
+            several Redis), give every node: --redis again per node, or URLs separated by commas; release then
+            frees the lock on each of them. Given one node of a quorum, release frees it on that node only, and
+            the majority still holds the lock.
   --prefix  the LockModule prefix (default ${DEFAULT_PREFIX})
   --force   required by release: it frees a lock its holder still believes it has
   --token   the holder to release (required for a read lock or a semaphore permit: inspect --json lists them)
   --yes     do not ask for confirmation`;
+
+/** A node the CLI was pointed at: its locks' inspector, or why it could not be reached. */
+type CliNode = { readonly address: string; readonly inspector: LockInspector } | { readonly address: string; readonly error: Error };
+
+/** What a force-release did on one node. */
+type NodeOutcome =
+  | 'released'
+  | 'not held there'
+  | 'held by another holder there; left alone'
+  | 'changed hands meanwhile; left alone'
+  | `did not answer (${string})`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      redis: { type: 'string', default: process.env.REDIS_URL ?? DEFAULT_REDIS_URL },
+      redis: { type: 'string', multiple: true },
       prefix: { type: 'string', default: DEFAULT_PREFIX },
       force: { type: 'boolean', default: false },
       yes: { type: 'boolean', default: false },
@@ -43,55 +58,44 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`release needs a KEY and --force.\n${USAGE}\n`);
     return 2;
   }
-  let redis: Redis | Cluster | undefined;
+  const urls = redisUrlsOf(values.redis, process.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  const connections: RedisNodeConnection[] = [];
   try {
-    redis = await connect(values.redis);
-    const inspector = new LockInspector(redis, values.prefix);
-    return command === 'inspect' ? await inspect(inspector, values.json) : await release(inspector, key, values.yes, values.token);
+    connections.push(...(await Promise.all(urls.map(connectRedisNode))));
+    const nodes: CliNode[] = connections.map(({ address, redis, error }) =>
+      redis ? { address, inspector: new LockInspector(redis, values.prefix) } : { address, error: error },
+    );
+    // With several nodes, release reports each node's outcome, an unreachable one included.
+    const unreachable = nodes.find((node) => 'error' in node);
+    if (unreachable && 'error' in unreachable && (nodes.length === 1 || command === 'inspect')) {
+      throw unreachable.error;
+    }
+    return command === 'inspect'
+      ? await inspect(nodes as Array<Extract<CliNode, { inspector: LockInspector }>>, values.json)
+      : await release(nodes, key, values.yes, values.token);
   } catch (error) {
     process.stderr.write(`nest-lock: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   } finally {
-    redis?.disconnect();
+    connections.forEach((connection) => connection.redis?.disconnect());
   }
 }
 
-/** Connects to the Redis at `url`; if it is a node of a Redis Cluster, to the whole Cluster through it. */
-async function connect(url: string): Promise<Redis | Cluster> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  let connectionError: Error | undefined;
-  redis.on('error', (error: Error) => (connectionError = error));
-  const { host, port, username, password, tls } = redis.options;
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw new Error(`cannot reach Redis at ${host}:${port} (${(connectionError ?? (error as Error)).message})`, { cause: error });
-  }
-  if (!/cluster_enabled:1/.test(await redis.info('cluster'))) {
-    return redis;
-  }
-  redis.disconnect();
-  const cluster = new Cluster([{ host, port }], { redisOptions: { username, password, tls }, clusterRetryStrategy: () => null });
-  cluster.on('error', (error: Error) => (connectionError = error));
-  await new Promise<void>((resolve, reject) => {
-    cluster.once('ready', resolve);
-    cluster.once('end', () =>
-      reject(new Error(`cannot reach the Redis Cluster at ${host}:${port} (${connectionError?.message ?? 'connection closed'})`)),
-    );
-  });
-  return cluster;
-}
-
-async function inspect(inspector: LockInspector, json: boolean): Promise<number> {
-  const locks = await inspector.list();
+async function inspect(nodes: Array<Extract<CliNode, { inspector: LockInspector }>>, json: boolean): Promise<number> {
+  const listed = await Promise.all(nodes.map(async ({ address, inspector }) => ({ node: address, locks: await inspector.list() })));
   if (json) {
-    process.stdout.write(`${JSON.stringify(locks, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(listed.length === 1 ? listed[0].locks : listed, null, 2)}\n`);
     return 0;
   }
+  // Several nodes (a quorum): each one's locks under its address.
+  const sections = listed.map(({ node, locks }) => `${listed.length === 1 ? '' : `${node}:\n`}${lockTable(locks)}`);
+  process.stdout.write(sections.join('\n'));
+  return 0;
+}
+
+function lockTable(locks: InspectedLock[]): string {
   if (locks.length === 0) {
-    process.stdout.write('No lock is held or waited for.\n');
-    return 0;
+    return 'No lock is held or waited for.\n';
   }
   // One row per holder: a shared lock lists each reader or permit under its key.
   const rows = locks.flatMap((lock) =>
@@ -104,36 +108,97 @@ async function inspect(inspector: LockInspector, json: boolean): Promise<number>
       i === 0 ? String(lock.waiters) : '',
     ]),
   );
-  process.stdout.write(table(['KEY', 'MODE', 'HOLDER', 'TTL', 'FENCING', 'WAITERS'], rows));
-  return 0;
+  return table(['KEY', 'MODE', 'HOLDER', 'TTL', 'FENCING', 'WAITERS'], rows);
 }
 
-async function release(inspector: LockInspector, key: string, yes: boolean, token: string | undefined): Promise<number> {
-  const lock = await inspector.describe(key);
-  const holder = token === undefined && lock.holders.length === 1 ? lock.holders[0] : lock.holders.find((found) => found.token === token);
-  if (lock.holders.length === 0 || (token !== undefined && !holder)) {
-    process.stdout.write(token === undefined ? `Lock "${key}" is not held.\n` : `Lock "${key}" is not held by ${token}.\n`);
-    return 1;
+/** Whether the operator agreed (or `--yes` did) to release `holder`'s lock; says why not otherwise. */
+async function confirmed(key: string, holder: InspectedHolder, yes: boolean, where: string): Promise<boolean> {
+  if (yes) {
+    return true;
   }
-  if (!holder) {
-    process.stderr.write(
-      `Lock "${key}" has ${lock.holders.length} holders (${modeOf(lock)}); name the one to release with --token TOKEN.\n`,
-    );
-    return 1;
-  }
-  if (!yes && !process.stdin.isTTY) {
+  if (!process.stdin.isTTY) {
     process.stderr.write(`Nothing released: release asks for confirmation on a terminal; pass --yes to release "${key}" without asking.\n`);
-    return 1;
+    return false;
   }
-  if (!yes && !(await confirm(`Force-release lock "${key}" held by ${holderOf(holder)} (${holder.ttl} ms left)? [y/N] `))) {
+  if (!(await confirm(`Force-release lock "${key}" held by ${holderOf(holder)} (${holder.ttl} ms left)${where}? [y/N] `))) {
     process.stdout.write('Nothing released.\n');
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Finds the holder (`token`, or the only one) on the nodes, and releases it on every node that has it; the lock is
+ * free only if no node still holds it. Several nodes are a quorum: each node's outcome is reported.
+ */
+async function release(nodes: CliNode[], key: string, yes: boolean, token: string | undefined): Promise<number> {
+  const several = nodes.length > 1;
+  const where = several ? ' on the nodes given' : '';
+  const described = await Promise.all(
+    nodes.map(async (node) => ('inspector' in node ? node.inspector.describe(key).catch((error: Error) => error) : node.error)),
+  );
+  const locks = described.filter((lock): lock is InspectedLock => !(lock instanceof Error));
+  const seen = locks.flatMap((lock) => lock.holders);
+  const tokens = [...new Set(seen.map((found) => found.token))];
+  const holder = seen.find((found) => found.token === (token ?? (tokens.length === 1 ? tokens[0] : undefined)));
+  if (!holder) {
+    if (token === undefined && tokens.length > 1) {
+      const modes = [...new Set(locks.filter((lock) => lock.holders.length > 0).map(modeOf))].join(', ');
+      process.stderr.write(`Lock "${key}" has ${tokens.length} holders (${modes})${where}; name the one to release with --token TOKEN.\n`);
+    } else {
+      process.stdout.write(`Lock "${key}" is not held${token === undefined ? '' : ` by ${token}`}${where}.\n`);
+    }
     return 1;
   }
-  if (!(await inspector.forceRelease(lock, holder.token))) {
+  const holds = (lock: InspectedLock | Error): boolean =>
+    !(lock instanceof Error) && lock.holders.some((found) => found.token === holder.token);
+  if (!(await confirmed(key, holder, yes, several ? ` on ${described.filter(holds).length} of ${nodes.length} nodes` : ''))) {
+    return 1;
+  }
+  const outcomes = await Promise.all(
+    nodes.map(async (node, i): Promise<NodeOutcome> => {
+      const lock = described[i];
+      if (lock instanceof Error || !('inspector' in node)) {
+        return `did not answer (${lock instanceof Error ? lock.message : 'no connection'})`;
+      }
+      if (!holds(lock)) {
+        return lock.holders.length === 0 ? 'not held there' : 'held by another holder there; left alone';
+      }
+      const released = await node.inspector.forceRelease(lock, holder.token).catch((error: Error) => error);
+      if (released instanceof Error) {
+        return `did not answer (${released.message})`;
+      }
+      return released ? 'released' : 'changed hands meanwhile; left alone';
+    }),
+  );
+  return several ? reportEveryNode(nodes, key, holder, outcomes) : reportOneNode(nodes[0], key, outcomes[0]);
+}
+
+function reportOneNode(node: CliNode, key: string, outcome: NodeOutcome): number {
+  if (outcome !== 'released') {
     process.stdout.write(`Lock "${key}" changed hands meanwhile; nothing released.\n`);
     return 1;
   }
-  process.stdout.write(`Released lock "${key}".\n`);
+  // One node cannot tell whether it is the whole deployment or one node of a quorum: say which it was.
+  process.stdout.write(
+    `Released lock "${key}" on ${node.address}, the one node given. In quorum mode (several Redis in the app's redis ` +
+      'option) the lock is held on every node: give every node (--redis per node, or a comma list) to release it.\n',
+  );
+  return 0;
+}
+
+function reportEveryNode(nodes: CliNode[], key: string, holder: InspectedHolder, outcomes: NodeOutcome[]): number {
+  process.stdout.write(`Force-release of lock "${key}" held by ${holderOf(holder)}:\n`);
+  outcomes.forEach((outcome, i) => process.stdout.write(`  ${nodes[i].address}: ${outcome}\n`));
+  const released = outcomes.filter((outcome) => outcome === 'released').length;
+  if (!outcomes.every((outcome) => outcome === 'released' || outcome === 'not held there')) {
+    process.stdout.write(
+      `Lock "${key}" may still be held: released on ${released} of ${nodes.length} nodes; run release again for the others.\n`,
+    );
+    return 1;
+  }
+  const others = released < nodes.length ? ' (the others did not hold it)' : '';
+  process.stdout.write(`Released lock "${key}" on ${released} of ${nodes.length} nodes${others}.\n`);
   return 0;
 }
 

@@ -95,14 +95,14 @@ describe('LockModule registration', () => {
     class FeatureModule {}
 
     const globalRef = await Test.createTestingModule({
-      imports: [LockModule.forRoot({ prefix: test.prefix, logger: false }), FeatureModule],
+      imports: [LockModule.forRoot({ redis: REDIS_URL, prefix: test.prefix, logger: false }), FeatureModule],
     }).compile();
     expect(globalRef.get(Consumer).locks).toBeInstanceOf(LockService);
     await globalRef.close();
 
     await expect(
       Test.createTestingModule({
-        imports: [LockModule.forRoot({ prefix: test.prefix, logger: false, isGlobal: false }), FeatureModule],
+        imports: [LockModule.forRoot({ redis: REDIS_URL, prefix: test.prefix, logger: false, isGlobal: false }), FeatureModule],
       }).compile(),
     ).rejects.toThrow(/LockService/);
   });
@@ -132,11 +132,14 @@ describe('LockModule registration', () => {
     async function bootAsync(imports: Parameters<typeof Test.createTestingModule>[0]['imports']): Promise<void> {
       const moduleRef = await Test.createTestingModule({ imports }).compile();
       const app = moduleRef.createNestApplication();
-      await app.init();
-      const lock = await app.get(LockService).acquire('async');
-      expect(await test.redis.get(`${test.prefix}{async}`)).toBe(lock.token);
-      await lock.release();
-      await app.close();
+      try {
+        await app.init();
+        const lock = await app.get(LockService).acquire('async');
+        expect(await test.redis.get(`${test.prefix}{async}`)).toBe(lock.token);
+        await lock.release();
+      } finally {
+        await app.close();
+      }
     }
 
     it('builds the options with useFactory and inject', async () => {
@@ -144,7 +147,7 @@ describe('LockModule registration', () => {
         LockModule.forRootAsync({
           imports: [SettingsModule],
           inject: [Settings],
-          useFactory: async (settings: Settings) => ({ prefix: settings.prefix, logger: false }),
+          useFactory: async (settings: Settings) => ({ redis: REDIS_URL, prefix: settings.prefix, logger: false }),
         }),
       ]);
     });

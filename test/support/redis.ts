@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 
-/** The Redis the tests use: `REDIS_URL`, or the local one. */
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The Redis the tests use: `REDIS_URL`, or the local one. The local one is named `localhost`, not the library's
+ * default `127.0.0.1`, so that test/support/redis-guard.ts can tell a spec that forgot this address from one that
+ * used it.
+ */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://localhost:6379';
 
 /** A prefix no other test shares, so test files can run against one Redis without seeing each other. */
 export function uniquePrefix(name: string): string {
