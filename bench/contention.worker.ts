@@ -1,7 +1,8 @@
 // One contender process of the contention scenarios: `callers` concurrent loops take one key, each doing a
 // non-atomic GET + SET inside the lock; it reports its turns, waits, critical-section intervals and lock commands.
-// With `limit`, each takes a permit and counts, in Redis, how many are inside at once. With `readShare`, that share
-// of the turns only read (two GETs that must agree), as readers when `readLocks` is on, else under the mutex.
+// With `limit`, each takes a permit and counts, in Redis, how many are inside at once (INCR, `workMs`, DECR). With
+// `readShare`, that share of the turns only read (two GETs that must agree), as readers when `readLocks` is on,
+// else under the mutex.
 import { commandsSent, excludeFromCount } from './command-counter';
 import { Redis } from 'ioredis';
 import { createContender, type Contender, type ContenderName } from './contenders';
@@ -55,11 +56,18 @@ async function run(job: ContentionRun): Promise<ContentionResult> {
     while (now() < end) {
       const asked = now();
       const reading = job.readShare !== undefined && Math.random() < job.readShare;
-      const release = await contender.acquire(job.key, { limit: job.limit, mode: reading && job.readLocks ? 'read' : undefined });
-      const entered = now();
-      result.violations += await criticalSection(job, reading);
-      const left = now();
-      await release();
+      let entered = 0;
+      let left = 0;
+      const shape = { limit: job.limit, mode: reading && job.readLocks ? ('read' as const) : undefined };
+      await contender.run(
+        job.key,
+        async () => {
+          entered = now();
+          result.violations += await criticalSection(job, reading);
+          left = now();
+        },
+        job.limit === undefined && shape.mode === undefined ? undefined : shape,
+      );
       result.turns += 1;
       result.reads += reading ? 1 : 0;
       result.waits.push(entered - asked);
@@ -77,6 +85,7 @@ async function run(job: ContentionRun): Promise<ContentionResult> {
 async function criticalSection(job: ContentionRun, reading: boolean): Promise<number> {
   if (job.limit) {
     const inside = await counter.incr(`${job.counterKey}:inside`);
+    await work(job);
     await counter.decr(`${job.counterKey}:inside`);
     return inside > job.limit ? 1 : 0;
   }
