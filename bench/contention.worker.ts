@@ -3,7 +3,7 @@
 // With `limit`, each takes a permit and counts, in Redis, how many are inside at once (INCR, `workMs`, DECR). With
 // `readShare`, that share of the turns only read (two GETs that must agree), as readers when `readLocks` is on,
 // else under the mutex.
-import { commandsSent, excludeFromCount } from './command-counter';
+import { commandsBetween, commandsSent, commandsSentByName, excludeFromCount } from './command-counter';
 import { Redis } from 'ioredis';
 import { createContender, type Contender, type ContenderName } from './contenders';
 
@@ -32,6 +32,8 @@ export interface ContentionResult {
   /** Critical sections of writers (and of permits, and of readers under a mutex), to check for overlaps. */
   intervals: Array<[number, number]>;
   commands: number;
+  /** The same, by command name. */
+  sent: Record<string, number>;
   /** Permit holders that found more than `limit` inside; readers that saw a write happen while they read. */
   violations: number;
 }
@@ -49,8 +51,9 @@ function now(): number {
 async function run(job: ContentionRun): Promise<ContentionResult> {
   const contender = contenders.get(job.contender) ?? (await createContender(job.contender, url));
   contenders.set(job.contender, contender);
-  const result: ContentionResult = { turns: 0, reads: 0, waits: [], intervals: [], commands: 0, violations: 0 };
+  const result: ContentionResult = { turns: 0, reads: 0, waits: [], intervals: [], commands: 0, sent: {}, violations: 0 };
   const sentBefore = commandsSent();
+  const byNameBefore = commandsSentByName();
   const end = now() + job.duration;
   const caller = async (): Promise<void> => {
     while (now() < end) {
@@ -78,6 +81,7 @@ async function run(job: ContentionRun): Promise<ContentionResult> {
   };
   await Promise.all(Array.from({ length: job.callers }, caller));
   result.commands = commandsSent() - sentBefore;
+  result.sent = commandsBetween(byNameBefore, commandsSentByName());
   return result;
 }
 

@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   const hotKey: ContentionShape = { name: 's3', workers: sizes.hotKeyWorkers, callers: 1, duration: sizes.hotKeyMs };
   await step(
     '3. One hot key',
-    `${sizes.hotKeyWorkers} instances (processes) x 1 caller on one key; the critical section (CS) is a non-atomic GET + SET. Lock commands/CS excludes the CS's own 2; Redis CPU/CS includes them (the same for every contender). Targets: CS/s at least the best peer (every caller); with the watchdog (the default), wait p99 at most 0.2x the best peer's; 0 lost updates, 0 overlaps.`,
+    `${sizes.hotKeyWorkers} instances (processes) x 1 caller on one key; the critical section (CS) is a non-atomic GET + SET. Lock commands/CS and Redis CPU/CS leave out the CS's own 2 commands. Targets: CS/s at least the best peer (every caller); with the watchdog (the default), wait p99 at most 0.2x the best peer's; 0 lost updates, 0 overlaps.`,
     contended(hotKey, '3. One hot key, 8 instances x 1 caller'),
   );
   await step(

@@ -1,5 +1,5 @@
 // The benchmark scenarios. Each runs every contender in the same run, interleaved in rounds, after a warm-up.
-import { commandsSent, excludeFromCount } from './command-counter';
+import { commandsBetween, commandsSent, commandsSentByName, excludeFromCount } from './command-counter';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { Locked, LockModule, LockService } from '../lib';
 import { createContender, hold, isPeer, NEST_LOCK_KINDS, PEERS, type Contender, type ContenderName } from './contenders';
 import type { ContentionResult, ContentionRun } from './contention.worker';
-import { redisCpuUsec } from './redis-cpu';
+import { commandStats, topLevelUsec } from './redis-cpu';
 import { jain, median, overlaps, quantile } from './stats';
 
 /** How big each scenario is. */
@@ -59,11 +59,21 @@ async function cycles(contender: Contender, key: string, count: number): Promise
   return ((performance.now() - started) * 1000) / count;
 }
 
-/** Runs `work` and returns the Redis CPU it cost, in us. */
-async function redisCost(redis: Redis, work: () => Promise<unknown>): Promise<number> {
-  const before = await redisCpuUsec(redis);
+/**
+ * Runs `work` and returns the Redis CPU that the commands it sent cost, in us (see `topLevelUsec`).
+ * @param work returns the commands it sent, by name
+ */
+async function redisCost(redis: Redis, work: () => Promise<Record<string, number>>): Promise<number> {
+  const before = await commandStats(redis);
+  const sent = await work();
+  return topLevelUsec(before, await commandStats(redis), sent);
+}
+
+/** Runs `work` in this process; returns the commands it sent, by name. */
+async function sentBy(work: () => Promise<unknown>): Promise<Record<string, number>> {
+  const before = commandsSentByName();
   await work();
-  return (await redisCpuUsec(redis)) - before;
+  return commandsBetween(before, commandsSentByName());
 }
 
 /** Scenario 1: one caller, acquire + release in a loop; also PING for the round-trip floor. */
@@ -84,9 +94,11 @@ export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]
       push(samples, 'PING', ((performance.now() - started) * 1000) / sizes.uncontendedCycles);
       for (const contender of rotate(all, round)) {
         let us = 0;
-        const cost = await redisCost(ping, async () => {
-          us = await cycles(contender, slug('s1', contender.name), sizes.uncontendedCycles);
-        });
+        const cost = await redisCost(ping, () =>
+          sentBy(async () => {
+            us = await cycles(contender, slug('s1', contender.name), sizes.uncontendedCycles);
+          }),
+        );
         push(samples, contender.name, us);
         push(serverUs, contender.name, cost / sizes.uncontendedCycles);
       }
@@ -125,13 +137,15 @@ export async function manyKeys(url: string, sizes: BenchSizes): Promise<Row[]> {
         const end = performance.now() + ms;
         let done = 0;
         const cost = await redisCost(redis, () =>
-          Promise.all(
-            Array.from({ length: sizes.manyKeysCallers }, async (_, caller) => {
-              while (performance.now() < end) {
-                await contender.run(`${slug('s2', contender.name)}:${caller}`, nothing);
-                done += 1;
-              }
-            }),
+          sentBy(() =>
+            Promise.all(
+              Array.from({ length: sizes.manyKeysCallers }, async (_, caller) => {
+                while (performance.now() < end) {
+                  await contender.run(`${slug('s2', contender.name)}:${caller}`, nothing);
+                  done += 1;
+                }
+              }),
+            ),
           ),
         );
         if (round > 0) {
@@ -198,6 +212,12 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
         let results: ContentionResult[] = [];
         const serverUs = await redisCost(redis, async () => {
           results = await Promise.all(workers.map((worker) => runWorker(worker, job)));
+          return results.reduce<Record<string, number>>((sum, result) => {
+            for (const [name, calls] of Object.entries(result.sent)) {
+              sum[name] = (sum[name] ?? 0) + calls;
+            }
+            return sum;
+          }, {});
         });
         if (round === 0) {
           continue;
