@@ -1,5 +1,5 @@
 // `npm run bench` (quick), `npm run bench -- --full`, `npm run bench -- --smoke` (tiny counts, for CI),
-// `npm run bench -- --only 3` (one scenario, nothing written).
+// `npm run bench -- --only 3` (one scenario, nothing written), `--rounds 1` (fewer rounds than the mode's).
 import './command-counter';
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -86,7 +86,8 @@ const SIZES: Record<'smoke' | 'quick' | 'full', BenchSizes> = {
 
 async function main(): Promise<void> {
   const mode = process.argv.includes('--full') ? 'full' : process.argv.includes('--smoke') ? 'smoke' : 'quick';
-  const sizes = SIZES[mode];
+  const rounds = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : undefined;
+  const sizes = { ...SIZES[mode], ...(rounds !== undefined && { rounds }) };
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const machine = await describeMachine(url, mode);
   console.log(`${machine}\n`);
