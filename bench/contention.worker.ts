@@ -1,8 +1,9 @@
 // One contender process of the contention scenarios: `callers` concurrent loops take one key, each doing a
 // non-atomic GET + SET inside the lock; it reports its turns, waits, critical-section intervals and lock commands.
-// With `limit`, each takes a permit and counts, in Redis, how many are inside at once. With `readShare`, that share
-// of the turns only read (two GETs that must agree), as readers when `readLocks` is on, else under the mutex.
-import { commandsSent, excludeFromCount } from './command-counter';
+// With `limit`, each takes a permit and counts, in Redis, how many are inside at once (INCR, `workMs`, DECR). With
+// `readShare`, that share of the turns only read (two GETs that must agree), as readers when `readLocks` is on,
+// else under the mutex.
+import { commandsBetween, commandsSent, commandsSentByName, excludeFromCount } from './command-counter';
 import { Redis } from 'ioredis';
 import { createContender, type Contender, type ContenderName } from './contenders';
 
@@ -31,6 +32,8 @@ export interface ContentionResult {
   /** Critical sections of writers (and of permits, and of readers under a mutex), to check for overlaps. */
   intervals: Array<[number, number]>;
   commands: number;
+  /** The same, by command name. */
+  sent: Record<string, number>;
   /** Permit holders that found more than `limit` inside; readers that saw a write happen while they read. */
   violations: number;
 }
@@ -48,18 +51,26 @@ function now(): number {
 async function run(job: ContentionRun): Promise<ContentionResult> {
   const contender = contenders.get(job.contender) ?? (await createContender(job.contender, url));
   contenders.set(job.contender, contender);
-  const result: ContentionResult = { turns: 0, reads: 0, waits: [], intervals: [], commands: 0, violations: 0 };
+  const result: ContentionResult = { turns: 0, reads: 0, waits: [], intervals: [], commands: 0, sent: {}, violations: 0 };
   const sentBefore = commandsSent();
+  const byNameBefore = commandsSentByName();
   const end = now() + job.duration;
   const caller = async (): Promise<void> => {
     while (now() < end) {
       const asked = now();
       const reading = job.readShare !== undefined && Math.random() < job.readShare;
-      const release = await contender.acquire(job.key, { limit: job.limit, mode: reading && job.readLocks ? 'read' : undefined });
-      const entered = now();
-      result.violations += await criticalSection(job, reading);
-      const left = now();
-      await release();
+      let entered = 0;
+      let left = 0;
+      const shape = { limit: job.limit, mode: reading && job.readLocks ? ('read' as const) : undefined };
+      await contender.run(
+        job.key,
+        async () => {
+          entered = now();
+          result.violations += await criticalSection(job, reading);
+          left = now();
+        },
+        job.limit === undefined && shape.mode === undefined ? undefined : shape,
+      );
       result.turns += 1;
       result.reads += reading ? 1 : 0;
       result.waits.push(entered - asked);
@@ -70,6 +81,7 @@ async function run(job: ContentionRun): Promise<ContentionResult> {
   };
   await Promise.all(Array.from({ length: job.callers }, caller));
   result.commands = commandsSent() - sentBefore;
+  result.sent = commandsBetween(byNameBefore, commandsSentByName());
   return result;
 }
 
@@ -77,6 +89,7 @@ async function run(job: ContentionRun): Promise<ContentionResult> {
 async function criticalSection(job: ContentionRun, reading: boolean): Promise<number> {
   if (job.limit) {
     const inside = await counter.incr(`${job.counterKey}:inside`);
+    await work(job);
     await counter.decr(`${job.counterKey}:inside`);
     return inside > job.limit ? 1 : 0;
   }

@@ -1,4 +1,4 @@
-// Renders benchmark results: markdown tables and an SVG chart of scenarios 1 to 3.
+// Renders benchmark results: markdown tables and SVG charts.
 import type { Row } from './scenarios';
 
 /** One scenario's results. */
@@ -44,8 +44,12 @@ const COLORS: Record<string, string> = {
   PING: '#9e9e9e',
   ideal: '#616161',
   'nest-lock': '#e0234e',
+  'nest-lock autoExtend:false': '#f06292',
+  'nest-lock @Locked': '#ad1457',
+  'nest-lock @Locked autoExtend:false': '#f8bbd0',
   redlock: '#1e88e5',
   'redis-semaphore': '#43a047',
+  'redlock-universal': '#8e24aa',
 };
 
 interface Panel {
@@ -91,10 +95,13 @@ export function chart(panels: Panel[]): string {
 
 /** One colour swatch and name per contender, in a row from `x` at `y`. */
 function legend(names: string[], x: number, y: number): string {
+  let lx = x;
   return [...new Set(names)]
-    .map((name, i) => {
-      const lx = x + i * 170;
-      return `<rect x="${lx}" y="${y}" width="14" height="14" fill="${COLORS[name] ?? '#777'}"/><text x="${lx + 20}" y="${y + 12}" font-size="12">${name}</text>`;
+    .map((name) => {
+      const at = lx;
+      // About 7 px per character at font-size 12, after the swatch.
+      lx += 40 + name.length * 7;
+      return `<rect x="${at}" y="${y}" width="14" height="14" fill="${COLORS[name] ?? '#777'}"/><text x="${at + 20}" y="${y + 12}" font-size="12">${name}</text>`;
     })
     .join('');
 }

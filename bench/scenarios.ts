@@ -1,14 +1,14 @@
 // The benchmark scenarios. Each runs every contender in the same run, interleaved in rounds, after a warm-up.
-import { commandsSent, excludeFromCount } from './command-counter';
+import { commandsBetween, commandsSent, commandsSentByName, excludeFromCount } from './command-counter';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Locked, LockModule, LockService } from '../lib';
-import { createContender, PEERS, type Contender, type ContenderName } from './contenders';
+import { createContender, hold, isPeer, NEST_LOCK_KINDS, PEERS, type Contender, type ContenderName } from './contenders';
 import type { ContentionResult, ContentionRun } from './contention.worker';
-import { redisCpuUsec } from './redis-cpu';
+import { commandStats, topLevelUsec } from './redis-cpu';
 import { jain, median, overlaps, quantile } from './stats';
 
 /** How big each scenario is. */
@@ -22,6 +22,8 @@ export interface BenchSizes {
   busyWorkers: number;
   busyCallers: number;
   busyMs: number;
+  /** Concurrent callers in each process of scenario 9. */
+  semaphoreCallers: number;
   idleWaiters: number;
   idleMs: number;
   decoratorCalls: number;
@@ -32,9 +34,9 @@ export interface BenchSizes {
 
 export type Row = Record<string, string | number>;
 
-const UNCONTENDED: ContenderName[] = ['ideal', 'nest-lock', 'redlock', 'redis-semaphore'];
-const WAITING: ContenderName[] = ['nest-lock', 'redlock', 'redis-semaphore'];
-/** The contenders that have a counting semaphore (redlock has none). */
+const UNCONTENDED: ContenderName[] = ['ideal', ...NEST_LOCK_KINDS, ...PEERS];
+const WAITING: ContenderName[] = [...NEST_LOCK_KINDS, ...PEERS];
+/** The contenders that have a counting semaphore (redlock and redlock-universal have none). */
 const SEMAPHORES: ContenderName[] = ['nest-lock', 'redis-semaphore'];
 
 async function withContenders<T>(names: ContenderName[], url: string, body: (all: Contender[]) => Promise<T>): Promise<T> {
@@ -46,20 +48,32 @@ async function withContenders<T>(names: ContenderName[], url: string, body: (all
   }
 }
 
+/** An empty critical section. */
+async function nothing(): Promise<void> {}
+
 async function cycles(contender: Contender, key: string, count: number): Promise<number> {
   const started = performance.now();
   for (let i = 0; i < count; i += 1) {
-    const release = await contender.acquire(key);
-    await release();
+    await contender.run(key, nothing);
   }
   return ((performance.now() - started) * 1000) / count;
 }
 
-/** Runs `work` and returns the Redis CPU it cost, in us. */
-async function redisCost(redis: Redis, work: () => Promise<unknown>): Promise<number> {
-  const before = await redisCpuUsec(redis);
+/**
+ * Runs `work` and returns the Redis CPU that the commands it sent cost, in us (see `topLevelUsec`).
+ * @param work returns the commands it sent, by name
+ */
+async function redisCost(redis: Redis, work: () => Promise<Record<string, number>>): Promise<number> {
+  const before = await commandStats(redis);
+  const sent = await work();
+  return topLevelUsec(before, await commandStats(redis), sent);
+}
+
+/** Runs `work` in this process; returns the commands it sent, by name. */
+async function sentBy(work: () => Promise<unknown>): Promise<Record<string, number>> {
+  const before = commandsSentByName();
   await work();
-  return (await redisCpuUsec(redis)) - before;
+  return commandsBetween(before, commandsSentByName());
 }
 
 /** Scenario 1: one caller, acquire + release in a loop; also PING for the round-trip floor. */
@@ -70,7 +84,7 @@ export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]
   const serverUs = new Map<string, number[]>();
   await withContenders(UNCONTENDED, url, async (all) => {
     for (const contender of all) {
-      await cycles(contender, `bench:s1:${contender.name}`, Math.min(500, sizes.uncontendedCycles));
+      await cycles(contender, slug('s1', contender.name), Math.min(500, sizes.uncontendedCycles));
     }
     for (let round = 0; round < sizes.rounds; round += 1) {
       const started = performance.now();
@@ -80,9 +94,11 @@ export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]
       push(samples, 'PING', ((performance.now() - started) * 1000) / sizes.uncontendedCycles);
       for (const contender of rotate(all, round)) {
         let us = 0;
-        const cost = await redisCost(ping, async () => {
-          us = await cycles(contender, `bench:s1:${contender.name}`, sizes.uncontendedCycles);
-        });
+        const cost = await redisCost(ping, () =>
+          sentBy(async () => {
+            us = await cycles(contender, slug('s1', contender.name), sizes.uncontendedCycles);
+          }),
+        );
         push(samples, contender.name, us);
         push(serverUs, contender.name, cost / sizes.uncontendedCycles);
       }
@@ -90,7 +106,9 @@ export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]
   });
   await ping.quit();
   const idealUs = median(samples.get('ideal') ?? []);
+  const idealServer = median(serverUs.get('ideal') ?? []);
   const bestPeer = Math.min(...PEERS.map((name) => median(samples.get(name) ?? [])));
+  const bestPeerServer = Math.min(...PEERS.map((name) => median(serverUs.get(name) ?? [])));
   return [...samples.entries()].map(([name, values]) => {
     const server = median(serverUs.get(name) ?? []);
     return {
@@ -99,6 +117,8 @@ export async function uncontended(url: string, sizes: BenchSizes): Promise<Row[]
       'x ideal': ratio(median(values) / idealUs),
       'x best peer': ratio(median(values) / bestPeer),
       'Redis CPU us/cycle': name === 'PING' ? '' : round1(server),
+      'CPU x ideal': name === 'PING' ? '' : ratio(server / idealServer),
+      'CPU x best peer': name === 'PING' ? '' : ratio(server / bestPeerServer),
       'cycles per Redis CPU second': name === 'PING' ? '' : Math.round(1e6 / server),
     };
   });
@@ -117,14 +137,15 @@ export async function manyKeys(url: string, sizes: BenchSizes): Promise<Row[]> {
         const end = performance.now() + ms;
         let done = 0;
         const cost = await redisCost(redis, () =>
-          Promise.all(
-            Array.from({ length: sizes.manyKeysCallers }, async (_, caller) => {
-              while (performance.now() < end) {
-                const release = await contender.acquire(`bench:s2:${contender.name}:${caller}`);
-                await release();
-                done += 1;
-              }
-            }),
+          sentBy(() =>
+            Promise.all(
+              Array.from({ length: sizes.manyKeysCallers }, async (_, caller) => {
+                while (performance.now() < end) {
+                  await contender.run(`${slug('s2', contender.name)}:${caller}`, nothing);
+                  done += 1;
+                }
+              }),
+            ),
           ),
         );
         if (round > 0) {
@@ -137,11 +158,11 @@ export async function manyKeys(url: string, sizes: BenchSizes): Promise<Row[]> {
   await redis.quit();
   const idealRate = median(samples.get('ideal') ?? []);
   const bestPeer = Math.max(...PEERS.map((name) => median(samples.get(name) ?? [])));
-  return [...samples.entries()].map(([name, values]) => ({
+  return UNCONTENDED.map((name) => ({
     contender: name,
-    'cycles/s (median)': Math.round(median(values)),
-    'x ideal': ratio(median(values) / idealRate),
-    'x best peer': ratio(median(values) / bestPeer),
+    'cycles/s (median)': Math.round(median(samples.get(name) ?? [])),
+    'x ideal': ratio(median(samples.get(name) ?? []) / idealRate),
+    'x best peer': ratio(median(samples.get(name) ?? []) / bestPeer),
     'Redis CPU us/cycle': round1(median(serverUs.get(name) ?? [])),
   }));
 }
@@ -183,7 +204,7 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
   try {
     for (let round = 0; round <= sizes.rounds; round += 1) {
       for (const { label, contender, job: extras } of rotate(variants, round)) {
-        const key = `bench:${shape.name}:${label.replace(/\W+/g, '-')}`;
+        const key = slug(shape.name, label);
         const counterKey = `${key}:counter`;
         await redis.del(key, counterKey);
         const duration = round === 0 ? Math.min(500, shape.duration) : shape.duration;
@@ -191,6 +212,12 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
         let results: ContentionResult[] = [];
         const serverUs = await redisCost(redis, async () => {
           results = await Promise.all(workers.map((worker) => runWorker(worker, job)));
+          return results.reduce<Record<string, number>>((sum, result) => {
+            for (const [name, calls] of Object.entries(result.sent)) {
+              sum[name] = (sum[name] ?? 0) + calls;
+            }
+            return sum;
+          }, {});
         });
         if (round === 0) {
           continue;
@@ -211,7 +238,8 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
     await redis.quit();
   }
   const waits = new Map<string, number[]>();
-  const rows = [...totals.entries()].map(([name, { results, lost, ms, serverUs }]): Row => {
+  const rows = variants.map(({ label: name }): Row => {
+    const { results, lost, ms, serverUs } = totals.get(name) ?? { results: [], lost: 0, ms: 0, serverUs: 0 };
     const turns = results.reduce((sum, result) => sum + result.turns, 0);
     const all = results.flatMap((result) => result.waits);
     waits.set(name, all);
@@ -237,7 +265,10 @@ export async function contention(url: string, sizes: BenchSizes, shape: Contenti
       ...(shared && { 'over limit / torn reads': results.reduce((sum, result) => sum + result.violations, 0) }),
     };
   });
-  const peers = rows.filter((row) => row.contender !== variants[0].label);
+  // Against the other libraries; a scenario without them (read-write against the mutex) against its other variants.
+  const peers = rows.some((row) => isPeer(String(row.contender)))
+    ? rows.filter((row) => isPeer(String(row.contender)))
+    : rows.filter((row) => row.contender !== variants[0].label);
   const best = (column: string, pick: (...values: number[]) => number): number => pick(...peers.map((row) => Number(row[column])));
   return {
     waits,
@@ -260,16 +291,18 @@ const SETTLE_MS = 500;
  */
 export async function idleWaiters(url: string, sizes: BenchSizes, limit?: number): Promise<Row[]> {
   const rows: Row[] = [];
+  const settle = Math.min(SETTLE_MS, sizes.idleMs / 2);
   for (const name of limit ? SEMAPHORES : WAITING) {
     const holder = await createContender(name, url, true);
     const waiters = await createContender(name, url);
-    const key = `bench:${limit ? 's10' : 's4'}:${name}`;
-    const releases = await Promise.all(Array.from({ length: limit ?? 1 }, () => holder.acquire(key, { limit })));
+    const key = slug(limit ? 's10' : 's4', name);
+    const shape = limit === undefined ? undefined : { limit };
+    const releases = await Promise.all(Array.from({ length: limit ?? 1 }, () => hold(holder, key, shape)));
     const before = commandsSent();
-    const waiting = Array.from({ length: sizes.idleWaiters }, () => waiters.acquire(key, { limit }).then((done) => done()));
-    await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_MS, sizes.idleMs)));
+    const waiting = Array.from({ length: sizes.idleWaiters }, () => waiters.run(key, nothing, shape));
+    await new Promise((resolve) => setTimeout(resolve, settle));
     const settled = commandsSent();
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, sizes.idleMs - SETTLE_MS)));
+    await new Promise((resolve) => setTimeout(resolve, sizes.idleMs - settle));
     const sent = commandsSent() - before;
     await Promise.all(releases.map((release) => release()));
     await Promise.all(waiting);
@@ -279,8 +312,9 @@ export async function idleWaiters(url: string, sizes: BenchSizes, limit?: number
       waiters: sizes.idleWaiters,
       'held for ms': sizes.idleMs,
       'commands while waiting': sent,
-      [`after the first ${SETTLE_MS} ms`]: before + sent - settled,
+      [`after the first ${settle} ms`]: before + sent - settled,
       'commands/s': Math.round((sent * 1000) / sizes.idleMs),
+      'commands/s once subscribed': Math.round(((before + sent - settled) * 1000) / (sizes.idleMs - settle)),
     });
   }
   return rows;
@@ -347,8 +381,7 @@ export async function soak(url: string, sizes: BenchSizes): Promise<Row[]> {
   const before = measure();
   const started = performance.now();
   for (let i = 0; i < sizes.soakCycles; i += 1) {
-    const release = await contender.acquire(`bench:s6:${i % 1000}`);
-    await release();
+    await contender.run(`bench:s6:${i % 1000}`, nothing);
   }
   const seconds = (performance.now() - started) / 1000;
   const after = measure();
@@ -460,6 +493,11 @@ function stopWorker(worker: ChildProcess): Promise<void> {
     worker.once('exit', () => resolve());
     worker.send('exit');
   });
+}
+
+/** A key of the scenario for the contender (or variant). */
+function slug(scenario: string, name: string): string {
+  return `bench:${scenario}:${name.replace(/\W+/g, '-')}`;
 }
 
 /** The same items, starting at a different one each round, so that no contender always runs first. */
