@@ -20,8 +20,18 @@ const USAGE = `Usage:
   --token   the holder to release (required for a read lock or a semaphore permit: inspect --json lists them)
   --yes     do not ask for confirmation`;
 
-/** A node the CLI was pointed at: its locks' inspector, or why it could not be reached. */
-type CliNode = { readonly address: string; readonly inspector: LockInspector } | { readonly address: string; readonly error: Error };
+/** A node the CLI reached, with the inspector of its locks. */
+interface ReachedNode {
+  readonly address: string;
+  readonly inspector: LockInspector;
+}
+
+/** A node the CLI was pointed at: reached, or why not. */
+type CliNode = ReachedNode | { readonly address: string; readonly error: Error };
+
+function isReached(node: CliNode): node is ReachedNode {
+  return 'inspector' in node;
+}
 
 /** What a force-release did on one node. */
 type NodeOutcome =
@@ -61,18 +71,22 @@ async function main(argv: string[]): Promise<number> {
   const urls = redisUrlsOf(values.redis, process.env.REDIS_URL ?? DEFAULT_REDIS_URL);
   const connections: RedisNodeConnection[] = [];
   try {
-    connections.push(...(await Promise.all(urls.map(connectRedisNode))));
+    const settled = await Promise.allSettled(urls.map(connectRedisNode));
+    settled.forEach((result) => result.status === 'fulfilled' && connections.push(result.value));
+    const refused = settled.find((result) => result.status === 'rejected');
+    if (refused) {
+      throw refused.reason;
+    }
     const nodes: CliNode[] = connections.map(({ address, redis, error }) =>
-      redis ? { address, inspector: new LockInspector(redis, values.prefix) } : { address, error: error },
+      redis ? { address, inspector: new LockInspector(redis, values.prefix) } : { address, error },
     );
+    const reached = nodes.filter(isReached);
     // With several nodes, release reports each node's outcome, an unreachable one included.
-    const unreachable = nodes.find((node) => 'error' in node);
-    if (unreachable && 'error' in unreachable && (nodes.length === 1 || command === 'inspect')) {
+    const unreachable = connections.find((connection) => connection.error !== undefined);
+    if (unreachable?.error && (nodes.length === 1 || command === 'inspect')) {
       throw unreachable.error;
     }
-    return command === 'inspect'
-      ? await inspect(nodes as Array<Extract<CliNode, { inspector: LockInspector }>>, values.json)
-      : await release(nodes, key, values.yes, values.token);
+    return command === 'inspect' ? await inspect(reached, values.json) : await release(nodes, key, values.yes, values.token);
   } catch (error) {
     process.stderr.write(`nest-lock: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
@@ -81,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function inspect(nodes: Array<Extract<CliNode, { inspector: LockInspector }>>, json: boolean): Promise<number> {
+async function inspect(nodes: ReachedNode[], json: boolean): Promise<number> {
   const listed = await Promise.all(nodes.map(async ({ address, inspector }) => ({ node: address, locks: await inspector.list() })));
   if (json) {
     process.stdout.write(`${JSON.stringify(listed.length === 1 ? listed[0].locks : listed, null, 2)}\n`);
@@ -135,7 +149,7 @@ async function release(nodes: CliNode[], key: string, yes: boolean, token: strin
   const several = nodes.length > 1;
   const where = several ? ' on the nodes given' : '';
   const described = await Promise.all(
-    nodes.map(async (node) => ('inspector' in node ? node.inspector.describe(key).catch((error: Error) => error) : node.error)),
+    nodes.map(async (node) => (isReached(node) ? node.inspector.describe(key).catch((error: Error) => error) : node.error)),
   );
   const locks = described.filter((lock): lock is InspectedLock => !(lock instanceof Error));
   const seen = locks.flatMap((lock) => lock.holders);
@@ -158,7 +172,7 @@ async function release(nodes: CliNode[], key: string, yes: boolean, token: strin
   const outcomes = await Promise.all(
     nodes.map(async (node, i): Promise<NodeOutcome> => {
       const lock = described[i];
-      if (lock instanceof Error || !('inspector' in node)) {
+      if (lock instanceof Error || !isReached(node)) {
         return `did not answer (${lock instanceof Error ? lock.message : 'no connection'})`;
       }
       if (!holds(lock)) {
