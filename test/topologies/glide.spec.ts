@@ -8,12 +8,16 @@ import { describeLockStoreConformance } from '../support/lock-store.conformance'
 import { deleteKeysUnder, REDIS_URL, redisClient, uniquePrefix } from '../support/redis';
 import { startRedisCluster, type RedisClusterFixture } from '../support/redis-server';
 
+/** The first call's way in and out: the test lets it finish once the second call has been answered. */
+const gate = { entered: (): void => undefined, open: Promise.resolve() };
+
 @Controller('jobs')
 class JobsController {
   @Post(':id/run')
   @Locked('job:{0}', { waitTimeout: 0 })
   async run(@Param('id') id: string): Promise<string> {
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    gate.entered();
+    await gate.open;
     return id;
   }
 }
@@ -53,11 +57,15 @@ describe('a Valkey GLIDE client passed as redis', () => {
 
   it('serves a @Locked route: 409 from another app while the first call runs', async () => {
     const [one, two] = [await app(), await app()];
+    let open: () => void = () => undefined;
+    gate.open = new Promise((resolve) => (open = resolve));
+    const entered = new Promise<void>((resolve) => (gate.entered = resolve));
     const first = request(one.getHttpServer())
       .post('/jobs/a/run')
       .then((response) => response);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await entered;
     expect((await request(two.getHttpServer()).post('/jobs/a/run')).status).toBe(409);
+    open();
     expect((await first).status).toBe(201);
   });
 });
