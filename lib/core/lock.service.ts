@@ -30,6 +30,7 @@ import { Lock } from './lock.js';
 import { LeaderElections } from '../leader/leader-elections.js';
 import type { LeaderOptions, Leadership } from '../leader/leadership.interface.js';
 import { verifyLockStore } from './lock-store.verifier.js';
+import { formatKeys } from '../utils/lock-keys.util.js';
 
 /**
  * Takes, checks and releases locks by hand. Inject it anywhere once `LockModule` is imported.
@@ -364,7 +365,7 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
     await Promise.allSettled([unparked, ...held.map((lock) => lock.release())]);
     if (unfinished.length > 0) {
       this.logger.warn(
-        `Released lock(s) ${unfinished.map((lock) => JSON.stringify(lock.keys.length === 1 ? lock.keys[0] : lock.keys)).join(', ')} ` +
+        `Released lock(s) ${unfinished.map((lock) => formatKeys(lock.keys)).join(', ')} ` +
           `on shutdown while their work was still running: it did not end within shutdownTimeout (${this.options.shutdownTimeout} ms) ` +
           `after its signal aborted. Have the work stop when lock.signal aborts, or raise shutdownTimeout.`,
       );
@@ -394,7 +395,7 @@ export class LockService implements OnModuleInit, BeforeApplicationShutdown, OnA
   private interrupt(lock: Lock): void {
     lock.interrupt(
       new LockError(
-        `The application is shutting down: stop the work under lock ${JSON.stringify(lock.keys.length === 1 ? lock.keys[0] : lock.keys)} ` +
+        `The application is shutting down: stop the work under lock ${formatKeys(lock.keys)} ` +
           `now. The lock stays held until the work under using() or @Locked ends (release() a lock you took with acquire()), ` +
           `for at most shutdownTimeout (${this.options.shutdownTimeout} ms).`,
       ),

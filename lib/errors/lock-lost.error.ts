@@ -1,4 +1,5 @@
 import { LockError } from './lock.error.js';
+import { formatKeys } from '../utils/lock-keys.util.js';
 
 /**
  * The lock is no longer held by this holder: its lease ran out (or it was taken over) before it could be
@@ -15,7 +16,7 @@ export class LockLostError extends LockError {
     detail: string,
   ) {
     super(
-      `Lock ${LockError.formatKeys(keys)} was lost: ${detail}. Stop work that relies on it; ` +
+      `Lock ${formatKeys(keys)} was lost: ${detail}. Stop work that relies on it; ` +
         `use a longer ttl (or keep autoExtend on) if the work outlives the lease.`,
     );
   }

@@ -3,6 +3,7 @@ import { DEFAULT_BUSY_ANSWER } from '../lock.constants.js';
 import { describe } from '../utils/describe.util.js';
 import { InvalidLockOptionsError } from './invalid-lock-options.error.js';
 import { LockError } from './lock.error.js';
+import { formatKeys } from '../utils/lock-keys.util.js';
 
 /**
  * What a client is told when a lock stays busy: a text, or a function of the error that returns one (it can read
@@ -24,7 +25,7 @@ export class LockNotAcquiredError extends LockError {
     readonly waited: number,
   ) {
     super(
-      `Lock ${LockError.formatKeys(keys)} was not acquired: it stayed busy for ${Math.round(waited)} ms. ` +
+      `Lock ${formatKeys(keys)} was not acquired: it stayed busy for ${Math.round(waited)} ms. ` +
         `Raise waitTimeout to wait longer, or use tryAcquire() / onBusy: 'skip' to give up at once.`,
       HttpStatus.CONFLICT,
     );
@@ -41,7 +42,7 @@ export class LockNotAcquiredError extends LockError {
     const answer: unknown = typeof errorMessage === 'function' ? errorMessage(this) : errorMessage;
     if (typeof answer !== 'string' || answer.trim() === '') {
       throw new InvalidLockOptionsError(
-        `The errorMessage function returned ${describe(answer)} for lock ${LockError.formatKeys(this.keys)}; it must return a ` +
+        `The errorMessage function returned ${describe(answer)} for lock ${formatKeys(this.keys)}; it must return a ` +
           `non-empty string (the answer a client gets when the lock is busy).`,
       );
     }

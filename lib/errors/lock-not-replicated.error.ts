@@ -1,5 +1,6 @@
 import { HttpStatus } from '@nestjs/common';
 import { LockError } from './lock.error.js';
+import { formatKeys } from '../utils/lock-keys.util.js';
 
 /**
  * The `replicas` option asked for a write to reach that many replicas, and fewer confirmed it in time. An
@@ -19,7 +20,7 @@ export class LockNotReplicatedError extends LockError {
     operation: 'acquire' | 'release',
   ) {
     super(
-      `Lock ${LockError.formatKeys(keys)}: only ${confirmed} of ${required} replica(s) confirmed the ${operation} in time` +
+      `Lock ${formatKeys(keys)}: only ${confirmed} of ${required} replica(s) confirmed the ${operation} in time` +
         `${operation === 'acquire' ? ', so it was given back' : ''}. Check the replicas (INFO replication), or lower replicas.count.`,
       HttpStatus.SERVICE_UNAVAILABLE,
     );

@@ -43,14 +43,6 @@ export class LockError extends HttpException {
     return { statusCode: status, message: this.clientMessage, error: LockError.statusText(status) };
   }
 
-  /**
-   * Renders keys for a message: `"a"` or `["a","b"]`.
-   * @param keys keys as the caller named them
-   */
-  protected static formatKeys(keys: readonly string[]): string {
-    return keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys);
-  }
-
   private static statusText(status: number): string {
     const name = HttpStatus[status] ?? 'INTERNAL_SERVER_ERROR';
     return name

@@ -9,6 +9,7 @@ import type {
 } from '../interfaces/index.js';
 import { MemoryLockStore, type MemoryLockStoreOptions } from '../stores/memory/memory-lock.store.js';
 import { ReleaseLatch } from '../stores/release.latch.js';
+import { formatKeys } from '../utils/lock-keys.util.js';
 
 /** What a token asked the store for, so that `lose()` can take it away again. */
 interface Hold {
@@ -164,8 +165,7 @@ export class LockFaultsStore implements LockStore {
 
   private check(operation: string, keys: readonly string[]): void {
     if (this.down) {
-      const what =
-        keys.length === 0 ? operation : `${operation} lock ${keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys)}`;
+      const what = keys.length === 0 ? operation : `${operation} lock ${formatKeys(keys)}`;
       throw new LockStoreUnavailableError(what, new Error('LockFaults.unavailable() is on'));
     }
   }

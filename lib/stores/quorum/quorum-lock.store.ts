@@ -9,6 +9,7 @@ import type {
 } from '../../interfaces/index.js';
 import type { RedisLockStore } from '../redis/redis-lock.store.js';
 import { startTimer } from '../../utils/timer.util.js';
+import { formatKeys } from '../../utils/lock-keys.util.js';
 
 /** What a round of one operation on the nodes came to. */
 interface QuorumRound<T> {
@@ -76,7 +77,7 @@ export class QuorumLockStore implements LockStore {
     // no round (the majority's answers, then the fencing write-back) waits longer for a slow node.
     const validUntil = started + ttl - drift(ttl);
     const attempt = { started, validUntil, until: Math.min(validUntil, started + this.commandTimeout) };
-    const operation = `acquire lock ${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`;
+    const operation = `acquire lock ${formatKeys(keys)}`;
     const round = await this.majority(
       (node) => node.attemptOnce(keys, token, ttl),
       (result) => result.acquired,

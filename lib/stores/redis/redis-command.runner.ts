@@ -5,6 +5,7 @@ import { isAuthFailure } from '../../utils/store-failure.util.js';
 import type { LockScript, ScriptCall } from './redis-script.js';
 import type { RedisConnectionPort } from './redis-connection.port.js';
 import type { RedisScriptLoader } from './redis-script.loader.js';
+import { formatKeys } from '../../utils/lock-keys.util.js';
 
 /** Replies that mean "not now" rather than "never": the server is loading, failing over or busy. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/;
@@ -182,7 +183,7 @@ function describe({ name, keys }: RedisOperation): string {
   if (keys.length === 0) {
     return name;
   }
-  return `${name} lock ${keys.length === 1 ? JSON.stringify(keys[0]) : JSON.stringify(keys)}`;
+  return `${name} lock ${formatKeys(keys)}`;
 }
 
 function classify(error: unknown, what: string): Error {
