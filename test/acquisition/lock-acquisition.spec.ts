@@ -39,6 +39,7 @@ class ScriptedStore extends MemoryLockStore {
   readonly calls: StoreCall[] = [];
   private heldReply?: Promise<'answer' | 'lose'>;
   private leaveSilenced = false;
+  private releaseSilenced = false;
 
   /** Holds back the reply to the next attempt: `answer` lets it come, `lose` makes it an unavailable store. */
   holdNextReply(): { answer(): void; lose(): void } {
@@ -88,9 +89,19 @@ class ScriptedStore extends MemoryLockStore {
     }
   }
 
+  /** The next release is recorded (and done) but never answered. */
+  silenceNextRelease(): void {
+    this.releaseSilenced = true;
+  }
+
   override async release(...args: Parameters<MemoryLockStore['release']>): Promise<boolean> {
     this.record('release', args[1]);
-    return super.release(...args);
+    const released = await super.release(...args);
+    if (this.releaseSilenced) {
+      this.releaseSilenced = false;
+      await new Promise(() => undefined);
+    }
+    return released;
   }
 
   override async extend(...args: Parameters<MemoryLockStore['extend']>): Promise<boolean> {
@@ -300,6 +311,37 @@ describe('LockAcquisition', () => {
       await store.release(['k'], 'another-instance');
       expect(await store.isLocked(['k'])).toBe(false);
       expectNothingLeft();
+    });
+
+    it('rejects by its abort plus one command timeout, not by its waitTimeout, when the store does not answer its leaving the queue', async () => {
+      await heldElsewhere();
+      store.silenceNextLeave();
+      const { signal, cancel, reason } = cancellation();
+      const taking = acquire(5_000, signal);
+      await clock.advance(200);
+      cancel();
+      await clock.advance(COMMAND_TIMEOUT - 1);
+      expect(taking.settled).toBe(false);
+      await clock.advance(1);
+      expect(taking.error).toBe(reason);
+      expect(store.callsOf('leave')).toHaveLength(1);
+    });
+
+    it('rejects by its abort plus one command timeout when aborted during an attempt that takes the key, and the store does not answer the give-back', async () => {
+      const reply = store.holdNextReply();
+      const { signal, cancel, reason } = cancellation();
+      const taking = acquire(5_000, signal);
+      await clock.advance(20);
+      cancel();
+      await clock.advance(COMMAND_TIMEOUT - 100);
+      store.silenceNextRelease();
+      reply.answer();
+      await clock.advance(99);
+      expect(taking.settled).toBe(false);
+      await clock.advance(1);
+      expect(taking.error).toBe(reason);
+      expect(await store.isLocked(['k'])).toBe(false);
+      expect(context.grant).not.toHaveBeenCalled();
     });
 
     it('touches neither the store nor the process’s line when the signal is already aborted', async () => {

@@ -65,11 +65,11 @@ describe('a short @Cron job with onBusy: skip in three app processes', () => {
     try {
       await eventually(() => ready === 3, 'the three instances are up', 30_000);
       const from = Math.ceil(Date.now() / 1000) + 1;
-      await sleep(10_500);
+      await sleep(7_500);
       const to = Math.floor(Date.now() / 1000) - 1;
       const counted = runs.map((run) => Math.floor(run.at / 1000)).filter((second) => second >= from && second <= to);
       const perTick = Array.from({ length: to - from + 1 }, (_, i) => counted.filter((second) => second === from + i).length);
-      expect(perTick.length).toBeGreaterThanOrEqual(8);
+      expect(perTick.length).toBeGreaterThanOrEqual(5);
       expect(perTick).toEqual(perTick.map(() => 1));
     } finally {
       await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve).kill('SIGTERM'))));

@@ -66,6 +66,8 @@ export class LockAcquisition {
   private refusedAt?: number;
   /** Some attempt may have queued the caller or taken keys: leave (by token) if the wait fails. */
   private leaveOnExit = false;
+  /** `clock.now()` when the caller's signal aborted: the wait's end, if before its deadline. */
+  private abortedAt?: number;
 
   /**
    * @param context the service
@@ -89,6 +91,18 @@ export class LockAcquisition {
   /** Takes the lock, waiting up to the deadline. */
   async run(): Promise<Lock> {
     this.signal.throwIfAborted();
+    const onAbort = (): void => {
+      this.abortedAt = clock.now();
+    };
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.queueAndTake();
+    } finally {
+      this.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async queueAndTake(): Promise<Lock> {
     const { share } = this.options;
     // Readers do not queue in the process: any number of them may hold the key. A semaphore's permits do, `limit` wide.
     const waits = this.keys.length === 1 && this.deadline > this.started && share?.mode !== 'read';
@@ -111,11 +125,7 @@ export class LockAcquisition {
       return await this.attemptUntilGranted();
     } catch (error) {
       if (this.leaveOnExit) {
-        const leaving = this.context.store.leave?.(this.keys, this.token, this.options.ttl, share).catch(() => undefined);
-        // The answer is due by the deadline plus one store call: a leave the store is slow to answer (a paused Redis)
-        // goes on without the caller; it is token-checked and sent behind this wait's own commands.
-        const due = Math.max(this.deadline, this.started) + this.context.commandTimeout;
-        await settleWithin(leaving ?? Promise.resolve(), Math.max(0, due - clock.now()));
+        await this.cleanUp(this.context.store.leave?.(this.keys, this.token, this.options.ttl, share));
       }
       throw error;
     } finally {
@@ -250,7 +260,7 @@ export class LockAcquisition {
       // Cancelled while the winning attempt (or hand-off) was on its way: the key goes straight back to the store (the
       // grant took it out of the queue already). Made into a Lock first, its release could pass it to this process's next caller, and the way out of the
       // queue (by token) would then free the key under that caller.
-      await this.context.store.release(this.keys, this.token, { share: this.options.share }).catch(() => undefined);
+      await this.cleanUp(this.context.store.release(this.keys, this.token, { share: this.options.share }));
       this.signal.throwIfAborted();
     }
     // Granted after the store refused it at least once: the key is contended.
@@ -261,10 +271,21 @@ export class LockAcquisition {
   private async granted(lock: Lock): Promise<Lock> {
     if (this.signal.aborted) {
       // Cancelled while the winning attempt was in flight: give the lock straight back.
-      await lock.release().catch(() => undefined);
+      await this.cleanUp(lock.release());
       this.signal.throwIfAborted();
     }
     return lock;
+  }
+
+  /**
+   * Waits for a give-back (a leave, a release) until the wait's end (its deadline, or its abort if sooner) plus one
+   * store call: one the store is slow to answer (a paused Redis) goes on without the caller; it is token-checked and
+   * sent behind this wait's own commands.
+   */
+  private async cleanUp(giveBack: Promise<unknown> | undefined): Promise<void> {
+    const end = Math.min(this.deadline, this.abortedAt ?? Number.POSITIVE_INFINITY);
+    const due = Math.max(end, this.started) + this.context.commandTimeout;
+    await settleWithin(giveBack?.catch(() => undefined) ?? Promise.resolve(), Math.max(0, due - clock.now()));
   }
 
   private busy(): Error {
