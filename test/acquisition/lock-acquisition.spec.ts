@@ -344,6 +344,19 @@ describe('LockAcquisition', () => {
       expect(context.grant).not.toHaveBeenCalled();
     });
 
+    it('makes no new attempt (and takes no new place in the store’s queue) when its signal aborts while it waits for a release', async () => {
+      await heldElsewhere();
+      const { signal, cancel, reason } = cancellation();
+      const taking = acquire(5_000, signal);
+      await clock.advance(200);
+      const before = store.attempts().length;
+      cancel();
+      await clock.advance(0);
+      expect(taking.error).toBe(reason);
+      expect(store.attempts().slice(before)).toEqual([]);
+      expect(store.callsOf('leave')).toHaveLength(1);
+    });
+
     it('touches neither the store nor the process’s line when the signal is already aborted', async () => {
       const reason = new Error('cancelled before the call');
       const taking = acquire(5_000, AbortSignal.abort(reason));

@@ -286,13 +286,20 @@ async function endShutdown(worker: Worker, violations: string[]): Promise<void> 
   }
 }
 
-/** The leftovers once every lease and wait has ended (SETTLE), asked every 250 ms: Redis is often clean before. */
+/**
+ * The leftovers once every lease and wait has ended (SETTLE), asked every 250 ms: Redis is often clean before. Clean
+ * is asked once more a second later, for a write a just thawed server may still have had buffered.
+ */
 async function leftoversAfterSettling(admins: Redis[]): Promise<string[]> {
   const until = Date.now() + SETTLE;
   for (;;) {
     const found = await leftovers(admins);
-    if (found.length === 0 || Date.now() >= until) {
+    if (Date.now() >= until) {
       return found;
+    }
+    if (found.length === 0) {
+      await sleep(1_000);
+      return leftovers(admins);
     }
     await sleep(250);
   }

@@ -157,6 +157,8 @@ export class LockAcquisition {
       if (handedOver !== undefined) {
         return this.grant(handedOver.grant, handedOver.since);
       }
+      // Aborted while it waited: another attempt would queue the caller again only to leave at once.
+      this.signal.throwIfAborted();
     }
   }
 
