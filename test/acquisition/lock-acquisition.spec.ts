@@ -344,6 +344,26 @@ describe('LockAcquisition', () => {
       expect(context.grant).not.toHaveBeenCalled();
     });
 
+    it('lets the process’s next caller ask the store by the abort plus one command timeout when the store does not answer the aborted waiter’s leave', async () => {
+      await heldElsewhere();
+      store.silenceNextLeave();
+      const { signal, cancel } = cancellation();
+      const first = acquire(5_000, signal);
+      const second = acquire(8_000);
+      await clock.advance(200);
+      const [firstAttempt] = store.attempts();
+      cancel();
+      await clock.advance(COMMAND_TIMEOUT);
+      expect(first.settled).toBe(true);
+      const secondAttempts = store.attempts().filter((attempt) => attempt.token !== firstAttempt.token);
+      expect(secondAttempts[0]?.at).toBe(firstAttempt.at + 200 + COMMAND_TIMEOUT);
+      await store.release(['k'], 'another-instance');
+      await clock.advance(10);
+      expect(second.value?.isHeld).toBe(true);
+      await second.value?.release();
+      expectNothingLeft();
+    });
+
     it('makes no new attempt (and takes no new place in the store’s queue) when its signal aborts while it waits for a release', async () => {
       await heldElsewhere();
       const { signal, cancel, reason } = cancellation();
