@@ -1,7 +1,9 @@
+import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockNotAcquiredError, MemoryLockStore, type LockModuleOptions } from '../../lib';
+import { LockNotAcquiredError, LockStoreUnavailableError, MemoryLockStore, type LockModuleOptions } from '../../lib';
 import { bootLockApp, type LockApp } from '../support/app';
-import { useTestRedis } from '../support/redis';
+import { startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy';
+import { eventually, REDIS_URL, useTestRedis } from '../support/redis';
 
 /** How late a wait may end after its waitTimeout: timers and one round trip on a loaded 2-core machine. */
 const MARGIN = 250;
@@ -90,5 +92,40 @@ describe('a wait that reaches its waitTimeout', () => {
     const lock = await waiting;
     expect(lock.isHeld).toBe(true);
     await lock.release();
+  });
+});
+
+describe('a wait on a Redis that answers late', () => {
+  const test = useTestRedis('wait-slow-redis');
+  let proxy: CuttingProxy;
+  let client: Redis;
+  let subject: LockApp;
+
+  beforeAll(async () => {
+    proxy = await startCuttingProxy(REDIS_URL);
+    client = new Redis(proxy.url);
+    subject = await bootLockApp({ redis: client, prefix: test.prefix, commandTimeout: 300 });
+  });
+
+  afterAll(async () => {
+    await subject.app.close();
+    client.disconnect();
+    await proxy.close();
+  });
+
+  it('fails a semaphore permit of several keys by one command timeout when a key does not answer in time, and gives the keys back', async () => {
+    // Keys taken one by one: the first one's answer comes after commandTimeout; its give-back goes on without the caller.
+    await (await subject.locks.acquire(['warm-a', 'warm-b'], { limit: 2 })).release();
+    proxy.delayReplies(400);
+    const started = Date.now();
+    const error = await subject.locks.tryAcquire(['permit-a', 'permit-b'], { limit: 2 }).catch((e: unknown) => e);
+    const took = Date.now() - started;
+    proxy.delayReplies(0);
+    expect(error).toBeInstanceOf(LockStoreUnavailableError);
+    expect(took).toBeLessThan(300 + MARGIN);
+    await eventually(
+      async () => (await test.redis.exists(`${test.prefix}{permit-a}`, `${test.prefix}{permit-b}`)) === 0,
+      'the keys given back',
+    );
   });
 });

@@ -73,4 +73,20 @@ describe('replicas option: WAIT for replicas after acquire and release (1 master
     const lock = await subject.locks.acquire('unreplicated');
     await lock.release();
   });
+
+  it('gives an unreplicated acquisition back without waiting for the replicas a second time: a failed attempt costs one WAIT', async () => {
+    replica.freeze();
+    try {
+      const started = Date.now();
+      const error = await subject.locks.tryAcquire('unreplicated-once').catch((e: unknown) => e);
+      const took = Date.now() - started;
+      expect(error).toBeInstanceOf(LockNotReplicatedError);
+      expect(await subject.locks.isLocked('unreplicated-once')).toBe(false);
+      // One WAIT of timeoutMs (300 ms); the give-back used to WAIT 300 ms more.
+      expect(took).toBeLessThan(300 + 200);
+    } finally {
+      replica.thaw();
+      await waitForReplicaSync(replica.url);
+    }
+  });
 });

@@ -196,7 +196,7 @@ export class RedisLockStore implements LockStore {
     }
     if (replyNumber(acquired) === 1) {
       await this.confirmReplicated(keys, 'acquire').catch(async (error: unknown) => {
-        await this.release(keys, token, { share }).catch(() => undefined);
+        await this.giveBack(keys, token, share);
         throw error;
       });
       return { acquired: true, fencingToken: replyNumber(value), reserved: keys.length === 1 && !share ? FENCE_BLOCK : 1 };
@@ -225,6 +225,24 @@ export class RedisLockStore implements LockStore {
     if (this.cluster && keys.length > 1) {
       return this.everyKey(keys, (key) => this.release([key], token, options));
     }
+    const released = await this.runRelease(keys, token, options);
+    await this.confirmReplicated(keys, 'release');
+    return released;
+  }
+
+  /**
+   * Gives back what an attempt took and cannot keep (a grant the replicas did not confirm, the keys taken before a
+   * busy one): no WAIT for replicas, which would make a failed attempt wait for them twice.
+   */
+  private async giveBack(keys: readonly string[], token: string, share: LockShare | undefined): Promise<void> {
+    if (this.cluster && keys.length > 1) {
+      await Promise.all(keys.map((key) => this.giveBack([key], token, share)));
+      return;
+    }
+    await this.runRelease(keys, token, { share }).catch(() => undefined);
+  }
+
+  private async runRelease(keys: readonly string[], token: string, options: LockStoreReleaseOptions): Promise<boolean> {
     const keep = Math.max(0, Math.ceil(options.keepFor ?? 0));
     const scripts = this.subscriber.sharded ? SHARDED_RELEASE_SCRIPTS : CLASSIC_RELEASE_SCRIPTS;
     const keySets = keys.map((key) => this.keys.keySet(key));
@@ -240,7 +258,6 @@ export class RedisLockStore implements LockStore {
         : [scripts.releaseMany, scripts.releaseMany.call(keySets, exclusive)];
     const drops = this.commands.connectionDrops;
     const reply = await this.commands.script(script, call, operation);
-    await this.confirmReplicated(keys, 'release');
     // A release sent again after its connection dropped finds what its first delivery left: nothing of this token.
     // Only a lease still running when it was sent was the holder's until then; one that had run out may be anyone's.
     return replyNumber(reply) === keys.length || (options.leaseRunning === true && this.commands.connectionDrops !== drops);
@@ -330,16 +347,18 @@ export class RedisLockStore implements LockStore {
   ): Promise<LockStoreAcquireResult> {
     const taken: string[] = [];
     let fencingToken = 0;
-    // Whatever fails after a key was taken (a busy key, an unanswered one, the write-back), every key goes back.
-    const giveBack = async (error: unknown): Promise<never> => {
-      await this.release(keys, token, { share }).catch(() => undefined);
+    // Whatever fails after a key was taken (an unanswered key, the write-back), every key goes back; not awaited, as a
+    // store that did not answer would keep the caller another command timeout: the give-back is token-checked, and
+    // sent on each key's connection ahead of any later attempt.
+    const giveBack = (error: unknown): never => {
+      void this.giveBack(keys, token, share);
       throw error;
     };
     for (const key of [...keys].sort()) {
       const result = await this.acquire([key], token, ttl, 0, share).catch(giveBack);
       if (!result.acquired) {
         if (taken.length > 0) {
-          await this.release(taken, token, { share }).catch(() => undefined);
+          await this.giveBack(taken, token, share);
         }
         return result;
       }
