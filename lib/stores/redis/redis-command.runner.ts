@@ -16,6 +16,18 @@ export interface RedisOperation {
   readonly keys: readonly string[];
 }
 
+/** How a script runs. */
+export interface RedisScriptOptions {
+  /** Called when the script did not answer in time (it may still run on the server). */
+  onTimeout?: () => void;
+  /**
+   * A give-back a later command of the same token may follow: sent whole (EVAL), so that it runs where it was sent
+   * among this connection's commands. By SHA, a Redis that forgot the script would refuse it, and the script sent
+   * again after that answer could run behind the later command and undo it.
+   */
+  whole?: boolean;
+}
+
 /** How one exchange runs. */
 export interface RedisExchangeOptions {
   /** Called when the exchange did not answer in time (it may still run on the server). */
@@ -78,24 +90,28 @@ export class RedisCommandRunner {
   }
 
   /**
-   * Runs a script with EVALSHA, falling back to EVAL when Redis forgot it. Sent once the scripts are in Redis's
-   * cache after a (re)connection (see {@link RedisScriptLoader}), so that scripts go out in the order they were run.
+   * Runs a script with EVALSHA, falling back to EVAL when Redis forgot it, or whole when `options.whole` says so. Sent
+   * once the scripts are in Redis's cache after a (re)connection (see {@link RedisScriptLoader}), so that scripts go
+   * out in the order they were run.
    * @param script the script
    * @param call its KEYS and ARGV (see `LockScript.call`)
    * @param operation what it is about
-   * @param onTimeout called if it does not answer in time
+   * @param options timeout handling, and how it is sent
    */
-  script(script: LockScript, call: ScriptCall, operation: RedisOperation, onTimeout?: () => void): Promise<unknown> {
+  script(script: LockScript, call: ScriptCall, operation: RedisOperation, options: RedisScriptOptions = {}): Promise<unknown> {
     const { keys, args } = call;
+    const sendWhole = (): Promise<unknown> => this.client.eval(script.source, keys.length, ...keys, ...args);
     const send = (): Promise<unknown> =>
-      this.client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-          return this.client.eval(script.source, keys.length, ...keys, ...args);
-        }
-        throw error;
-      });
+      options.whole
+        ? sendWhole()
+        : this.client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+            if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+              return sendWhole();
+            }
+            throw error;
+          });
     const exchange = (): Promise<unknown> => this.options.scripts.pending()?.then(send) ?? send();
-    return this.run(operation, exchange, { onTimeout, late: script.idempotent });
+    return this.run(operation, exchange, { onTimeout: options.onTimeout, late: script.idempotent });
   }
 
   /**

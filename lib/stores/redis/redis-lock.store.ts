@@ -8,7 +8,7 @@ import { CLASSIC_RELEASE_SCRIPTS, SHARDED_RELEASE_SCRIPTS } from './redis-releas
 import { CLASSIC_LEAVE_SCRIPT, SHARDED_LEAVE_SCRIPT } from './redis-leave.scripts.js';
 import { SHARED_ACQUIRE, SHARED_EXTEND } from './redis-shared.scripts.js';
 import { conflictingShareError, shareTag } from '../../utils/lock-share.util.js';
-import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation } from './redis-command.runner.js';
+import { RedisCommandRunner, replyArray, replyNumber, type RedisOperation, type RedisScriptOptions } from './redis-command.runner.js';
 import { RedisKeySchema } from './redis-key.schema.js';
 import { RedisReleaseSubscriber } from './redis-release.subscriber.js';
 import { RedisScriptLoader } from './redis-script.loader.js';
@@ -163,7 +163,7 @@ export class RedisLockStore implements LockStore {
     if (keys.length > 1 && (this.cluster || share)) {
       return this.acquireKeyByKey(keys, token, ttl, share);
     }
-    const cleanUp = cleansUp ? (): void => void this.release(keys, token, { share }).catch(() => undefined) : undefined;
+    const onTimeout = cleansUp ? (): void => void this.giveBack(keys, token, share) : undefined;
     const operation = { name: 'acquire', keys };
     const reply =
       keys.length === 1
@@ -179,7 +179,7 @@ export class RedisLockStore implements LockStore {
                   starvation: this.starvation,
                 }),
             operation,
-            cleanUp,
+            { onTimeout },
           )
         : await this.commands.script(
             MULTI_ACQUIRE,
@@ -188,7 +188,7 @@ export class RedisLockStore implements LockStore {
               { token, ttl, retention: FENCE_RETENTION },
             ),
             operation,
-            cleanUp,
+            { onTimeout },
           );
     const [acquired, value, last] = replyArray(reply);
     if (replyNumber(acquired) === 2) {
@@ -239,10 +239,15 @@ export class RedisLockStore implements LockStore {
       await Promise.all(keys.map((key) => this.giveBack([key], token, share)));
       return;
     }
-    await this.runRelease(keys, token, { share }).catch(() => undefined);
+    await this.runRelease(keys, token, { share }, { whole: true }).catch(() => undefined);
   }
 
-  private async runRelease(keys: readonly string[], token: string, options: LockStoreReleaseOptions): Promise<boolean> {
+  private async runRelease(
+    keys: readonly string[],
+    token: string,
+    options: LockStoreReleaseOptions,
+    sending: RedisScriptOptions = {},
+  ): Promise<boolean> {
     const keep = Math.max(0, Math.ceil(options.keepFor ?? 0));
     const scripts = this.subscriber.sharded ? SHARDED_RELEASE_SCRIPTS : CLASSIC_RELEASE_SCRIPTS;
     const keySets = keys.map((key) => this.keys.keySet(key));
@@ -257,7 +262,7 @@ export class RedisLockStore implements LockStore {
         ? [scripts.release, scripts.release.call(keySets[0], exclusive)]
         : [scripts.releaseMany, scripts.releaseMany.call(keySets, exclusive)];
     const drops = this.commands.connectionDrops;
-    const reply = await this.commands.script(script, call, operation);
+    const reply = await this.commands.script(script, call, operation, sending);
     // A release sent again after its connection dropped finds what its first delivery left: nothing of this token.
     // Only a lease still running when it was sent was the holder's until then; one that had run out may be anyone's.
     return replyNumber(reply) === keys.length || (options.leaseRunning === true && this.commands.connectionDrops !== drops);
@@ -349,7 +354,7 @@ export class RedisLockStore implements LockStore {
     let fencingToken = 0;
     // Whatever fails after a key was taken (an unanswered key, the write-back), every key goes back; not awaited, as a
     // store that did not answer would keep the caller another command timeout: the give-back is token-checked, and
-    // sent on each key's connection ahead of any later attempt.
+    // sent whole on each key's connection, ahead of any later attempt.
     const giveBack = (error: unknown): never => {
       void this.giveBack(keys, token, share);
       throw error;

@@ -4,9 +4,10 @@ import type { LockScript } from './redis-script.js';
 /**
  * Puts a store's scripts in Redis's script cache (SCRIPT LOAD) before the first of them is run on a connection, and
  * again after the connection was lost (the server may have restarted empty). Scripts are run by SHA; one that Redis
- * does not know is sent again whole only after Redis said so, behind whatever was sent meanwhile: with every script
- * loaded together, a clean-up can never end up behind a later attempt of the same token that way. A user the ACL
- * refuses SCRIPT LOAD still works (scripts are then sent whole when missing).
+ * does not know is sent again whole only after Redis said so, behind whatever was sent meanwhile: loading every
+ * script together keeps that rare, and a give-back a later attempt of the same token may follow is sent whole at once
+ * (Redis can still forget scripts without this connection dropping: SCRIPT FLUSH, a promoted replica, as SCRIPT LOAD
+ * is not replicated). A user the ACL refuses SCRIPT LOAD still works (scripts are then sent whole when missing).
  */
 export class RedisScriptLoader {
   private loading?: Promise<void>;
