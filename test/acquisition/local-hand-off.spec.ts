@@ -227,17 +227,29 @@ describe('LocalHandOff', () => {
       expect(await store.isLocked(['k'])).toBe(true);
     });
 
-    it('renews the lease for a caller without a watchdog, however much is left', async () => {
+    it('renews the lease to the ttl of a caller without a watchdog when less than its ttl is left', async () => {
       const { lock, cohort } = await holding('k', 5_000);
       const extend = jest.spyOn(store, 'extend');
+      clock.stall(2_500);
       const received = await handOff.receive(cohort.pass(lock.leaseEnd), options({ ttl: 3_000, autoExtend: false }));
       expect(extend).toHaveBeenCalledWith(['k'], cohort.token, 3_000);
       expect(received).toEqual({ startedAt: clock.now(), lease: 3_000 });
     });
 
+    it('never shortens the lease in the store for a caller without a watchdog and a shorter ttl: waiters elsewhere re-check by it', async () => {
+      const { lock, cohort } = await holding('k', 5_000);
+      const extend = jest.spyOn(store, 'extend');
+      const received = await handOff.receive(cohort.pass(lock.leaseEnd), options({ ttl: 3_000, autoExtend: false }));
+      expect(extend).not.toHaveBeenCalled();
+      expect(received).toEqual({ startedAt: clock.now(), lease: 3_000 });
+      clock.stall(4_999);
+      expect(await store.isLocked(['k'])).toBe(true);
+    });
+
     it('counts a renewed lease less the store’s drift allowance', async () => {
       build(BOUNDS, new DriftingStore());
       const { lock, cohort } = await holding('k', 1_000);
+      clock.stall(100);
       const received = await handOff.receive(cohort.pass(lock.leaseEnd), options({ ttl: 1_000, autoExtend: false }));
       expect(received?.lease).toBe(1_000 - 12);
     });
@@ -260,6 +272,7 @@ describe('LocalHandOff', () => {
 
     it('gives the lease back, ends the process’s hold and says the store did not answer when the renewal gets no answer', async () => {
       const { lock, cohort } = await holding('k', 1_000);
+      clock.stall(100);
       jest.spyOn(store, 'extend').mockRejectedValueOnce(new LockStoreUnavailableError('extend "k"'));
       await expect(handOff.receive(cohort.pass(lock.leaseEnd), options({ autoExtend: false }))).rejects.toBeInstanceOf(
         LockStoreUnavailableError,

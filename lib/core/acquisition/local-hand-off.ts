@@ -84,10 +84,12 @@ export class LocalHandOff {
   }
 
   /**
-   * The receiving caller's side of a pass, at the moment the lock reaches it: the rest of the lease as it is, if
-   * the caller has a watchdog and at least half its ttl is left; otherwise the lease renewed to the caller's ttl by a
-   * token-checked extension first. When that fails (the lease ended, or the store took it back), the process's hold
-   * ends, the lease is given back, and the caller must ask the store.
+   * The receiving caller's side of a pass, at the moment the lock reaches it: the rest of the lease as it is (up to
+   * the caller's ttl), if at least half its ttl is left for a caller with a watchdog, or its whole ttl for one without;
+   * otherwise the lease renewed to the caller's ttl by a token-checked extension first. A renewal only ever lengthens
+   * the lease in the store: waiters of other processes re-check by the lease they were told of. When it fails (the
+   * lease ended, or the store took it back), the process's hold ends, the lease is given back, and the caller must
+   * ask the store.
    * @param pass the pass
    * @param options the receiving caller's options
    * @returns its lease, or undefined when the pass cannot be used
@@ -97,7 +99,7 @@ export class LocalHandOff {
     const { cohort } = pass;
     const startedAt = clock.now();
     const left = pass.leaseEnd - startedAt;
-    if (options.autoExtend && left >= options.ttl / 2) {
+    if (left >= (options.autoExtend ? options.ttl / 2 : options.ttl)) {
       return { startedAt, lease: Math.min(options.ttl, left) };
     }
     const { store } = this.context;
