@@ -151,7 +151,7 @@ describe('lock cohorting: a lock passed between callers of one app', () => {
     }
 
     it('keeps a contended key for the app’s next caller a little while, who gets it without Redis and with the next token', async () => {
-      const subject = await app({ cohort: { linger: 50 } });
+      const subject = await app({ cohort: { linger: 1_000 } });
       const lock = await contendedHolder(subject, 'lingering');
       let next: Lock | undefined;
       const sent = await countClientCommands(own.server.url, async () => {
