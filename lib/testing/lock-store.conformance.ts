@@ -265,6 +265,23 @@ export function describeLockStoreConformance(name: string, create: StoreFactory,
       assert.equal((await store.acquire(['a'], 'patient', 1000, 5000)).acquired, true);
     });
 
+    queued('tells a caller refused while a free key waits for the head of its queue to ask again within the head’s ttl', async () => {
+      // The head may take the key and let its lease run out, which nobody is told of: a later caller that waited for
+      // its own ttl would sleep while the key is free.
+      const store = current();
+      await store.acquire(['a'], 'holder', 100);
+      await store.acquire(['a'], 'head', 200, 5000);
+      await sleep(150);
+      const refused = await store.acquire(['a'], 'later', 10_000, 5000);
+      assert.equal(refused.acquired, false);
+      assert.ok(
+        !refused.acquired && refused.retryAfter !== undefined && refused.retryAfter <= 200,
+        `retryAfter ${JSON.stringify(refused)}`,
+      );
+      await store.leave?.(['a'], 'head', 200);
+      await store.leave?.(['a'], 'later', 10_000);
+    });
+
     queued('wakes only the head of the queue on release', async () => {
       const store = current();
       if (!store.watch) return;

@@ -97,7 +97,8 @@ export class MemoryLockStore implements LockStore {
     if (keys.length === 1 && wait > 0) {
       this.queues.enqueue(keys[0], token, ttl, now, now + wait);
     }
-    const until = blocker ? blocker.expiresAt : Math.min((head as MemoryWaiter).deadline, now + ttl);
+    // A free key kept for the head: it may take it and let its lease run out unannounced, so ask again within its ttl.
+    const until = blocker ? blocker.expiresAt : Math.min((head as MemoryWaiter).deadline, now + Math.min(ttl, (head as MemoryWaiter).ttl));
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
   }
 

@@ -47,7 +47,9 @@ if wait > 0 then
 end
 local last = redis.call('GET', fence) or '0'
 if not holder then
-  return {0, math.max(1, math.min(tonumber(redis.call('ZSCORE', deadlines, head)) - now, tonumber(ttl))), last}
+  -- A free key kept for the head: it may take it and let its lease run out unannounced, so ask again within its ttl.
+  local head_ttl = tonumber(string.match(head, '^[^|]*|(%d+)')) or tonumber(ttl)
+  return {0, math.max(1, math.min(tonumber(redis.call('ZSCORE', deadlines, head)) - now, tonumber(ttl), head_ttl)), last}
 end
 return {0, redis.call('PTTL', lock), last}`,
 });
