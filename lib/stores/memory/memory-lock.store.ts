@@ -98,7 +98,8 @@ export class MemoryLockStore implements LockStore {
       this.queues.enqueue(keys[0], token, ttl, now, now + wait);
     }
     // A free key kept for the head: it may take it and let its lease run out unannounced, so ask again within its ttl.
-    const until = blocker ? blocker.expiresAt : Math.min((head as MemoryWaiter).deadline, now + Math.min(ttl, (head as MemoryWaiter).ttl));
+    const waiter = head as MemoryWaiter;
+    const until = blocker ? blocker.expiresAt : Math.min(waiter.deadline, now + Math.min(ttl, waiter.ttl));
     return { acquired: false, retryAfter: Math.max(1, Math.ceil(until - now)), lastFencingToken: this.fence };
   }
 

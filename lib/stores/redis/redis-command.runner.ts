@@ -16,10 +16,8 @@ export interface RedisOperation {
   readonly keys: readonly string[];
 }
 
-/** How a script runs. */
-export interface RedisScriptOptions {
-  /** Called when the script did not answer in time (it may still run on the server). */
-  onTimeout?: () => void;
+/** How a script runs: its timeout handling as any exchange's, and how it is sent. */
+export interface RedisScriptOptions extends Pick<RedisExchangeOptions, 'onTimeout'> {
   /**
    * A give-back a later command of the same token may follow: sent whole (EVAL), so that it runs where it was sent
    * among this connection's commands. By SHA, a Redis that forgot the script would refuse it, and the script sent
